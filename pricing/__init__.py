@@ -1,0 +1,1 @@
+"""Price catalogs (YAML, one file per provider), read only through planner.catalog."""

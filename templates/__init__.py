@@ -1,0 +1,1 @@
+"""Jinja2 templates for deploy bundles, rendered only through planner.render."""
