@@ -1,0 +1,245 @@
+"""The one reader of pricing/: YAML files -> validated schema -> USD records (planner.catalog.records)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib.resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from planner.catalog import records as r
+from planner.catalog.schema import CatalogFile, FxFile, Priced
+from planner.errors import CatalogError
+
+FX_FILE = "fx.yaml"
+
+
+def default_pricing_dir() -> Path:
+    """The catalogs shipped inside the package (pricing/ in the source tree)."""
+    return Path(str(importlib.resources.files("planner.pricing_data")))
+
+
+def _format_validation_error(path: Path, error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    got = first.get("input")
+    got_text = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+    return f"{path}: {where}: {first['msg']}{got_text}"
+
+
+def _read_yaml(path: Path) -> tuple[Any, bytes]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CatalogError(f"{path}: cannot read catalog file: {exc.strerror}") from None
+    try:
+        return yaml.safe_load(raw), raw
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise CatalogError(f"{path}:{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+
+
+def _parse(path: Path, model: type, data: Any):
+    if not isinstance(data, dict):
+        raise CatalogError(f"{path}: expected a YAML mapping at the top level")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise CatalogError(_format_validation_error(path, exc)) from None
+
+
+class _Converter:
+    """Turns a file's priced rows into PriceRef + USD factor, using the dated FX table."""
+
+    def __init__(self, name: str, parsed: CatalogFile, fx: FxFile | None, path: Path):
+        self.name, self.parsed, self.fx, self.path = name, parsed, fx, path
+
+    def ref(self, row: Priced) -> r.PriceRef:
+        source = self.parsed.sources[row.source]
+        basis = "; ".join(f"{field}: {why}" for field, why in sorted(row.estimates.items()))
+        return r.PriceRef(
+            catalog=self.name, source_key=row.source, title=source.title, url=source.url,
+            as_of=row.as_of or source.as_of, currency=row.currency or self.parsed.currency,
+            estimated=tuple(sorted(row.estimates)), estimate_basis=basis,
+        )
+
+    def usd(self, row: Priced) -> float:
+        currency = row.currency or self.parsed.currency
+        if currency == "USD":
+            return 1.0
+        if self.fx is None or currency not in self.fx.usd_per_unit:
+            raise CatalogError(f"{self.path}: prices in {currency} but {FX_FILE} has no USD rate for it")
+        return self.fx.usd_per_unit[currency]
+
+
+def _tiers(row, factor: float) -> tuple[r.TransferTier, ...]:
+    return tuple(r.TransferTier(t.up_to_gb, t.per_gb * factor) for t in row.tiers)
+
+
+def _opt(value: float | None, factor: float) -> float | None:
+    return None if value is None else value * factor
+
+
+def _compute(conv: _Converter) -> list[r.ComputeOffering]:
+    out = []
+    for row in conv.parsed.compute:
+        k = conv.usd(row)
+        out.append(r.ComputeOffering(
+            provider=conv.parsed.provider, region=row.region, type=row.type, family=row.family,
+            klass=row.klass, arch=row.arch, vcpu=row.vcpu, memory_gib=row.memory_gib,
+            usd_per_hour=row.on_demand_per_hour * k,
+            usd_per_hour_commit_1y=_opt(row.commit_1y_per_hour, k),
+            usd_per_hour_commit_3y=_opt(row.commit_3y_per_hour, k),
+            usd_per_hour_spot=_opt(row.spot_per_hour, k),
+            included_egress_gb_per_month=row.included_egress_gb_per_month, ref=conv.ref(row)))
+    return out
+
+
+def _one(conv: _Converter, rows: list, region: str, what: str, required: bool = True):
+    found = [row for row in rows if row.region == region]
+    if not found:
+        if required:
+            raise CatalogError(f"{conv.path}: region {region!r} has no {what} price (every public region needs one)")
+        return None
+    return found[0]
+
+
+def _public_regions(conv: _Converter) -> list[r.PublicRegion]:
+    p = conv.parsed
+    out = []
+    for reg in p.regions:
+        block = _one(conv, p.block_storage, reg.id, "block_storage")
+        objects = [o for o in p.object_storage if o.region == reg.id]
+        standard = next((o for o in objects if o.storage_class == "standard"), None)
+        if standard is None:
+            raise CatalogError(f"{conv.path}: region {reg.id!r} has no standard object_storage price")
+        infrequent = next((o for o in objects if o.storage_class == "infrequent"), standard)
+        transfers = [t for t in p.transfer if t.region == reg.id]
+        internet = next((t for t in transfers if t.kind == "internet"), None)
+        if internet is None:
+            raise CatalogError(f"{conv.path}: region {reg.id!r} has no internet transfer price")
+        cdn = next((t for t in transfers if t.kind == "cdn"), internet)
+        net = _one(conv, p.network, reg.id, "network")
+        lb_row = _one(conv, p.load_balancers, reg.id, "load_balancers", required=False)
+        lb = None
+        if lb_row is not None:
+            k = conv.usd(lb_row)
+            lb = r.LoadBalancerPrice(lb_row.name, lb_row.per_hour * k, lb_row.per_capacity_unit_hour * k,
+                                     lb_row.unit_active_connections, lb_row.unit_new_connections_per_s,
+                                     lb_row.unit_gb_per_hour, conv.ref(lb_row))
+        out.append(r.PublicRegion(
+            provider=p.provider, region=reg.id, name=reg.name, jurisdiction=reg.jurisdiction,
+            failure_domains=reg.failure_domains,
+            block_storage_usd_per_gb_month=block.per_gb_month * conv.usd(block), block_storage_ref=conv.ref(block),
+            object_standard_usd_per_gb_month=standard.per_gb_month * conv.usd(standard),
+            object_infrequent_usd_per_gb_month=infrequent.per_gb_month * conv.usd(infrequent),
+            object_put_usd_per_1k=standard.put_per_1k * conv.usd(standard),
+            object_get_usd_per_1k=standard.get_per_1k * conv.usd(standard), object_ref=conv.ref(standard),
+            internet_egress=_tiers(internet, conv.usd(internet)), internet_egress_ref=conv.ref(internet),
+            cdn_egress=_tiers(cdn, conv.usd(cdn)), cdn_egress_ref=conv.ref(cdn),
+            cross_zone_usd_per_gb=net.cross_zone_per_gb * conv.usd(net),
+            inter_region_usd_per_gb=net.inter_region_per_gb * conv.usd(net), network_ref=conv.ref(net),
+            load_balancer=lb))
+    return out
+
+
+def _private_sites(conv: _Converter) -> list[r.PrivateSite]:
+    p = conv.parsed
+    servers = tuple(r.ServerSku(
+        provider=p.provider, sku=s.sku, role=s.role, vcpu=s.vcpu, memory_gib=s.memory_gib, storage_tb=s.storage_tb,
+        watts=s.watts, rack_units=s.rack_units, capex_usd=s.capex * conv.usd(s),
+        amortization_years=s.amortization_years, ref=conv.ref(s)) for s in p.servers)
+    gear = tuple(r.NetworkGearSku(g.name, g.capex * conv.usd(g), g.amortization_years, g.watts, g.rack_units,
+                                  g.per_rack, conv.ref(g)) for g in p.network_gear)
+    if not servers:
+        raise CatalogError(f"{conv.path}: a private catalog needs at least one entry under servers:")
+    out = []
+    for reg in p.regions:
+        fac = _one(conv, p.facilities, reg.id, "facilities")
+        tr = _one(conv, p.transit, reg.id, "transit")
+        lab = _one(conv, p.labour, reg.id, "labour")
+        out.append(r.PrivateSite(
+            provider=p.provider, region=reg.id, name=reg.name, jurisdiction=reg.jurisdiction,
+            failure_domains=reg.failure_domains,
+            colo_usd_per_kw_month=fac.colo_per_kw_month * conv.usd(fac),
+            power_usd_per_kwh=fac.power_per_kwh * conv.usd(fac), pue=fac.pue, kw_per_rack=fac.kw_per_rack,
+            rack_units_per_rack=fac.rack_units_per_rack, facility_ref=conv.ref(fac),
+            transit_usd_per_mbps_month=tr.per_mbps_month * conv.usd(tr), transit_min_commit_mbps=tr.min_commit_mbps,
+            transit_ref=conv.ref(tr), labour_usd_per_fte_year=lab.per_fte_year * conv.usd(lab),
+            servers_per_fte=lab.servers_per_fte, automation_level=lab.automation_level, fte_step=lab.fte_step,
+            min_fte=lab.min_fte, labour_ref=conv.ref(lab), servers=servers, network_gear=gear))
+    return out
+
+
+def _saas(conv: _Converter) -> list[r.SaasOfferUsd]:
+    out = []
+    for o in conv.parsed.saas:
+        k = conv.usd(o)
+        out.append(r.SaasOfferUsd(
+            provider=o.provider, plan=o.plan, metric=o.metric, base_usd_per_month=o.base_per_month * k,
+            included_units=o.included_units, steps=tuple(r.SaasStepUsd(s.up_to, s.per_unit * k) for s in o.steps),
+            step_size=o.step_size, max_units=o.max_units, storage_usd_per_gb_month=o.storage_per_gb_month * k,
+            included_storage_gb=o.included_storage_gb, bandwidth_usd_per_gb=o.bandwidth_per_gb * k,
+            included_bandwidth_gb=o.included_bandwidth_gb,
+            usd_per_concurrent_connection_month=o.per_concurrent_connection_month * k,
+            included_concurrent_share_of_mau=o.included_concurrent_share_of_mau,
+            usd_per_million_messages=o.per_million_messages * k,
+            included_messages_per_month=o.included_messages_per_month, ref=conv.ref(o)))
+    return out
+
+
+def _oldest_as_of(parsed: CatalogFile) -> dt.date:
+    dates = [s.as_of for s in parsed.sources.values()]
+    return min(dates)
+
+
+def load_catalog(directory: Path | None = None) -> r.Catalog:
+    """Load every catalog file of `directory` (default: the shipped catalogs)."""
+    directory = Path(directory) if directory is not None else default_pricing_dir()
+    if not directory.is_dir():
+        raise CatalogError(f"{directory}: pricing directory not found (expected a folder of catalog YAML files)")
+    fx = None
+    fx_path = directory / FX_FILE
+    if fx_path.exists():
+        data, _ = _read_yaml(fx_path)
+        fx = _parse(fx_path, FxFile, data)
+    files = sorted(p for p in directory.glob("*.yaml") if p.name != FX_FILE)
+    if not files:
+        raise CatalogError(f"{directory}: no catalog files (*.yaml) found")
+    infos, compute, regions, sites, saas = [], [], [], [], []
+    for path in files:
+        data, raw = _read_yaml(path)
+        parsed = _parse(path, CatalogFile, data)
+        name = path.stem
+        conv = _Converter(name, parsed, fx, path)
+        infos.append(r.CatalogInfo(name=name, provider=parsed.provider, kind=parsed.kind, title=parsed.title,
+                                   path=str(path), sha256=hashlib.sha256(raw).hexdigest(),
+                                   as_of=_oldest_as_of(parsed)))
+        if parsed.kind == "public":
+            compute += _compute(conv)
+            regions += _public_regions(conv)
+        elif parsed.kind == "private":
+            sites += _private_sites(conv)
+        else:
+            saas += _saas(conv)
+    _check_unique(compute, regions)
+    return r.Catalog(directory=str(directory), infos=tuple(infos), fx_as_of=fx.as_of if fx else None,
+                     compute=tuple(compute), public_regions=tuple(regions), private_sites=tuple(sites),
+                     saas=tuple(saas))
+
+
+def _check_unique(compute: list[r.ComputeOffering], regions: list[r.PublicRegion]) -> None:
+    seen: dict[str, str] = {}
+    for c in compute:
+        if c.key in seen:
+            raise CatalogError(f"{c.ref.catalog}: compute offering {c.key} is listed twice")
+        seen[c.key] = c.ref.catalog
+    known = {(g.provider, g.region) for g in regions}
+    for c in compute:
+        if (c.provider, c.region) not in known:
+            raise CatalogError(f"{c.ref.catalog}: compute {c.type} names region {c.region!r} with no regional prices")

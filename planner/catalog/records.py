@@ -1,0 +1,195 @@
+"""Loaded catalog records: frozen dataclasses, every price already in USD, each with its provenance."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class PriceRef:
+    """Where a price came from: enough for a reader to check it."""
+
+    catalog: str
+    source_key: str
+    title: str
+    url: str
+    as_of: dt.date
+    currency: str
+    estimated: tuple[str, ...] = ()  # fields of the row that are estimates, with basis in `estimate_basis`
+    estimate_basis: str = ""
+
+
+@dataclass(frozen=True)
+class TransferTier:
+    up_to_gb: float | None
+    usd_per_gb: float
+
+
+@dataclass(frozen=True)
+class ComputeOffering:
+    provider: str
+    region: str
+    type: str
+    family: str
+    klass: str
+    arch: str
+    vcpu: int
+    memory_gib: float
+    usd_per_hour: float
+    usd_per_hour_commit_1y: float | None
+    usd_per_hour_commit_3y: float | None
+    usd_per_hour_spot: float | None
+    included_egress_gb_per_month: float
+    ref: PriceRef
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}/{self.region}/{self.type}"
+
+
+@dataclass(frozen=True)
+class LoadBalancerPrice:
+    name: str
+    usd_per_hour: float
+    usd_per_capacity_unit_hour: float
+    unit_active_connections: float
+    unit_new_connections_per_s: float
+    unit_gb_per_hour: float
+    ref: PriceRef
+
+
+@dataclass(frozen=True)
+class PublicRegion:
+    """Everything priced per region of a public (or budget) cloud, besides compute."""
+
+    provider: str
+    region: str
+    name: str
+    jurisdiction: str
+    failure_domains: int
+    block_storage_usd_per_gb_month: float
+    block_storage_ref: PriceRef
+    object_standard_usd_per_gb_month: float
+    object_infrequent_usd_per_gb_month: float
+    object_put_usd_per_1k: float
+    object_get_usd_per_1k: float
+    object_ref: PriceRef
+    internet_egress: tuple[TransferTier, ...]
+    internet_egress_ref: PriceRef
+    cdn_egress: tuple[TransferTier, ...]
+    cdn_egress_ref: PriceRef
+    cross_zone_usd_per_gb: float
+    inter_region_usd_per_gb: float
+    network_ref: PriceRef
+    load_balancer: LoadBalancerPrice | None
+
+
+@dataclass(frozen=True)
+class ServerSku:
+    provider: str
+    sku: str
+    role: str
+    vcpu: int
+    memory_gib: float
+    storage_tb: float
+    watts: float
+    rack_units: int
+    capex_usd: float
+    amortization_years: float
+    ref: PriceRef
+
+
+@dataclass(frozen=True)
+class NetworkGearSku:
+    name: str
+    capex_usd: float
+    amortization_years: float
+    watts: float
+    rack_units: int
+    per_rack: int
+    ref: PriceRef
+
+
+@dataclass(frozen=True)
+class PrivateSite:
+    provider: str
+    region: str
+    name: str
+    jurisdiction: str
+    failure_domains: int
+    colo_usd_per_kw_month: float
+    power_usd_per_kwh: float
+    pue: float
+    kw_per_rack: float
+    rack_units_per_rack: int
+    facility_ref: PriceRef
+    transit_usd_per_mbps_month: float
+    transit_min_commit_mbps: float
+    transit_ref: PriceRef
+    labour_usd_per_fte_year: float
+    servers_per_fte: float
+    automation_level: str
+    fte_step: float
+    min_fte: float
+    labour_ref: PriceRef
+    servers: tuple[ServerSku, ...]
+    network_gear: tuple[NetworkGearSku, ...]
+
+
+@dataclass(frozen=True)
+class SaasStepUsd:
+    up_to: float | None
+    usd_per_unit: float
+
+
+@dataclass(frozen=True)
+class SaasOfferUsd:
+    provider: str
+    plan: str
+    metric: str
+    base_usd_per_month: float
+    included_units: float
+    steps: tuple[SaasStepUsd, ...]
+    step_size: float
+    max_units: float | None
+    storage_usd_per_gb_month: float
+    included_storage_gb: float
+    bandwidth_usd_per_gb: float
+    included_bandwidth_gb: float
+    usd_per_concurrent_connection_month: float
+    included_concurrent_share_of_mau: float
+    usd_per_million_messages: float
+    included_messages_per_month: float
+    ref: PriceRef
+
+
+@dataclass(frozen=True)
+class CatalogInfo:
+    name: str
+    provider: str
+    kind: str
+    title: str
+    path: str
+    sha256: str
+    as_of: dt.date  # the oldest as_of of any price in the file: what staleness is judged by
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """All catalogs of one pricing directory, in USD."""
+
+    directory: str
+    infos: tuple[CatalogInfo, ...]
+    fx_as_of: dt.date | None
+    compute: tuple[ComputeOffering, ...]
+    public_regions: tuple[PublicRegion, ...]
+    private_sites: tuple[PrivateSite, ...]
+    saas: tuple[SaasOfferUsd, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+    def region(self, provider: str, region: str) -> PublicRegion:
+        for r in self.public_regions:
+            if r.provider == provider and r.region == region:
+                return r
+        raise KeyError(f"{provider}/{region}")

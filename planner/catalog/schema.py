@@ -1,0 +1,233 @@
+"""Pydantic schema of a pricing catalog file (pricing/<provider>.yaml).
+
+Every priced row names a `source` (a key of the file's `sources:` block, which carries title, url
+and as_of) and may override `as_of` and `currency`; prices the authors could not find published are
+listed under `estimates: {field: basis}` so reports can mark them. Units are fixed by the field
+names (`..._per_hour` is per instance-hour, `..._per_gb_month` per decimal GB-month, ...).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SCHEMA_ID = "implan-catalog/1"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(Strict):
+    title: str
+    url: str
+    as_of: dt.date
+    note: str = ""
+
+
+class Priced(Strict):
+    """Fields every priced row shares: provenance and currency."""
+
+    source: str
+    as_of: dt.date | None = None  # defaults to the source's as_of
+    currency: str | None = None  # defaults to the file's currency
+    estimates: dict[str, str] = Field(default_factory=dict)  # field -> basis of the estimate
+    note: str = ""
+
+
+class Region(Strict):
+    id: str
+    name: str
+    jurisdiction: str  # ISO country or bloc (US, EU, SG, ...): what residency rules match
+    failure_domains: int = Field(ge=1)  # availability zones (public) or rack rows/rooms (private)
+
+
+class Compute(Priced):
+    type: str
+    region: str
+    family: str
+    klass: Literal["general", "compute", "memory", "burstable", "dedicated"] = Field(alias="class")
+    arch: Literal["x86_64", "arm64"]
+    vcpu: int = Field(gt=0)
+    memory_gib: float = Field(gt=0)
+    on_demand_per_hour: float = Field(gt=0)
+    commit_1y_per_hour: float | None = Field(default=None, gt=0)
+    commit_3y_per_hour: float | None = Field(default=None, gt=0)
+    spot_per_hour: float | None = Field(default=None, gt=0)
+    included_egress_gb_per_month: float = Field(default=0, ge=0)  # budget providers bundle traffic
+
+
+class BlockStorage(Priced):
+    region: str
+    name: str
+    per_gb_month: float = Field(gt=0)
+
+
+class ObjectStorage(Priced):
+    region: str
+    storage_class: Literal["standard", "infrequent"]
+    per_gb_month: float = Field(gt=0)
+    put_per_1k: float = Field(default=0, ge=0)
+    get_per_1k: float = Field(default=0, ge=0)
+    retrieval_per_gb: float = Field(default=0, ge=0)
+    min_storage_days: int = Field(default=0, ge=0)
+
+
+class Tier(Strict):
+    up_to_gb: float | None = Field(default=None, gt=0)  # None: no upper bound (last tier)
+    per_gb: float = Field(ge=0)
+
+
+class TieredTransfer(Priced):
+    """Volume-tiered price per GB per month, graduated: each tier prices only the GB inside it."""
+
+    region: str
+    kind: Literal["internet", "cdn"]
+    tiers: list[Tier] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _tiers_ascend(self) -> "TieredTransfer":
+        bounds = [t.up_to_gb for t in self.tiers]
+        if bounds[-1] is not None:
+            raise ValueError("the last tier must have no up_to_gb (unbounded)")
+        finite = [b for b in bounds[:-1]]
+        if any(b is None for b in finite) or finite != sorted(finite):
+            raise ValueError("tiers must be in ascending up_to_gb order, only the last unbounded")
+        return self
+
+
+class Network(Priced):
+    region: str
+    cross_zone_per_gb: float = Field(ge=0)  # both directions, per GB crossing failure domains
+    inter_region_per_gb: float = Field(ge=0)
+
+
+class LoadBalancer(Priced):
+    region: str
+    name: str
+    per_hour: float = Field(ge=0)
+    per_capacity_unit_hour: float = Field(ge=0)
+    # what one capacity unit (AWS LCU/NLCU, GCP/Azure rule-hour equivalents) covers; the busiest dimension is billed
+    unit_active_connections: float = Field(gt=0)
+    unit_new_connections_per_s: float = Field(gt=0)
+    unit_gb_per_hour: float = Field(gt=0)
+
+
+class Server(Priced):
+    sku: str
+    role: Literal["compute", "storage"]
+    vcpu: int = Field(gt=0)  # hardware threads
+    memory_gib: float = Field(gt=0)
+    storage_tb: float = Field(ge=0)  # usable raw capacity before replication
+    watts: float = Field(gt=0)  # typical draw under chat load
+    rack_units: int = Field(gt=0)
+    capex: float = Field(gt=0)
+    amortization_years: float = Field(gt=0)
+
+
+class Facility(Priced):
+    region: str
+    colo_per_kw_month: float = Field(gt=0)  # per provisioned kW (space, cooling, power capacity)
+    power_per_kwh: float = Field(ge=0)  # metered energy on top; 0 when the colo rate includes it
+    pue: float = Field(ge=1)
+    kw_per_rack: float = Field(gt=0)
+    rack_units_per_rack: int = Field(gt=0)
+
+
+class Transit(Priced):
+    region: str
+    per_mbps_month: float = Field(gt=0)  # billed at the 95th percentile
+    min_commit_mbps: float = Field(default=0, ge=0)
+
+
+class NetworkGear(Priced):
+    name: str
+    capex: float = Field(gt=0)
+    amortization_years: float = Field(gt=0)
+    watts: float = Field(ge=0)
+    rack_units: int = Field(ge=0)
+    per_rack: int = Field(ge=1)
+
+
+class Labour(Priced):
+    region: str
+    per_fte_year: float = Field(gt=0)
+    servers_per_fte: float = Field(gt=0)
+    automation_level: str
+    fte_step: float = Field(gt=0)
+    min_fte: float = Field(ge=0)
+
+
+class SaasStep(Strict):
+    up_to: float | None = Field(default=None, gt=0)  # None: unbounded
+    per_unit: float = Field(ge=0)
+
+
+class SaasOffer(Priced):
+    provider: str
+    plan: str
+    metric: Literal["mau", "peak_dau", "dau", "peak_concurrent"]
+    base_per_month: float = Field(ge=0)
+    included_units: float = Field(ge=0)
+    steps: list[SaasStep] = Field(default_factory=list)  # graduated overage beyond included_units
+    step_size: float = Field(default=1, gt=0)  # overage billed in blocks of this many units
+    max_units: float | None = Field(default=None, gt=0)  # beyond: sales quote only, offer not priceable
+    storage_per_gb_month: float = Field(default=0, ge=0)  # media / attachments
+    included_storage_gb: float = Field(default=0, ge=0)
+    bandwidth_per_gb: float = Field(default=0, ge=0)
+    included_bandwidth_gb: float = Field(default=0, ge=0)
+    per_concurrent_connection_month: float = Field(default=0, ge=0)
+    included_concurrent_share_of_mau: float = Field(default=0, ge=0)
+    per_million_messages: float = Field(default=0, ge=0)
+    included_messages_per_month: float = Field(default=0, ge=0)
+
+
+class CatalogFile(Strict):
+    schema_id: Literal["implan-catalog/1"] = Field(alias="schema")
+    provider: str
+    kind: Literal["public", "private", "saas"]
+    title: str
+    currency: str = "USD"
+    sources: dict[str, Source]
+    regions: list[Region] = Field(default_factory=list)
+    compute: list[Compute] = Field(default_factory=list)
+    block_storage: list[BlockStorage] = Field(default_factory=list)
+    object_storage: list[ObjectStorage] = Field(default_factory=list)
+    transfer: list[TieredTransfer] = Field(default_factory=list)
+    network: list[Network] = Field(default_factory=list)
+    load_balancers: list[LoadBalancer] = Field(default_factory=list)
+    servers: list[Server] = Field(default_factory=list)
+    facilities: list[Facility] = Field(default_factory=list)
+    transit: list[Transit] = Field(default_factory=list)
+    network_gear: list[NetworkGear] = Field(default_factory=list)
+    labour: list[Labour] = Field(default_factory=list)
+    saas: list[SaasOffer] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> "CatalogFile":
+        region_ids = {r.id for r in self.regions}
+        for section in ("compute", "block_storage", "object_storage", "transfer", "network",
+                        "load_balancers", "facilities", "transit", "labour", "servers",
+                        "network_gear", "saas"):
+            for index, row in enumerate(getattr(self, section)):
+                if row.source not in self.sources:
+                    raise ValueError(f"{section}[{index}].source: unknown source key {row.source!r}"
+                                     f" (known: {', '.join(sorted(self.sources))})")
+                region = getattr(row, "region", None)
+                if region is not None and region not in region_ids:
+                    raise ValueError(f"{section}[{index}].region: {region!r} is not declared under regions:")
+                for field in row.estimates:
+                    if field not in type(row).model_fields and field != "class":
+                        raise ValueError(f"{section}[{index}].estimates: {field!r} is not a field of this row")
+        return self
+
+
+class FxFile(Strict):
+    """Dated currency conversion table: USD per one unit of each currency."""
+
+    schema_id: Literal["implan-fx/1"] = Field(alias="schema")
+    as_of: dt.date
+    source: Source
+    usd_per_unit: dict[str, float]

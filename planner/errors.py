@@ -1,0 +1,31 @@
+"""Domain errors. The CLI maps each to one clear line and an exit code; nothing else prints."""
+
+from __future__ import annotations
+
+
+class PlannerError(Exception):
+    """Base of every error a user can cause or fix; never shown with a traceback."""
+
+    exit_code = 2
+
+
+class WorkloadError(PlannerError):
+    """The workload file or a --set override is invalid."""
+
+
+class CatalogError(PlannerError):
+    """A pricing catalog is missing, malformed or inconsistent."""
+
+
+class ProfileError(PlannerError):
+    """A capacity profile file is invalid."""
+
+
+class InfeasiblePlanError(PlannerError):
+    """No topology meets the constraints; the message says which requirement and how to relax it."""
+
+    exit_code = 1
+
+
+class RenderError(PlannerError):
+    """A bundle or report could not be rendered."""

@@ -1,0 +1,38 @@
+"""Every unit constant and conversion of the planner lives here, and nowhere else."""
+
+from __future__ import annotations
+
+HOURS_PER_MONTH = 730.0  # the cloud billing convention (AWS, GCP, Azure, Infracost)
+HOURS_PER_DAY = 24
+SLICES_PER_DAY = 24  # the daily load curve has one slice per hour
+HOURS_PER_SLICE_PER_MONTH = HOURS_PER_MONTH / SLICES_PER_DAY  # each hourly slice recurs ~30.4 times a month
+DAYS_PER_MONTH = HOURS_PER_MONTH / HOURS_PER_DAY
+MONTHS_PER_YEAR = 12
+SECONDS_PER_HOUR = 3600
+SECONDS_PER_DAY = 86_400
+SECONDS_PER_MONTH = HOURS_PER_MONTH * SECONDS_PER_HOUR
+
+BYTES_PER_KIB = 1024
+BYTES_PER_GIB = 1024**3
+BYTES_PER_GB = 1e9  # clouds bill transfer and object storage in decimal GB
+KIB_PER_GIB = 1024**2
+GB_PER_TB = 1000
+BITS_PER_BYTE = 8
+BITS_PER_MEGABIT = 1e6
+
+
+def gib_to_gb(gib: float) -> float:
+    return gib * BYTES_PER_GIB / BYTES_PER_GB
+
+
+def bytes_per_s_to_mbps(bytes_per_s: float) -> float:
+    return bytes_per_s * BITS_PER_BYTE / BITS_PER_MEGABIT
+
+
+def per_year_to_per_month(amount: float) -> float:
+    return amount / MONTHS_PER_YEAR
+
+
+def amortized_per_month(capex: float, years: float) -> float:
+    """Straight-line amortization of a purchase over `years`, per month."""
+    return capex / (years * MONTHS_PER_YEAR)
