@@ -1,0 +1,118 @@
+"""Capacity profile: what one vCPU / GiB of each tier carries, loaded from YAML with provenance.
+
+The default profile ships in planner/data/capacity-profile.yaml; `--profile FILE` (e.g. written by
+`imserver bench --profile-out`) overrides any subset of coefficients.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.resources
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from planner.errors import ProfileError
+
+SCHEMA_ID = "implan-capacity-profile/1"
+
+
+class Coefficient(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    value: float = Field(gt=0)
+    unit: str
+    source: str
+    as_of: dt.date
+    basis: str = Field(pattern="^(measured|derived|estimate)$")
+
+
+class _ProfileFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    schema_id: str = Field(alias="schema", pattern=f"^{SCHEMA_ID}$")
+    name: str
+    as_of: dt.date
+    source: str
+    tiers: dict[str, dict[str, Coefficient | float]]
+
+
+# coefficient names each tier must end up with after merging
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "gateway": ("connections_per_vcpu", "memory_kib_per_connection", "deliveries_per_s_per_vcpu"),
+    "message": ("msgs_per_s_per_vcpu", "base_memory_gib"),
+    "database": ("durable_writes_per_s_per_vcpu", "hot_data_fraction", "row_overhead_bytes"),
+    "cache": ("pubsub_ops_per_s_per_vcpu", "memory_kib_per_connection"),
+    "load_balancer": ("connections_per_vcpu", "memory_kib_per_connection", "mbps_per_vcpu"),
+    "node": ("os_reserved_memory_gib",),
+}
+UTILIZATION_KEYS = ("target_cpu_utilization", "target_memory_utilization")
+
+
+@dataclass(frozen=True)
+class CapacityProfile:
+    names: tuple[str, ...]  # profiles merged, default first
+    coefficients: dict[str, dict[str, Coefficient]]
+    utilization: dict[str, tuple[float, float]]  # tier -> (cpu, memory) target utilization
+
+    def value(self, tier: str, name: str) -> float:
+        return self.coefficients[tier][name].value
+
+    def cpu_utilization(self, tier: str) -> float:
+        return self.utilization[tier][0]
+
+    def memory_utilization(self, tier: str) -> float:
+        return self.utilization[tier][1]
+
+
+def default_profile_path() -> Path:
+    return Path(str(importlib.resources.files("planner") / "data" / "capacity-profile.yaml"))
+
+
+def _read(path: Path) -> _ProfileFile:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ProfileError(f"{path}: capacity profile not found") from None
+    except (OSError, yaml.YAMLError) as exc:
+        raise ProfileError(f"{path}: cannot read capacity profile: {exc}") from None
+    if not isinstance(data, dict):
+        raise ProfileError(f"{path}: expected a YAML mapping with schema, name, as_of, source, tiers")
+    try:
+        parsed = _ProfileFile.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ProfileError(f"{path}: {where}: {first['msg']}") from None
+    for tier, values in parsed.tiers.items():
+        if tier not in REQUIRED:
+            raise ProfileError(f"{path}: tiers.{tier}: unknown tier (expected one of {', '.join(REQUIRED)})")
+        for key, value in values.items():
+            known = REQUIRED[tier] + UTILIZATION_KEYS
+            if key not in known:
+                raise ProfileError(f"{path}: tiers.{tier}.{key}: unknown coefficient (expected one of {', '.join(known)})")
+            is_util = key in UTILIZATION_KEYS
+            if is_util != isinstance(value, float) or (is_util and not 0 < value <= 1):
+                expected = "a number in (0, 1]" if is_util else "{value, unit, source, as_of, basis}"
+                raise ProfileError(f"{path}: tiers.{tier}.{key}: expected {expected}")
+    return parsed
+
+
+def load_profile(path: Path | None = None) -> CapacityProfile:
+    """The default profile, with `path`'s coefficients merged over it when given."""
+    files = [_read(default_profile_path())] + ([_read(Path(path))] if path is not None else [])
+    coefficients: dict[str, dict[str, Coefficient]] = {t: {} for t in REQUIRED}
+    utilization: dict[str, list[float]] = {t: [1.0, 1.0] for t in REQUIRED}
+    for parsed in files:
+        for tier, values in parsed.tiers.items():
+            for key, value in values.items():
+                if key in UTILIZATION_KEYS:
+                    utilization[tier][UTILIZATION_KEYS.index(key)] = float(value)
+                else:
+                    coefficients[tier][key] = value
+    for tier, names in REQUIRED.items():
+        missing = [n for n in names if n not in coefficients[tier]]
+        if missing:
+            raise ProfileError(f"capacity profile: tiers.{tier} lacks {', '.join(missing)}")
+    return CapacityProfile(names=tuple(p.name for p in files), coefficients=coefficients,
+                           utilization={t: (u[0], u[1]) for t, u in utilization.items()})

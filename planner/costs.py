@@ -1,0 +1,216 @@
+"""Pure cost functions. The optimizer builds its coefficients from them and the plan's total is
+recomputed with them after the solve (tests check both agree)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from planner.catalog.records import ComputeOffering, PublicRegion, SaasOfferUsd, TransferTier
+from planner.demand import Demand
+from planner.model import LOAD_BALANCING, NETWORK, SAAS_FEES, STORAGE, CostLine, SaasQuote
+from planner.units import (BYTES_PER_GB, HOURS_PER_MONTH, HOURS_PER_SLICE_PER_MONTH, SECONDS_PER_HOUR, gib_to_gb)
+from planner.workload import Workload
+
+EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class HaRule:
+    """How many nodes a tier needs so that it survives the failures the availability target names."""
+
+    node_loss: bool
+    domain_loss: bool
+    domains: int  # failure domains the nodes are spread over
+    min_nodes: int
+
+    def total_for_surviving(self, surviving: int) -> int:
+        """Smallest node count that still leaves `surviving` nodes after the tolerated failure."""
+        if surviving <= 0:
+            return 0
+        n = surviving
+        if self.domain_loss and self.domains >= 2:
+            # nodes spread evenly over D domains; losing one loses ceil(n/D): need n - ceil(n/D) >= s
+            n = math.ceil(surviving * self.domains / (self.domains - 1) - EPS)
+        if self.node_loss or self.domain_loss:
+            n = max(n, surviving + 1)
+        return max(n, self.min_nodes)
+
+
+def surviving_nodes_needed(vcpu: float, memory_gib: float, node_vcpu: float, node_memory_gib: float,
+                           reserved_memory_gib: float) -> int | None:
+    """Nodes needed to carry the load (already divided by target utilization); None if a node can't fit any."""
+    usable_memory = node_memory_gib - reserved_memory_gib
+    if usable_memory <= 0:
+        return None
+    need = max(math.ceil(vcpu / node_vcpu - EPS), math.ceil(memory_gib / usable_memory - EPS))
+    return max(need, 1 if vcpu > 0 or memory_gib > 0 else 0)
+
+
+def nodes_needed(vcpu: float, memory_gib: float, node_vcpu: float, node_memory_gib: float,
+                 reserved_memory_gib: float, ha: HaRule) -> int | None:
+    surviving = surviving_nodes_needed(vcpu, memory_gib, node_vcpu, node_memory_gib, reserved_memory_gib)
+    return None if surviving is None else ha.total_for_surviving(surviving)
+
+
+def graduated_cost(amount: float, tiers: tuple[TransferTier, ...]) -> float:
+    """Volume-tiered price, graduated: each tier prices only the amount that falls inside it."""
+    cost, lower = 0.0, 0.0
+    for tier in tiers:
+        upper = math.inf if tier.up_to_gb is None else tier.up_to_gb
+        if amount > lower:
+            cost += (min(amount, upper) - lower) * tier.usd_per_gb
+        lower = upper
+    return cost
+
+
+def base_price(offering: ComputeOffering, max_commitment_years: int) -> tuple[float, str]:
+    """Cheapest hourly price for an always-on node among the purchase options allowed."""
+    options = [(offering.usd_per_hour, "on_demand")]
+    if max_commitment_years >= 1 and offering.usd_per_hour_commit_1y is not None:
+        options.append((offering.usd_per_hour_commit_1y, "commit_1y"))
+    if max_commitment_years >= 3 and offering.usd_per_hour_commit_3y is not None:
+        options.append((offering.usd_per_hour_commit_3y, "commit_3y"))
+    return min(options)
+
+
+def autoscaled_cost(counts: tuple[int, ...], base: int, spot: tuple[int, ...], base_usd_per_hour: float,
+                    on_demand_usd_per_hour: float, spot_usd_per_hour: float | None) -> float:
+    """Monthly cost of a group that keeps `base` nodes always on and adds on-demand/spot nodes per slice."""
+    cost = base * base_usd_per_hour * HOURS_PER_MONTH
+    for need, spot_count in zip(counts, spot):
+        extra = max(need - base, 0)
+        spot_used = min(spot_count, extra)
+        cost += (extra - spot_used) * on_demand_usd_per_hour * HOURS_PER_SLICE_PER_MONTH
+        if spot_used:
+            cost += spot_used * (spot_usd_per_hour or 0.0) * HOURS_PER_SLICE_PER_MONTH
+    return cost
+
+
+def uses_cdn(region: PublicRegion) -> bool:
+    return region.cdn_egress != region.internet_egress or region.cdn_egress_ref != region.internet_egress_ref
+
+
+def internet_egress_gb(region: PublicRegion, demand: Demand) -> float:
+    """GB a month leaving the region over the internet: messages and events, plus media unless a CDN serves it."""
+    media = 0.0 if uses_cdn(region) else demand.media_egress_gb_per_month
+    return demand.client_egress_gb_per_month + media
+
+
+def allowance_egress_cost(region: PublicRegion, demand: Demand, allowance_gb: float) -> float:
+    """Internet egress where the servers bundle a traffic allowance (budget clouds): only the excess is billed,
+    at the region's flat overage price (a single-tier price; the catalog loader enforces it)."""
+    return max(internet_egress_gb(region, demand) - allowance_gb, 0.0) * region.internet_egress[0].usd_per_gb
+
+
+def load_balancer_capacity_units(region: PublicRegion, demand: Demand) -> float:
+    """Capacity-unit-hours a month: each hour bills the busiest of connections, new connections and GB."""
+    lb = region.load_balancer
+    assert lb is not None  # callers check
+    unit_hours = 0.0
+    for s in demand.slices:
+        gb_per_hour = (s.client_egress_mbps + s.media_ingress_mbps) * 1e6 / 8 * SECONDS_PER_HOUR / BYTES_PER_GB
+        units = max(s.connections / lb.unit_active_connections, s.new_connections_per_s / lb.unit_new_connections_per_s,
+                    gb_per_hour / lb.unit_gb_per_hour)
+        unit_hours += units * HOURS_PER_SLICE_PER_MONTH
+    return unit_hours
+
+
+def public_region_lines(region: PublicRegion, demand: Demand, workload: Workload, domains: int,
+                        egress_served_by_nodes: bool) -> list[CostLine]:
+    """Costs of one region that do not depend on which instances are chosen.
+
+    egress_served_by_nodes: the region's compute bundles a traffic allowance, so internet egress is
+    priced in the optimizer (it depends on the node count) and left out here.
+    """
+    lines = []
+    replicas = workload.private.database_replicas
+    db_gb = gib_to_gb(demand.database_storage_gib) * replicas
+    lines.append(CostLine(STORAGE, "database volumes", db_gb, "GB-month",
+                          db_gb * region.block_storage_usd_per_gb_month, region.block_storage_ref))
+    lines.append(CostLine(STORAGE, "media objects, standard class", demand.media_hot_gb, "GB-month",
+                          demand.media_hot_gb * region.object_standard_usd_per_gb_month, region.object_ref))
+    lines.append(CostLine(STORAGE, "media objects, infrequent-access class", demand.media_cold_gb, "GB-month",
+                          demand.media_cold_gb * region.object_infrequent_usd_per_gb_month, region.object_ref))
+    requests = (demand.media_puts_per_month * region.object_put_usd_per_1k
+                + demand.media_gets_per_month * region.object_get_usd_per_1k) / 1000
+    lines.append(CostLine(STORAGE, "media object requests", demand.media_puts_per_month + demand.media_gets_per_month,
+                          "requests", requests, region.object_ref))
+    if uses_cdn(region):
+        lines.append(CostLine(NETWORK, "CDN egress (media downloads)", demand.media_egress_gb_per_month, "GB",
+                              graduated_cost(demand.media_egress_gb_per_month, region.cdn_egress),
+                              region.cdn_egress_ref))
+    if not egress_served_by_nodes:
+        egress_gb = internet_egress_gb(region, demand)
+        lines.append(CostLine(NETWORK, "internet egress" + ("" if uses_cdn(region) else " incl. media"), egress_gb,
+                              "GB", graduated_cost(egress_gb, region.internet_egress), region.internet_egress_ref))
+    cross_gb = demand.internal_gb_per_month * (domains - 1) / domains + demand.db_replication_gb_per_month
+    lines.append(CostLine(NETWORK, "cross-zone traffic between tiers and database replicas", cross_gb, "GB",
+                          cross_gb * region.cross_zone_usd_per_gb, region.network_ref))
+    if region.load_balancer is not None:
+        lb = region.load_balancer
+        lines.append(CostLine(LOAD_BALANCING, f"{lb.name} hours", HOURS_PER_MONTH, "hours",
+                              HOURS_PER_MONTH * lb.usd_per_hour, lb.ref))
+        unit_hours = load_balancer_capacity_units(region, demand)
+        lines.append(CostLine(LOAD_BALANCING, f"{lb.name} capacity units", unit_hours, "unit-hours",
+                              unit_hours * lb.usd_per_capacity_unit_hour, lb.ref))
+    return lines
+
+
+def saas_units(offer: SaasOfferUsd, demand: Demand, workload: Workload) -> float:
+    if offer.metric == "mau":
+        return float(workload.users.mau)
+    if offer.metric in ("dau", "peak_dau"):
+        return demand.dau
+    return demand.peak_connections
+
+
+def _steps_cost(units: float, offer: SaasOfferUsd) -> float:
+    """Graduated per-unit price on the units beyond the included ones, billed in step_size blocks."""
+    billable_upper = offer.included_units + math.ceil(max(units - offer.included_units, 0) / offer.step_size - EPS) \
+        * offer.step_size
+    cost, lower = 0.0, 0.0
+    for step in offer.steps:
+        upper = math.inf if step.up_to is None else step.up_to
+        lo, hi = max(lower, offer.included_units), min(upper, billable_upper)
+        if hi > lo:
+            cost += (hi - lo) * step.usd_per_unit
+        lower = upper
+    return cost
+
+
+def saas_quote(offer: SaasOfferUsd, demand: Demand, workload: Workload) -> SaasQuote:
+    units = saas_units(offer, demand, workload)
+    if offer.max_units is not None and units > offer.max_units:
+        return SaasQuote(offer.provider, offer.plan, offer.metric, units, None, (),
+                         f"{units:,.0f} {offer.metric} is above the largest published tier "
+                         f"({offer.max_units:,.0f}): sales quote only")
+    ref = offer.ref
+    lines = [CostLine(SAAS_FEES, "base fee", 1, "month", offer.base_usd_per_month, ref),
+             CostLine(SAAS_FEES, f"{offer.metric} beyond {offer.included_units:,.0f} included",
+                      max(units - offer.included_units, 0), offer.metric, _steps_cost(units, offer), ref)]
+    storage_gb = max(demand.media_stored_gb - offer.included_storage_gb, 0)
+    if offer.storage_usd_per_gb_month:
+        lines.append(CostLine(SAAS_FEES, "media storage", storage_gb, "GB-month",
+                              storage_gb * offer.storage_usd_per_gb_month, ref))
+    bandwidth_gb = max(demand.media_egress_gb_per_month - offer.included_bandwidth_gb, 0)
+    if offer.bandwidth_usd_per_gb:
+        lines.append(CostLine(SAAS_FEES, "media bandwidth", bandwidth_gb, "GB",
+                              bandwidth_gb * offer.bandwidth_usd_per_gb, ref))
+    if offer.usd_per_concurrent_connection_month:
+        extra = max(demand.peak_connections - offer.included_concurrent_share_of_mau * workload.users.mau, 0)
+        lines.append(CostLine(SAAS_FEES, "concurrent connections beyond included", extra, "connections",
+                              extra * offer.usd_per_concurrent_connection_month, ref))
+    if offer.usd_per_million_messages:
+        extra = max(demand.messages_per_month - offer.included_messages_per_month, 0)
+        lines.append(CostLine(SAAS_FEES, "messages beyond included", extra, "messages",
+                              extra / 1e6 * offer.usd_per_million_messages, ref))
+    return SaasQuote(offer.provider, offer.plan, offer.metric, units, sum(x.monthly_cost_usd for x in lines),
+                     tuple(lines))
+
+
+def p95_of_slices(values: list[float]) -> float:
+    """95th percentile of 5-minute samples when each hourly slice holds 12 equal samples: the top 5%
+    (14 of 288 samples) covers the busiest slice and part of the next, so the p95 is the second-highest slice."""
+    ordered = sorted(values, reverse=True)
+    return ordered[1] if len(ordered) > 1 else ordered[0]

@@ -1,0 +1,188 @@
+"""Demand model (pure functions): Workload -> per-hour-slice load, storage and monthly transfer,
+then -> per-tier resource requirements (vCPU, GiB) through the capacity profile.
+
+Units are in the names. A "slice" is one hour of the 24-hour load curve; it recurs every day, so
+each slice stands for HOURS_PER_SLICE_PER_MONTH billed hours a month.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from planner.capacity import CapacityProfile
+from planner.units import (BYTES_PER_GB, BYTES_PER_GIB, DAYS_PER_MONTH, GB_PER_TB, HOURS_PER_SLICE_PER_MONTH,
+                           KIB_PER_GIB, SECONDS_PER_HOUR, bytes_per_s_to_mbps)
+from planner.workload import Workload
+
+# Frames per message between the tiers (gateway->message->database/cache->gateway): used for
+# cross-AZ and cross-site traffic. Each send crosses 3 internal hops, each delivery and receipt 2.
+INTERNAL_HOPS_PER_MESSAGE = 3
+INTERNAL_HOPS_PER_EVENT = 2
+
+
+@dataclass(frozen=True)
+class SliceDemand:
+    hour: int
+    weight: float  # relative load, peak slice = 1
+    connections: float
+    new_connections_per_s: float
+    msgs_per_s: float
+    deliveries_per_s: float
+    receipts_per_s: float
+    typing_deliveries_per_s: float
+    durable_writes_per_s: float
+    pubsub_ops_per_s: float
+    gateway_frames_per_s: float
+    client_egress_mbps: float  # text + events to clients
+    media_egress_mbps: float  # media downloads to clients
+    media_ingress_mbps: float  # media uploads
+    internal_mbps: float  # between tiers (for cross-zone and cross-site traffic)
+
+
+@dataclass(frozen=True)
+class Demand:
+    dau: float
+    peak_connections: float
+    messages_per_month: float
+    deliveries_per_month: float
+    slices: tuple[SliceDemand, ...]
+    database_storage_gib: float  # one copy of the retained messages with indexes
+    media_stored_gb: float  # objects retained (decimal GB, as object storage bills)
+    media_hot_gb: float
+    media_cold_gb: float
+    media_puts_per_month: float
+    media_gets_per_month: float
+    client_egress_gb_per_month: float
+    media_egress_gb_per_month: float
+    internal_gb_per_month: float
+    db_replication_gb_per_month: float
+
+    @property
+    def peak(self) -> SliceDemand:
+        return max(self.slices, key=lambda s: s.weight)
+
+
+@dataclass(frozen=True)
+class TierRequirement:
+    """Resources a tier needs in each slice, already divided by target utilization."""
+
+    tier: str
+    vcpu: tuple[float, ...]
+    memory_gib: tuple[float, ...]
+    stateful: bool  # stateful tiers keep a fixed node count all day (no autoscaling)
+    spot_eligible: bool  # may lose nodes without losing data
+    min_nodes: int
+
+    def scaled(self, factor: float) -> "TierRequirement":
+        return TierRequirement(self.tier, tuple(v * factor for v in self.vcpu),
+                               tuple(m * factor for m in self.memory_gib), self.stateful, self.spot_eligible,
+                               self.min_nodes)
+
+
+def deliveries_per_message(workload: Workload) -> float:
+    m = workload.messaging
+    return (1 - m.group_share) * m.one_to_one_deliveries_per_message + m.group_share * (m.group_size - 1)
+
+
+def compute_demand(workload: Workload, profile: CapacityProfile) -> Demand:
+    u, m, ret = workload.users, workload.messaging, workload.retention
+    weights = workload.load_profile.weights()
+    dau = u.mau * u.dau_per_mau
+    peak_connections = dau * u.peak_concurrent_per_dau * u.devices_per_user
+    msgs_per_day = dau * m.messages_per_dau_per_day
+    fanout = deliveries_per_message(workload)
+    media_bytes_per_download = m.media_avg_bytes
+    slices = []
+    for hour, w in enumerate(weights):
+        msgs = msgs_per_day * (w / sum(weights)) / SECONDS_PER_HOUR
+        deliveries = msgs * fanout
+        receipts = deliveries * m.receipts_per_delivery
+        typing = msgs * m.typing_events_per_message * fanout
+        connections = peak_connections * w
+        frames_out = deliveries + receipts + typing + msgs  # acks go back to the sender
+        frames_in = msgs + receipts + msgs * m.typing_events_per_message
+        client_bytes = deliveries * m.avg_message_bytes + (receipts + typing + msgs) * m.event_frame_bytes
+        media_down = deliveries * m.media_share * m.media_downloads_per_delivery * media_bytes_per_download
+        media_up = msgs * m.media_share * m.media_avg_bytes
+        internal = (msgs * INTERNAL_HOPS_PER_MESSAGE * m.avg_message_bytes
+                    + (deliveries * m.avg_message_bytes + (receipts + typing) * m.event_frame_bytes)
+                    * INTERNAL_HOPS_PER_EVENT)
+        slices.append(SliceDemand(
+            hour=hour, weight=w, connections=connections,
+            new_connections_per_s=connections / (u.avg_session_minutes * 60),
+            msgs_per_s=msgs, deliveries_per_s=deliveries, receipts_per_s=receipts,
+            typing_deliveries_per_s=typing, durable_writes_per_s=msgs + receipts,
+            pubsub_ops_per_s=deliveries + receipts + typing, gateway_frames_per_s=frames_out + frames_in,
+            client_egress_mbps=bytes_per_s_to_mbps(client_bytes), media_egress_mbps=bytes_per_s_to_mbps(media_down),
+            media_ingress_mbps=bytes_per_s_to_mbps(media_up), internal_mbps=bytes_per_s_to_mbps(internal)))
+
+    def monthly_gb(mbps_field: str) -> float:
+        mbps_sum = sum(getattr(s, mbps_field) for s in slices)
+        return mbps_sum * 1e6 / 8 * SECONDS_PER_HOUR * HOURS_PER_SLICE_PER_MONTH / BYTES_PER_GB
+
+    row_bytes = m.avg_message_bytes + profile.value("database", "row_overhead_bytes")
+    media_per_day_gb = msgs_per_day * m.media_share * m.media_avg_bytes / BYTES_PER_GB
+    hot_days = min(ret.media_hot_days, ret.media_days)
+    media_msgs_per_month = msgs_per_day * m.media_share * DAYS_PER_MONTH
+    return Demand(
+        dau=dau, peak_connections=peak_connections,
+        messages_per_month=msgs_per_day * DAYS_PER_MONTH,
+        deliveries_per_month=msgs_per_day * fanout * DAYS_PER_MONTH,
+        slices=tuple(slices),
+        database_storage_gib=msgs_per_day * ret.message_days * row_bytes / BYTES_PER_GIB,
+        media_stored_gb=media_per_day_gb * ret.media_days,
+        media_hot_gb=media_per_day_gb * hot_days,
+        media_cold_gb=media_per_day_gb * (ret.media_days - hot_days),
+        media_puts_per_month=media_msgs_per_month,
+        media_gets_per_month=media_msgs_per_month * fanout * m.media_downloads_per_delivery,
+        client_egress_gb_per_month=monthly_gb("client_egress_mbps"),
+        media_egress_gb_per_month=monthly_gb("media_egress_mbps"),
+        internal_gb_per_month=monthly_gb("internal_mbps"),
+        db_replication_gb_per_month=(msgs_per_day * row_bytes * DAYS_PER_MONTH / BYTES_PER_GB
+                                     * max(workload.private.database_replicas - 1, 0)),
+    )
+
+
+def media_stored_tb(demand: Demand) -> float:
+    return demand.media_stored_gb / GB_PER_TB
+
+
+def tier_requirements(workload: Workload, demand: Demand, profile: CapacityProfile) -> dict[str, TierRequirement]:
+    """vCPU and GiB each compute tier needs per slice at its target utilization (node OS reserve excluded)."""
+    p = profile.value
+    ha_min = 2 if workload.availability.tolerate_node_loss else 1
+    replicas = workload.private.database_replicas
+
+    def req(tier, vcpu, mem, stateful, spot, min_nodes):
+        cu, mu = profile.cpu_utilization(tier), profile.memory_utilization(tier)
+        vcpu_t = tuple(v / cu for v in vcpu)
+        mem_t = tuple(x / mu for x in mem)
+        if stateful:  # no autoscaling: every slice needs the daily peak
+            vcpu_t = (max(vcpu_t),) * len(vcpu_t)
+            mem_t = (max(mem_t),) * len(mem_t)
+        return TierRequirement(tier, vcpu_t, mem_t, stateful, spot, min_nodes)
+
+    s = demand.slices
+    db_hot_gib = demand.database_storage_gib * p("database", "hot_data_fraction")
+    lb_mbps = [x.client_egress_mbps + x.media_ingress_mbps for x in s]
+    return {
+        "gateway": req("gateway",
+                       [x.connections / p("gateway", "connections_per_vcpu")
+                        + x.gateway_frames_per_s / p("gateway", "deliveries_per_s_per_vcpu") for x in s],
+                       [x.connections * p("gateway", "memory_kib_per_connection") / KIB_PER_GIB for x in s],
+                       stateful=False, spot=True, min_nodes=ha_min),
+        "message": req("message", [x.msgs_per_s / p("message", "msgs_per_s_per_vcpu") for x in s],
+                       [p("message", "base_memory_gib")] * len(s), stateful=False, spot=True, min_nodes=ha_min),
+        "database": req("database",
+                        [x.durable_writes_per_s / p("database", "durable_writes_per_s_per_vcpu") for x in s],
+                        [db_hot_gib] * len(s), stateful=True, spot=False, min_nodes=max(ha_min, replicas)),
+        "cache": req("cache", [x.pubsub_ops_per_s / p("cache", "pubsub_ops_per_s_per_vcpu") for x in s],
+                     [x.connections * p("cache", "memory_kib_per_connection") / KIB_PER_GIB for x in s],
+                     stateful=True, spot=False, min_nodes=ha_min),
+        # self-run load balancer (HAProxy): private sites; public clouds use their managed one
+        "load_balancer": req("load_balancer",
+                             [x.connections / p("load_balancer", "connections_per_vcpu")
+                              + mbps / p("load_balancer", "mbps_per_vcpu") for x, mbps in zip(s, lb_mbps)],
+                             [x.connections * p("load_balancer", "memory_kib_per_connection") / KIB_PER_GIB
+                              for x in s], stateful=False, spot=False, min_nodes=ha_min),
+    }

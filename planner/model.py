@@ -1,0 +1,93 @@
+"""Plan data: frozen dataclasses the optimizer fills and the reports read (no behaviour besides sums)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from planner.catalog.records import PriceRef
+
+# Breakdown categories of every plan (the JSON contract's `breakdown` keys).
+COMPUTE = "compute"
+STORAGE = "storage"
+NETWORK = "egress_network"
+LOAD_BALANCING = "load_balancing"
+HARDWARE = "hardware_amortization"
+FACILITIES = "facilities_power"
+LABOUR = "labour"
+SAAS_FEES = "saas_fees"
+CATEGORIES = (COMPUTE, STORAGE, NETWORK, LOAD_BALANCING, HARDWARE, FACILITIES, LABOUR, SAAS_FEES)
+
+
+@dataclass(frozen=True)
+class CostLine:
+    category: str
+    item: str
+    quantity: float
+    unit: str
+    monthly_cost_usd: float
+    ref: PriceRef | None = None
+
+
+@dataclass(frozen=True)
+class Node:
+    tier: str  # a tier name, or "+"-joined tiers for a pooled group
+    provider: str
+    region: str
+    type: str
+    count: int  # nodes at the busiest slice (for autoscaled rows) or always on
+    purchase: str  # commit_1y | commit_3y | on_demand | spot | owned
+    monthly_cost_usd: float
+    node_hours_per_month: float
+    vcpu: int
+    memory_gib: float
+    ref: PriceRef | None = None
+
+
+@dataclass(frozen=True)
+class TierUsage:
+    tier: str
+    peak_utilization_cpu: float  # demand at the peak slice / capacity of the nodes then running
+    peak_utilization_memory: float
+    binding_resource: str  # "vcpu", "memory", "availability" (min nodes / HA) or "storage"
+
+
+@dataclass(frozen=True)
+class SolverInfo:
+    name: str
+    status: str  # optimal | feasible | infeasible | error | not_solved
+    gap: float | None
+    seconds: float
+    objective_usd: float | None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class StrategyPlan:
+    name: str
+    status: str
+    monthly_cost_usd: float | None
+    location: str
+    pooling: str  # "pooled" or "dedicated"
+    lines: tuple[CostLine, ...]
+    nodes: tuple[Node, ...]
+    usage: tuple[TierUsage, ...]
+    solver: SolverInfo
+    alternatives: dict[str, float | None] = field(default_factory=dict)  # pooling variant -> monthly cost
+    message: str = ""
+
+    def breakdown(self) -> dict[str, float]:
+        out = {c: 0.0 for c in CATEGORIES}
+        for line in self.lines:
+            out[line.category] += line.monthly_cost_usd
+        return out
+
+
+@dataclass(frozen=True)
+class SaasQuote:
+    provider: str
+    plan: str
+    metric: str
+    units: float
+    monthly_cost_usd: float | None  # None: not priceable at this size (sales quote)
+    lines: tuple[CostLine, ...]
+    note: str = ""

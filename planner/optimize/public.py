@@ -1,0 +1,200 @@
+"""Public-cloud strategy as a MILP.
+
+Sets: regions r (allowed by residency and availability), tier groups g (dedicated or pooled),
+candidate offerings o of region r for group g (dominated ones pruned), hourly slices h.
+Data (the ready cost table): n[g,o,h] nodes group g needs on offering o in slice h (capacity at target
+utilization, HA spread over D failure domains), base price p_b (cheapest allowed commitment), on-demand
+price p_d, spot price p_s, spot cap c[g,o,h]; C_r the region's instance-independent costs (storage,
+CDN/internet egress, cross-zone traffic, managed load balancer), priced by planner.costs.
+
+Variables: x_r in {0,1} region chosen; y[g,o] in {0,1} offering chosen for group g;
+b[g,o] in Z+ always-on (committed) nodes; d[g,o,h] >= 0 on-demand and s[g,o,h] >= 0 spot nodes in slice h;
+e_r >= 0 billable egress where instances bundle a traffic allowance a_o.
+
+min  sum_r C_r x_r + sum_{g,o} (730 p_b b + sum_h H (p_d d_h + p_s s_h)) + sum_r q_r e_r     (H = 730/24)
+s.t. sum_r x_r = 1                                              region-choice
+     sum_o y[g,o] = x_r                  for every group g of r   offering-<r>-<g>
+     b + d_h + s_h >= n[g,o,h] y[g,o]    for every h              cover-<o>-<h>
+     b <= max_h n[g,o,h] y[g,o]                                   base-<o>
+     s_h <= c[g,o,h] y[g,o]                                       spot-<o>-<h>
+     e_r >= E_r x_r - sum a_o (b + sum_h (d_h + s_h)/24)          allowance-<r>
+Stateful groups (database, cache) have n constant over the day, so they never scale or use spot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulp
+
+from planner.catalog.records import PublicRegion
+from planner.costs import allowance_egress_cost, autoscaled_cost, internet_egress_gb, public_region_lines
+from planner.errors import CatalogError
+from planner.model import COMPUTE, NETWORK, CostLine, Node, StrategyPlan, TierUsage
+from planner.optimize.candidates import Candidate, Group, ha_rule, make_groups, public_candidates, usage
+from planner.optimize.context import PlanContext, public_regions
+from planner.units import HOURS_PER_MONTH, HOURS_PER_SLICE_PER_MONTH
+
+PUBLIC_TIERS = ["gateway", "message", "database", "cache"]
+POOL = ("gateway", "message", "cache", "load_balancer")
+
+
+def _safe(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in text)
+
+
+@dataclass
+class GroupVars:
+    candidate: Candidate
+    y: pulp.LpVariable
+    base: pulp.LpVariable
+    on_demand: list[pulp.LpVariable]
+    spot: list[pulp.LpVariable | None]
+
+
+@dataclass
+class PublicModel:
+    prob: pulp.LpProblem
+    regions: list[PublicRegion]
+    region_vars: dict[str, pulp.LpVariable]
+    group_vars: dict[str, list[GroupVars]]  # region key -> vars of every candidate
+    groups: dict[str, list[Group]]
+    region_lines: dict[str, list[CostLine]]
+    allowance_vars: dict[str, pulp.LpVariable]
+    excluded: list[str]
+    pooled: bool
+
+
+def region_groups(ctx: PlanContext, region: PublicRegion, pooled: bool) -> list[Group]:
+    tiers = PUBLIC_TIERS + ([] if region.load_balancer is not None else ["load_balancer"])
+    return make_groups(ctx.requirements, ctx.profile, tiers, pooled, POOL)
+
+
+def has_allowance(offerings) -> bool:
+    return any(o.included_egress_gb_per_month > 0 for o in offerings)
+
+
+def build_public(ctx: PlanContext, pooled: bool, regions: list[PublicRegion] | None = None) -> PublicModel:
+    if regions is None:
+        regions, excluded = public_regions(ctx)
+    else:
+        excluded = []
+    prob = pulp.LpProblem(f"public_{'pooled' if pooled else 'dedicated'}", pulp.LpMinimize)
+    objective = []
+    region_vars, group_vars, groups_by_region, lines_by_region, allowance_vars = {}, {}, {}, {}, {}
+    usable = []
+    for region in regions:
+        key = f"{region.provider}/{region.region}"
+        offerings = [o for o in ctx.catalog.compute if o.provider == region.provider and o.region == region.region]
+        groups = region_groups(ctx, region, pooled)
+        table = {g.name: public_candidates(g, offerings, ctx.workload, ctx.reserved_gib) for g in groups}
+        empty = [g for g, cands in table.items() if not cands]
+        if empty:
+            excluded.append(f"{key}: no allowed instance type can carry {', '.join(empty)}")
+            continue
+        usable.append(region)
+        x = pulp.LpVariable(f"x_{_safe(key)}", cat="Binary")
+        region_vars[key] = x
+        allowance = has_allowance(offerings)
+        lines = public_region_lines(region, ctx.demand, ctx.workload, ctx.workload.availability.failure_domains,
+                                    egress_served_by_nodes=allowance)
+        lines_by_region[key], groups_by_region[key] = lines, groups
+        objective.append(sum(line.monthly_cost_usd for line in lines) * x)
+        allowance_terms = []
+        gvars: list[GroupVars] = []
+        for g in groups:
+            chosen = []
+            for c in table[g.name]:
+                tag = _safe(f"{g.name}_{c.offering.key}")
+                y = pulp.LpVariable(f"y_{tag}", cat="Binary")
+                base = pulp.LpVariable(f"b_{tag}", lowBound=0, upBound=c.max_count, cat="Integer")
+                od = [pulp.LpVariable(f"d_{tag}_{h}", lowBound=0) for h in range(len(c.counts))]
+                sp = [pulp.LpVariable(f"s_{tag}_{h}", lowBound=0) if cap > 0 else None
+                      for h, cap in enumerate(c.spot_cap)]
+                prob += base <= c.max_count * y, f"base-{tag}"
+                for h, need in enumerate(c.counts):
+                    cover = base + od[h] + (sp[h] if sp[h] is not None else 0)
+                    prob += cover >= need * y, f"cover-{tag}-{h}"
+                    if sp[h] is not None:
+                        prob += sp[h] <= c.spot_cap[h] * y, f"spot-{tag}-{h}"
+                objective.append(HOURS_PER_MONTH * c.base_usd_per_hour * base)
+                objective.append(pulp.lpSum(HOURS_PER_SLICE_PER_MONTH * c.offering.usd_per_hour * v for v in od))
+                objective.append(pulp.lpSum(HOURS_PER_SLICE_PER_MONTH * c.offering.usd_per_hour_spot * v
+                                            for v in sp if v is not None))
+                if c.offering.included_egress_gb_per_month:
+                    slices = len(c.counts)
+                    node_months = base + pulp.lpSum(od) / slices + pulp.lpSum(v for v in sp if v is not None) / slices
+                    allowance_terms.append(c.offering.included_egress_gb_per_month * node_months)
+                gv = GroupVars(c, y, base, od, sp)
+                chosen.append(gv)
+                gvars.append(gv)
+            prob += pulp.lpSum(v.y for v in chosen) == x, f"offering-{_safe(key)}-{_safe(g.name)}"
+        group_vars[key] = gvars
+        if allowance:
+            if len(region.internet_egress) != 1:
+                raise CatalogError(f"{region.provider}: region {region.region} bundles a traffic allowance with its "
+                                   "instances, so its internet transfer must be a single flat overage tier")
+            e = pulp.LpVariable(f"e_{_safe(key)}", lowBound=0)
+            prob += e >= internet_egress_gb(region, ctx.demand) * x - pulp.lpSum(allowance_terms), \
+                f"allowance-{_safe(key)}"
+            objective.append(region.internet_egress[0].usd_per_gb * e)
+            allowance_vars[key] = e
+    if region_vars:
+        prob += pulp.lpSum(region_vars.values()) == 1, "region-choice"
+    prob += pulp.lpSum(objective)
+    return PublicModel(prob, usable, region_vars, group_vars, groups_by_region, lines_by_region, allowance_vars,
+                       excluded, pooled)
+
+
+def _value(v) -> float:
+    return 0.0 if v is None else float(v.value() or 0.0)
+
+
+def extract_public(ctx: PlanContext, m: PublicModel, solver_info) -> StrategyPlan:
+    """Read the chosen topology and recompute its cost with the pure cost functions."""
+    key = max(m.region_vars, key=lambda k: _value(m.region_vars[k]))
+    region = next(r for r in m.regions if f"{r.provider}/{r.region}" == key)
+    lines = list(m.region_lines[key])
+    nodes, usages = [], []
+    allowance_gb = 0.0
+    for gv in m.group_vars[key]:
+        if _value(gv.y) < 0.5:
+            continue
+        c, o = gv.candidate, gv.candidate.offering
+        base = round(_value(gv.base))
+        spot = tuple(round(_value(v)) if v is not None else 0 for v in gv.spot)
+        cost = autoscaled_cost(c.counts, base, spot, c.base_usd_per_hour, o.usd_per_hour, o.usd_per_hour_spot)
+        lines.append(CostLine(COMPUTE, f"{c.group.name}: {o.type}", max(c.counts), "nodes at peak", cost, o.ref))
+        nodes.extend(_node_rows(c, base, spot))
+        usages.append(usage(c.group, c.counts, o.vcpu, o.memory_gib, ctx.reserved_gib, ha_rule(ctx.workload, c.group)))
+        node_hours = sum(row.node_hours_per_month for row in _node_rows(c, base, spot))
+        allowance_gb += o.included_egress_gb_per_month * node_hours / HOURS_PER_MONTH
+    if key in m.allowance_vars:
+        billed = allowance_egress_cost(region, ctx.demand, allowance_gb)
+        egress = internet_egress_gb(region, ctx.demand)
+        lines.append(CostLine(NETWORK, f"internet egress beyond the {allowance_gb:,.0f} GB included with the servers",
+                              max(egress - allowance_gb, 0.0), "GB", billed, region.internet_egress_ref))
+    total = sum(line.monthly_cost_usd for line in lines)
+    return StrategyPlan(name="public", status=solver_info.status, monthly_cost_usd=total,
+                        location=f"{region.provider} {region.region} ({region.name})",
+                        pooling="pooled" if m.pooled else "dedicated", lines=tuple(lines), nodes=tuple(nodes),
+                        usage=tuple(usages), solver=solver_info)
+
+
+def _node_rows(c: Candidate, base: int, spot: tuple[int, ...]) -> list[Node]:
+    """Always-on base nodes, then the on-demand and spot nodes added in busy slices."""
+    o = c.offering
+    rows = []
+    if base:
+        rows.append(Node(c.group.name, o.provider, o.region, o.type, base, c.base_purchase,
+                         base * c.base_usd_per_hour * HOURS_PER_MONTH, base * HOURS_PER_MONTH, o.vcpu, o.memory_gib,
+                         o.ref))
+    extra = [max(n - base, 0) for n in c.counts]
+    spot_used = [min(s, e) for s, e in zip(spot, extra)]
+    od = [e - s for e, s in zip(extra, spot_used)]
+    for purchase, counts, price in (("on_demand", od, o.usd_per_hour), ("spot", spot_used, o.usd_per_hour_spot)):
+        if any(counts):
+            hours = sum(counts) * HOURS_PER_SLICE_PER_MONTH
+            rows.append(Node(c.group.name, o.provider, o.region, o.type, max(counts), f"{purchase} (autoscaled)",
+                             hours * (price or 0.0), hours, o.vcpu, o.memory_gib, o.ref))
+    return rows

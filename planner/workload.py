@@ -1,0 +1,257 @@
+"""Workload file (YAML) -> validated, fully resolved Workload.
+
+Every field has a unit in its name or docstring and a default taken from public figures
+(see docs/workload.md and ../shared facts); user errors become one WorkloadError line naming the
+file, the field path and what was expected (with a did-you-mean for unknown keys).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from planner.errors import WorkloadError
+
+TierName = Literal["gateway", "message", "database", "cache", "object_storage", "load_balancer"]
+TIERS: tuple[str, ...] = ("gateway", "message", "database", "cache", "object_storage", "load_balancer")
+STRATEGIES: tuple[str, ...] = ("public", "private", "hybrid")
+
+# Named 24-hour load shapes: relative load per local hour 0..23 (the peak hour is scaled to 1).
+LOAD_SHAPES: dict[str, tuple[float, ...]] = {
+    # Consumer messaging: trough before dawn, rise through the day, peak in the evening (typical of
+    # social/messaging traffic curves such as DE-CIX and AMS-IX daily graphs: peak/trough ~ 3-4x).
+    "consumer-evening": (0.45, 0.35, 0.28, 0.25, 0.25, 0.28, 0.35, 0.48, 0.60, 0.68, 0.72, 0.75,
+                         0.78, 0.78, 0.76, 0.76, 0.78, 0.82, 0.88, 0.95, 1.00, 0.98, 0.85, 0.65),
+    # Customer-service chat: office hours, quiet nights and early mornings.
+    "business-hours": (0.10, 0.08, 0.07, 0.07, 0.08, 0.12, 0.25, 0.55, 0.85, 0.98, 1.00, 0.97,
+                       0.90, 0.95, 1.00, 0.97, 0.90, 0.75, 0.50, 0.35, 0.25, 0.20, 0.15, 0.12),
+    "flat": (1.0,) * 24,
+}
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Users(Section):
+    mau: int = Field(1_000_000, ge=1, description="monthly active users")
+    dau_per_mau: float = Field(0.5, gt=0, le=1, description="daily / monthly active users (consumer apps 0.3-0.7)")
+    peak_concurrent_per_dau: float = Field(0.25, gt=0, le=1, description="users online at the peak hour / DAU")
+    devices_per_user: float = Field(1.2, ge=1, description="connections per online user (phone + desktop)")
+    avg_session_minutes: float = Field(20, gt=0, description="average websocket connection lifetime, minutes")
+
+
+class Messaging(Section):
+    messages_per_dau_per_day: float = Field(40, ge=0, description="messages sent per daily active user per day")
+    avg_message_bytes: int = Field(500, gt=0, description="text message size on the wire, bytes")
+    one_to_one_deliveries_per_message: float = Field(1.6, ge=1, description="deliveries per 1:1 message (devices)")
+    group_share: float = Field(0.1, ge=0, le=1, description="share of messages sent to groups")
+    group_size: int = Field(8, ge=2, description="typical members of a group conversation")
+    media_share: float = Field(0.15, ge=0, le=1, description="share of messages that carry media")
+    media_avg_bytes: int = Field(150_000, ge=0, description="average media object size, bytes")
+    media_downloads_per_delivery: float = Field(0.8, ge=0, description="media fetches per delivered media message")
+    receipts_per_delivery: float = Field(2.0, ge=0, description="delivered + read receipts per delivery (stored)")
+    typing_events_per_message: float = Field(2.0, ge=0, description="typing indicators per message (ephemeral)")
+    event_frame_bytes: int = Field(120, gt=0, description="size of a receipt/typing/presence frame, bytes")
+
+
+class LoadProfile(Section):
+    shape: str = Field("consumer-evening", description=f"named shape: {', '.join(LOAD_SHAPES)}")
+    hourly_weights: list[float] | None = Field(None, description="24 relative weights; overrides shape")
+
+    @model_validator(mode="after")
+    def _check(self) -> "LoadProfile":
+        if self.hourly_weights is None and self.shape not in LOAD_SHAPES:
+            raise ValueError(f"unknown shape {self.shape!r}, expected one of {', '.join(LOAD_SHAPES)}")
+        if self.hourly_weights is not None:
+            if len(self.hourly_weights) != 24 or min(self.hourly_weights) < 0 or max(self.hourly_weights) <= 0:
+                raise ValueError("hourly_weights needs 24 non-negative numbers, at least one positive")
+        return self
+
+    def weights(self) -> tuple[float, ...]:
+        raw = self.hourly_weights if self.hourly_weights is not None else LOAD_SHAPES[self.shape]
+        peak = max(raw)
+        return tuple(w / peak for w in raw)
+
+
+class Retention(Section):
+    message_days: int = Field(365, ge=1, description="days messages are kept (storage is sized for this)")
+    media_days: int = Field(365, ge=1, description="days media objects are kept")
+    media_hot_days: int = Field(30, ge=0, description="days media stays in the standard class before infrequent")
+
+
+class Availability(Section):
+    target_percent: float = Field(99.95, ge=90, lt=100, description="availability target, percent")
+
+    @property
+    def tolerate_node_loss(self) -> bool:
+        return self.target_percent >= 99.9
+
+    @property
+    def tolerate_domain_loss(self) -> bool:
+        return self.target_percent >= 99.95
+
+    @property
+    def failure_domains(self) -> int:
+        """Minimum failure domains (AZs or racks) to spread each tier over."""
+        if self.tolerate_domain_loss:
+            return 3
+        return 2 if self.tolerate_node_loss else 1
+
+
+class Placement(Section):
+    residency: list[str] = Field(default_factory=list, description="jurisdictions data may live in; empty: any")
+    public_regions: list[str] = Field(default_factory=list, description="allowed provider/region; empty: all")
+    private_sites: list[str] = Field(default_factory=list, description="allowed provider/site; empty: all")
+    providers: list[str] = Field(default_factory=list, description="allowed public providers; empty: all")
+    pooling: Literal["auto", "pooled", "dedicated"] = Field("auto", description="co-locate stateless tiers")
+    hybrid_burst_tiers: list[Literal["gateway", "message"]] = Field(
+        default_factory=lambda: ["gateway", "message"], description="tiers that burst to public cloud in hybrid")
+
+
+class Purchase(Section):
+    max_commitment_years: Literal[0, 1, 3] = Field(1, description="longest commitment allowed (0: on-demand only)")
+    allow_spot: bool = Field(True, description="let stateless tiers add spot nodes")
+    spot_max_share: float = Field(0.5, ge=0, le=1, description="max share of a tier's nodes on spot in a slice")
+    allowed_arch: list[Literal["x86_64", "arm64"]] = Field(default_factory=lambda: ["x86_64", "arm64"])
+
+
+class PrivateOverrides(Section):
+    servers_per_fte: float | None = Field(None, gt=0, description="override the catalog's servers per ops FTE")
+    usd_per_fte_year: float | None = Field(None, gt=0, description="override the catalog's fully loaded FTE cost")
+    amortization_years: float | None = Field(None, gt=0, description="override server amortization")
+    media_replication_factor: float = Field(1.5, ge=1, description="stored bytes per media byte (erasure 8+4)")
+    database_replicas: int = Field(2, ge=1, description="copies of the database (primary + replicas)")
+
+
+class Saas(Section):
+    compare: bool = Field(True, description="price the chat SaaS offers for comparison")
+
+
+class Solver(Section):
+    time_limit_s: float = Field(60, gt=0)
+    gap_rel: float = Field(0.0001, ge=0, le=1, description="relative MIP gap at which a solve stops")
+
+
+class Workload(Section):
+    name: str = "consumer-chat-1m"
+    description: str = ""
+    users: Users = Users()
+    messaging: Messaging = Messaging()
+    load_profile: LoadProfile = LoadProfile()
+    retention: Retention = Retention()
+    availability: Availability = Availability()
+    placement: Placement = Placement()
+    purchase: Purchase = Purchase()
+    strategies: list[Literal["public", "private", "hybrid"]] = Field(default_factory=lambda: list(STRATEGIES))
+    private: PrivateOverrides = PrivateOverrides()
+    saas: Saas = Saas()
+    solver: Solver = Solver()
+
+
+def default_workload_path() -> Path:
+    return Path(str(importlib.resources.files("planner") / "data" / "default-workload.yaml"))
+
+
+def _did_you_mean(model: type[BaseModel], loc: tuple) -> str:
+    """For an unknown key, suggest the closest field name at that level."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return ""
+        field = current.model_fields.get(part)
+        if field is None:
+            return ""
+        current = field.annotation
+    if not (isinstance(current, type) and issubclass(current, BaseModel)):
+        return ""
+    close = difflib.get_close_matches(str(loc[-1]), list(current.model_fields), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _expected(model: type[BaseModel], loc: tuple) -> str:
+    current: Any = model
+    for part in loc:
+        if not (isinstance(current, type) and issubclass(current, BaseModel)) or part not in current.model_fields:
+            return ""
+        field = current.model_fields[part]
+        current = field.annotation
+    return f"; expected {field.description}" if field.description else ""
+
+
+def format_validation_error(origin: str, error: ValidationError) -> str:
+    first = error.errors()[0]
+    loc = tuple(first["loc"])
+    path = ".".join(str(p) for p in loc) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        return f"{origin}: {path}: unknown field{_did_you_mean(Workload, loc)}"
+    got = first.get("input")
+    got_text = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+    return f"{origin}: {path}: {first['msg']}{got_text}{_expected(Workload, loc)}"
+
+
+def _parse_override(text: str) -> tuple[list[str], Any]:
+    if "=" not in text:
+        raise WorkloadError(f"--set {text}: expected path.to.field=value")
+    path, value = text.split("=", 1)
+    keys = [k for k in path.strip().split(".") if k]
+    if not keys:
+        raise WorkloadError(f"--set {text}: empty field path")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else ""
+    except yaml.YAMLError:
+        parsed = value
+    return keys, parsed
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """Apply `path.to.field=value` overrides (values parsed as YAML scalars/lists) to raw workload data."""
+    for text in overrides:
+        keys, value = _parse_override(text)
+        node = data
+        for key in keys[:-1]:
+            child = node.get(key)
+            if child is None:
+                child = node[key] = {}
+            if not isinstance(child, dict):
+                raise WorkloadError(f"--set {text}: {key} is not a section")
+            node = child
+        node[keys[-1]] = value
+    return data
+
+
+def load_workload(path: Path | None = None, overrides: list[str] | None = None) -> Workload:
+    """Read, override and validate a workload. path=None: the embedded default workload."""
+    source = Path(path) if path is not None else default_workload_path()
+    try:
+        text = source.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise WorkloadError(f"{source}: workload file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WorkloadError(f"{source}: cannot read workload file: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise WorkloadError(f"{source}:{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise WorkloadError(f"{source}: expected a YAML mapping of workload sections at the top level")
+    data = apply_overrides(data, overrides or [])
+    origin = str(source) + (" (with --set)" if overrides else "")
+    try:
+        return Workload.model_validate(data)
+    except ValidationError as exc:
+        raise WorkloadError(format_validation_error(origin, exc)) from None
+
+
+def workload_to_dict(workload: Workload) -> dict:
+    """The resolved workload with every default filled in (what `implan workload show` prints)."""
+    return workload.model_dump(mode="json")
