@@ -1,0 +1,107 @@
+"""Command line: ``imserver serve | migrate | token USER | bench``.
+
+The only module that prints or exits.  Bad config or flags → one line on stderr, exit 2.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from .config import ConfigError, load
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="FILE", help="YAML or TOML config file (also IMSERVER_CONFIG)")
+    p.add_argument("--data-dir", dest="data_dir", help="directory for SQLite, dev secret and media")
+    p.add_argument("--database-url", dest="database_url", help="sqlite:///PATH or postgresql://...")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse would print usage first)
+        print(f"imserver: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="imserver", description="The bundled IM server (WebSocket, JSON frames).")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("serve", help="run a node (no config: SQLite in ./imserver-data, 127.0.0.1:8765)")
+    _common(p)
+    p.add_argument("--host", dest="listen_host")
+    p.add_argument("--port", dest="listen_port", type=int)
+    p.add_argument("--redis-url", dest="redis_url")
+    p.add_argument("--node-id", dest="node_id")
+    p = sub.add_parser("migrate", help="create or upgrade the database schema")
+    _common(p)
+    p = sub.add_parser("token", help="print a development HS256 token for USER")
+    _common(p)
+    p.add_argument("user")
+    p.add_argument("--ttl-s", type=int, default=86400, help="validity in seconds (default 86400)")
+    p = sub.add_parser("bench", help="load-test a server on loopback and report capacity figures")
+    from .bench import add_arguments
+    add_arguments(p)
+    return parser
+
+
+def _config(args, *fields):
+    overrides = {f: getattr(args, f, None) for f in ("data_dir", "database_url") + fields}
+    return load(getattr(args, "config", None), overrides=overrides)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            from . import logs
+            from .server import install_uvloop, run_until_signal
+            cfg = _config(args, "listen_host", "listen_port", "redis_url", "node_id")
+            logs.setup(cfg.log_level)
+            cfg.secret()   # create the dev secret before serving so `imserver token` agrees
+            install_uvloop()
+            try:
+                asyncio.run(run_until_signal(cfg))
+            except OSError as exc:
+                raise ConfigError(f"cannot listen on {cfg.listen_host}:{cfg.listen_port}: {exc.strerror}") from None
+            return 0
+        if args.command == "migrate":
+            from .store import open_store
+            cfg = _config(args)
+
+            async def migrate():
+                store = open_store(cfg.resolved_database_url())
+                await store.open()       # open() applies the schema
+                await store.migrate()
+                await store._close_backend()
+
+            asyncio.run(migrate())
+            print(f"schema up to date: {cfg.resolved_database_url().split('@')[-1]}")
+            return 0
+        if args.command == "token":
+            from . import auth
+            from .protocol import USER_RE
+            cfg = _config(args)
+            if not USER_RE.match(args.user):
+                raise ConfigError(f"user {args.user!r}: expected 1-64 characters of A-Z a-z 0-9 _ . @ + -")
+            if args.ttl_s < 1:
+                raise ConfigError("--ttl-s: expected an integer >= 1")
+            print(auth.make_token(args.user, cfg.secret(), ttl_s=args.ttl_s))
+            return 0
+        if args.command == "bench":
+            from .bench import run_cli
+            return run_cli(args)
+    except ConfigError as exc:
+        print(f"imserver: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        if type(exc).__module__ == "asyncpg.exceptions" or "connect" in str(exc).lower():
+            print(f"imserver: cannot connect: {exc}", file=sys.stderr)
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

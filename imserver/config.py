@@ -1,0 +1,191 @@
+"""Server configuration: defaults, then a config file (YAML or TOML), then IMSERVER_* env vars.
+
+Every field name carries its unit.  ``load()`` raises ConfigError with one line that names the
+source and field; the CLI prints it and exits non-zero.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+class ConfigError(Exception):
+    """Invalid configuration (message: one line naming the source, the field and what was expected)."""
+
+
+@dataclass
+class Config:
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8765
+    node_id: str = ""                      # default: random per process
+    data_dir: str = "imserver-data"        # SQLite file, dev secret, local media
+    database_url: str = ""                 # "" → sqlite:///<data_dir>/imserver.db; or postgresql://...
+    redis_url: str = ""                    # "" → single node (local fan-out only)
+    jwt_secret: str = ""                   # "" → dev secret generated once in <data_dir>/dev-secret
+    token_leeway_s: int = 30
+    origins: list = field(default_factory=list)   # [] → any Origin (and none)
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    max_frame_bytes: int = 65536
+    max_body_bytes: int = 16384
+    max_group_members: int = 256
+    presence_enabled: bool = True          # presence frames to contacts on first connect / last disconnect
+    max_connections_per_user: int = 10
+    conn_rate_msgs_per_s: float = 50.0
+    conn_rate_burst_msgs: int = 100
+    user_rate_msgs_per_s: float = 100.0
+    user_rate_burst_msgs: int = 200
+    rate_violations_before_close: int = 20
+    max_inflight_sends_per_conn: int = 256
+    idle_timeout_s: float = 300.0
+    ping_interval_s: float = 20.0
+    ping_timeout_s: float = 20.0
+    drain_timeout_s: float = 10.0
+    sync_max_limit: int = 500
+    group_commit_max_batch: int = 1024
+    retention_days: float = 0.0            # 0 → keep forever
+    retention_interval_s: float = 3600.0
+    media_backend: str = "local"           # local | s3 | none
+    media_port: int = 8766                 # local media HTTP endpoint (0 → ephemeral)
+    media_public_url: str = ""             # base URL clients use for media; "" → http://host:media_port
+    max_media_bytes: int = 10 * 1024 * 1024
+    upload_url_ttl_s: int = 300
+    s3_endpoint_url: str = ""
+    s3_bucket: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    log_level: str = "info"
+
+    # ---- derived -------------------------------------------------------------------------
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return "sqlite:///" + str(Path(self.data_dir).resolve() / "imserver.db")
+
+    def validate(self) -> None:
+        def bad(name: str, expected: str) -> ConfigError:
+            return ConfigError(f"config field {name}: expected {expected}, got {getattr(self, name)!r}")
+
+        if not (0 <= self.listen_port <= 65535):
+            raise bad("listen_port", "a port 0..65535")
+        if not (0 <= self.media_port <= 65535):
+            raise bad("media_port", "a port 0..65535")
+        for name in ("max_frame_bytes", "max_body_bytes", "max_group_members", "max_connections_per_user",
+                     "conn_rate_burst_msgs", "user_rate_burst_msgs", "sync_max_limit",
+                     "group_commit_max_batch", "max_inflight_sends_per_conn", "rate_violations_before_close",
+                     "max_media_bytes", "upload_url_ttl_s"):
+            if getattr(self, name) < 1:
+                raise bad(name, "an integer >= 1")
+        for name in ("conn_rate_msgs_per_s", "user_rate_msgs_per_s", "idle_timeout_s", "drain_timeout_s",
+                     "retention_interval_s"):
+            if getattr(self, name) <= 0:
+                raise bad(name, "a number > 0")
+        if self.retention_days < 0:
+            raise bad("retention_days", "a number >= 0 (0 keeps messages forever)")
+        url = self.resolved_database_url()
+        if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise bad("database_url", "sqlite:///PATH or postgresql://...")
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise bad("redis_url", "redis://HOST:PORT/DB")
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ConfigError("config fields tls_cert_file and tls_key_file: set both or neither")
+        if self.media_backend not in ("local", "s3", "none"):
+            raise bad("media_backend", "local, s3 or none")
+        if self.media_backend == "s3":
+            for name in ("s3_bucket", "s3_access_key_id", "s3_secret_access_key"):
+                if not getattr(self, name):
+                    raise bad(name, "a value when media_backend is s3")
+        if self.log_level.lower() not in ("debug", "info", "warning", "error"):
+            raise bad("log_level", "debug, info, warning or error")
+
+    def secret(self) -> str:
+        """The JWT secret; in development (none configured) one is generated and persisted."""
+        if self.jwt_secret:
+            return self.jwt_secret
+        path = Path(self.data_dir) / "dev-secret"
+        if path.exists():
+            return path.read_text().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(value + "\n")
+        return value
+
+
+_FIELDS = {f.name: f for f in fields(Config)}
+
+
+def _coerce(name: str, value, source: str):
+    f = _FIELDS[name]
+    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    kind = type(default)
+    try:
+        if kind is list:
+            if isinstance(value, str):
+                return [v.strip() for v in value.split(",") if v.strip()]
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                return value
+            raise ValueError
+        if kind is bool:
+            if isinstance(value, str):
+                return value.lower() in ("1", "true", "yes", "on")
+            return bool(value)
+        if kind is int:
+            if isinstance(value, bool):
+                raise ValueError
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(value)
+        if kind is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if not isinstance(value, (str, int, float)):
+            raise ValueError
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: field {name}: expected {kind.__name__}, got {value!r}") from None
+
+
+def load(path: str | None = None, env: dict | None = None, overrides: dict | None = None) -> Config:
+    """Defaults ← file ← IMSERVER_* environment ← explicit overrides (CLI flags)."""
+    env = os.environ if env is None else env
+    values: dict = {}
+    path = path or env.get("IMSERVER_CONFIG") or None
+    if path:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {path}: not found")
+        try:
+            if p.suffix == ".toml":
+                import tomllib
+                data = tomllib.loads(p.read_text())
+            else:
+                import yaml
+                data = yaml.safe_load(p.read_text()) or {}
+        except Exception as exc:  # parse errors of either format
+            raise ConfigError(f"config file {path}: cannot parse: {str(exc).splitlines()[0]}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {path}: expected a mapping of field: value")
+        data = data.get("imserver", data) if isinstance(data.get("imserver"), dict) else data
+        for key, value in data.items():
+            if key not in _FIELDS:
+                raise ConfigError(f"config file {path}: unknown field {key!r}")
+            values[key] = _coerce(key, value, f"config file {path}")
+    for key, value in env.items():
+        if key.startswith("IMSERVER_") and key != "IMSERVER_CONFIG":
+            name = key[len("IMSERVER_"):].lower()
+            if name not in _FIELDS:
+                raise ConfigError(f"environment variable {key}: unknown field {name!r}")
+            values[name] = _coerce(name, value, f"environment variable {key}")
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = _coerce(key, value, f"option --{key.replace('_', '-')}")
+    cfg = Config(**values)
+    cfg.validate()
+    return cfg

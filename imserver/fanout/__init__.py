@@ -1,0 +1,13 @@
+"""Live fan-out of frames to users' connections: local (one node) or Redis pub/sub (many nodes).
+
+Live fan-out is best effort; sync by cursor is the delivery guarantee.
+"""
+from __future__ import annotations
+
+
+def open_fanout(redis_url: str, node_id: str, deliver_local, on_reconnect=None, metrics=None):
+    if redis_url:
+        from .redis import RedisFanout
+        return RedisFanout(redis_url, node_id, deliver_local, on_reconnect=on_reconnect, metrics=metrics)
+    from .local import LocalFanout
+    return LocalFanout(deliver_local)

@@ -1,0 +1,26 @@
+"""Single-node fan-out: frames go straight to this process's connections."""
+from __future__ import annotations
+
+
+class LocalFanout:
+    def __init__(self, deliver_local):
+        # deliver_local(users, text, exclude) pushes text to every local connection of those users.
+        self.deliver_local = deliver_local
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    def healthy(self) -> bool:
+        return True
+
+    def publish(self, users, text: str, exclude=None) -> None:
+        self.deliver_local(users, text, exclude)
+
+    def subscribe(self, user: str) -> None:
+        pass
+
+    def unsubscribe(self, user: str) -> None:
+        pass

@@ -1,0 +1,164 @@
+"""Cross-node fan-out through Redis pub/sub, routed by user channel.
+
+Each node subscribes to ``imserver:u:<user>`` for the users connected to it and publishes a
+frame once per recipient user channel (pipelined, one round trip per batch).  A payload is
+``<origin node id>\\n<frame text>``: the origin delivers to its own connections directly and
+ignores its own echo.  If Redis goes away, publishes are dropped (counted) and the
+subscriber reconnects with backoff, re-subscribes every local user and calls ``on_reconnect``
+(the server then tells its clients to ``resync``): sync by cursor fills the gap.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("imserver.fanout")
+
+PREFIX = "imserver:u:"
+MAX_OUTBOX = 200_000
+
+
+class RedisFanout:
+    def __init__(self, url: str, node_id: str, deliver_local, on_reconnect=None, metrics=None):
+        self.url = url
+        self.node_id = node_id
+        self.deliver_local = deliver_local
+        self.on_reconnect = on_reconnect
+        self.metrics = metrics
+        self.users: set[str] = set()
+        self._outbox: list[tuple[str, str]] = []
+        self._wake = asyncio.Event()
+        self._pub = None
+        self._pubsub = None
+        self._up = False
+        self._tasks: list[asyncio.Task] = []
+        self._closing = False
+        self._prefix_len = len(PREFIX)
+        self._node_prefix = node_id + "\n"
+
+    async def start(self) -> None:
+        self._pub = aioredis.from_url(self.url, socket_connect_timeout=2, socket_timeout=5)
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._subscriber(), name="imserver-redis-sub"),
+                       loop.create_task(self._publisher(), name="imserver-redis-pub")]
+        for _ in range(100):      # wait briefly for the first subscription (readiness)
+            if self._up:
+                break
+            await asyncio.sleep(0.02)
+
+    async def close(self) -> None:
+        self._closing = True
+        self._wake.set()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            try:
+                await t
+            except (asyncio.CancelledError, Exception):
+                pass
+        for client in (self._pubsub, self._pub):
+            if client is not None:
+                try:
+                    await client.aclose()
+                except Exception:
+                    pass
+
+    def healthy(self) -> bool:
+        return self._up
+
+    # ---- publish (best effort) -----------------------------------------------------------
+    def publish(self, users, text: str, exclude=None) -> None:
+        self.deliver_local(users, text, exclude)
+        if len(self._outbox) > MAX_OUTBOX:
+            if self.metrics:
+                self.metrics.inc("imserver_fanout_publish_errors_total", len(users))
+            return
+        payload = self._node_prefix + text
+        self._outbox.extend((PREFIX + u, payload) for u in users)
+        self._wake.set()
+
+    async def _publisher(self) -> None:
+        while not self._closing:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._outbox:
+                batch, self._outbox = self._outbox[:5000], self._outbox[5000:]
+                try:
+                    pipe = self._pub.pipeline(transaction=False)
+                    for channel, payload in batch:
+                        pipe.publish(channel, payload)
+                    await pipe.execute()
+                except (RedisError, OSError) as exc:
+                    if self.metrics:
+                        self.metrics.inc("imserver_fanout_publish_errors_total", len(batch))
+                    log.warning("redis publish failed", extra={"error": type(exc).__name__, "dropped": len(batch)})
+                    await asyncio.sleep(0.2)
+
+    # ---- subscribe -----------------------------------------------------------------------
+    def subscribe(self, user: str) -> None:
+        self.users.add(user)
+        if self._up and self._pubsub is not None:
+            asyncio.get_running_loop().create_task(self._safe(self._pubsub.subscribe(PREFIX + user)))
+
+    def unsubscribe(self, user: str) -> None:
+        self.users.discard(user)
+        if self._up and self._pubsub is not None:
+            asyncio.get_running_loop().create_task(self._safe(self._pubsub.unsubscribe(PREFIX + user)))
+
+    @staticmethod
+    async def _safe(coro) -> None:
+        try:
+            await coro
+        except (RedisError, OSError):
+            pass   # the subscriber loop re-subscribes everything after reconnecting
+
+    async def _subscriber(self) -> None:
+        backoff = 0.1
+        first = True
+        while not self._closing:
+            client = None
+            try:
+                client = aioredis.from_url(self.url, socket_connect_timeout=2)
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                await pubsub.subscribe("imserver:node:" + self.node_id)
+                users = list(self.users)
+                for i in range(0, len(users), 1000):
+                    await pubsub.subscribe(*[PREFIX + u for u in users[i:i + 1000]])
+                self._pubsub = pubsub
+                self._up = True
+                backoff = 0.1
+                if not first:
+                    log.info("redis reconnected", extra={"users": len(self.users)})
+                    if self.on_reconnect is not None:
+                        self.on_reconnect()
+                first = False
+                while not self._closing:
+                    msg = await pubsub.get_message(timeout=1.0)
+                    if msg is None or msg.get("type") != "message":
+                        continue
+                    data = msg["data"].decode() if isinstance(msg["data"], bytes) else msg["data"]
+                    origin, _, text = data.partition("\n")
+                    if origin == self.node_id:
+                        continue
+                    channel = msg["channel"]
+                    channel = channel.decode() if isinstance(channel, bytes) else channel
+                    self.deliver_local((channel[self._prefix_len:],), text, None)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:   # RedisError, OSError, protocol errors after a restart
+                if self._up:
+                    log.warning("redis connection lost", extra={"error": type(exc).__name__})
+                self._up = False
+                self._pubsub = None
+                first = False
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+            finally:
+                if client is not None and not self._up:
+                    try:
+                        await client.aclose()
+                    except Exception:
+                        pass

@@ -1,0 +1,209 @@
+"""Media uploads: pre-signed PUT/GET URLs.
+
+* ``S3Media``: AWS Signature V4 query-string presigning (no boto3 needed) for AWS S3 or any
+  S3-compatible store (MinIO, moto); path-style URLs when an endpoint is configured.
+* ``LocalMedia``: the embedded default; files under <data_dir>/media served by a small HTTP/1.1
+  endpoint in the same process that accepts only URLs signed by this server (HMAC, expiry).
+
+Messages carry only the object key (``media`` field); a recipient asks the server for a GET
+URL with a ``media_url`` frame.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import os
+import re
+import secrets
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, quote, urlsplit
+
+log = logging.getLogger("imserver.media")
+KEY_RE = re.compile(r"^[A-Za-z0-9_.@+\-]{1,64}/[0-9a-f]{32}$")
+
+
+def new_key(user: str) -> str:
+    return f"{user}/{secrets.token_hex(16)}"
+
+
+# ---- S3 SigV4 ---------------------------------------------------------------------------------
+def _hmac(key: bytes, msg: str) -> bytes:
+    return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+
+
+def presign_s3(method: str, *, endpoint_url: str, bucket: str, key: str, region: str, access_key_id: str,
+               secret_access_key: str, expires_s: int, now: dt.datetime | None = None) -> str:
+    """A SigV4 pre-signed URL (UNSIGNED-PAYLOAD, only the host header signed)."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    amz_date = now.strftime("%Y%m%dT%H%M%SZ")
+    date = now.strftime("%Y%m%d")
+    if endpoint_url:
+        parts = urlsplit(endpoint_url)
+        scheme, host = parts.scheme, parts.netloc
+        uri = "/" + quote(bucket, safe="") + "/" + quote(key, safe="/~")
+    else:
+        scheme, host = "https", f"{bucket}.s3.{region}.amazonaws.com"
+        uri = "/" + quote(key, safe="/~")
+    scope = f"{date}/{region}/s3/aws4_request"
+    params = {
+        "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+        "X-Amz-Credential": f"{access_key_id}/{scope}",
+        "X-Amz-Date": amz_date,
+        "X-Amz-Expires": str(int(expires_s)),
+        "X-Amz-SignedHeaders": "host",
+    }
+    query = "&".join(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted(params.items()))
+    canonical = "\n".join([method, uri, query, f"host:{host}\n", "host", "UNSIGNED-PAYLOAD"])
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    k = _hmac(_hmac(_hmac(_hmac(("AWS4" + secret_access_key).encode(), date), region), "s3"), "aws4_request")
+    signature = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
+    return f"{scheme}://{host}{uri}?{query}&X-Amz-Signature={signature}"
+
+
+class S3Media:
+    def __init__(self, cfg):
+        self.cfg = cfg
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    def _url(self, method: str, key: str) -> str:
+        c = self.cfg
+        return presign_s3(method, endpoint_url=c.s3_endpoint_url, bucket=c.s3_bucket, key=key, region=c.s3_region,
+                          access_key_id=c.s3_access_key_id, secret_access_key=c.s3_secret_access_key,
+                          expires_s=c.upload_url_ttl_s)
+
+    def upload(self, user: str, content_type: str) -> dict:
+        key = new_key(user)
+        return {"key": key, "url": self._url("PUT", key), "method": "PUT", "expires_in_s": self.cfg.upload_url_ttl_s}
+
+    def download_url(self, key: str) -> str:
+        return self._url("GET", key)
+
+
+# ---- local disk behind a signed-URL HTTP endpoint -----------------------------------------------
+class LocalMedia:
+    def __init__(self, cfg, secret: str):
+        self.cfg = cfg
+        self.root = Path(cfg.data_dir).resolve() / "media"
+        self._key = hashlib.sha256(("media\n" + secret).encode()).digest()
+        self._server: asyncio.base_events.Server | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        ssl_ctx = None
+        if self.cfg.tls_cert_file:
+            import ssl
+            ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ssl_ctx.load_cert_chain(self.cfg.tls_cert_file, self.cfg.tls_key_file)
+        self._server = await asyncio.start_server(self._handle, self.cfg.listen_host, self.cfg.media_port, ssl=ssl_ctx)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def base_url(self) -> str:
+        if self.cfg.media_public_url:
+            return self.cfg.media_public_url.rstrip("/")
+        scheme = "https" if self.cfg.tls_cert_file else "http"
+        return f"{scheme}://{self.cfg.listen_host}:{self.port}"
+
+    def _sig(self, op: str, key: str, exp: int) -> str:
+        return hmac.new(self._key, f"{op}\n{key}\n{exp}".encode(), hashlib.sha256).hexdigest()
+
+    def _url(self, op: str, key: str) -> str:
+        exp = int(time.time()) + self.cfg.upload_url_ttl_s
+        return f"{self.base_url()}/media/{key}?op={op}&exp={exp}&sig={self._sig(op, key, exp)}"
+
+    def upload(self, user: str, content_type: str) -> dict:
+        key = new_key(user)
+        return {"key": key, "url": self._url("put", key), "method": "PUT", "expires_in_s": self.cfg.upload_url_ttl_s}
+
+    def download_url(self, key: str) -> str:
+        return self._url("get", key)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        status = 500
+        try:
+            status, body = await asyncio.wait_for(self._serve(reader), timeout=60)
+        except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError, ValueError):
+            status, body = 400, b"bad request\n"
+        reason = {200: "OK", 201: "Created", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+                  405: "Method Not Allowed", 411: "Length Required", 413: "Payload Too Large"}.get(status, "Error")
+        try:
+            writer.write(f"HTTP/1.1 {status} {reason}\r\nContent-Length: {len(body)}\r\n"
+                         "Content-Type: application/octet-stream\r\nConnection: close\r\n\r\n".encode() + body)
+            await writer.drain()
+            writer.close()
+        except ConnectionError:
+            pass
+
+    async def _serve(self, reader: asyncio.StreamReader) -> tuple[int, bytes]:
+        line = (await reader.readuntil(b"\r\n")).decode("latin-1").strip()
+        headers = {}
+        while True:
+            h = (await reader.readuntil(b"\r\n")).decode("latin-1").strip()
+            if not h:
+                break
+            name, _, value = h.partition(":")
+            headers[name.strip().lower()] = value.strip()
+            if len(headers) > 100:
+                return 400, b"too many headers\n"
+        method, target, _ = line.split(" ", 2)
+        parts = urlsplit(target)
+        if not parts.path.startswith("/media/"):
+            return 404, b"not found\n"
+        key = parts.path[len("/media/"):]
+        q = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        op = {"PUT": "put", "GET": "get"}.get(method)
+        if op is None:
+            return 405, b"method not allowed\n"
+        if not KEY_RE.match(key) or q.get("op") != op:
+            return 403, b"forbidden\n"
+        try:
+            exp = int(q.get("exp", "0"))
+        except ValueError:
+            return 403, b"forbidden\n"
+        if exp < time.time() or not hmac.compare_digest(self._sig(op, key, exp), q.get("sig", "")):
+            return 403, b"forbidden\n"
+        path = self.root / key
+        if op == "get":
+            if not path.is_file():
+                return 404, b"not found\n"
+            return 200, await asyncio.get_running_loop().run_in_executor(None, path.read_bytes)
+        if "content-length" not in headers:
+            return 411, b"content-length required\n"
+        size = int(headers["content-length"])
+        if size < 0 or size > self.cfg.max_media_bytes:
+            return 413, b"too large\n"
+        data = await reader.readexactly(size)
+
+        def write():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".part")
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+
+        await asyncio.get_running_loop().run_in_executor(None, write)
+        return 201, b"created\n"
+
+
+def open_media(cfg, secret: str):
+    if cfg.media_backend == "s3":
+        return S3Media(cfg)
+    if cfg.media_backend == "local":
+        return LocalMedia(cfg, secret)
+    return None

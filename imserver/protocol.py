@@ -1,0 +1,166 @@
+"""Pure frame validation and construction for the JSON protocol (docs/protocol.md).
+
+No I/O here: ``parse_client_frame`` turns text into a validated dict or raises ProtocolError,
+whose ``code`` is one of ERROR_CODES and becomes an ``error`` frame.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+USER_RE = re.compile(r"^[A-Za-z0-9_.@+\-]{1,64}$")
+CONV_RE = re.compile(r"^(d:[A-Za-z0-9_.@+\-]{1,64}:[A-Za-z0-9_.@+\-]{1,64}|g:[A-Za-z0-9]{1,40})$")
+CLIENT_MSG_ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+MEDIA_KEY_RE = re.compile(r"^[A-Za-z0-9_.@+\-/]{1,256}$")
+
+# Error codes sent in `error` frames (documented in docs/protocol.md).
+ERROR_CODES = {
+    "bad_json": "frame is not a JSON object",
+    "bad_frame": "a field is missing or invalid",
+    "unknown_type": "unknown frame type",
+    "forbidden": "not a member of that conversation (or not allowed)",
+    "not_found": "no such conversation",
+    "group_full": "group size limit reached",
+    "rate_limited": "too many frames; slow down",
+    "unavailable": "storage unavailable; retry with the same client_msg_id",
+    "media_disabled": "media uploads are not configured",
+    "shutting_down": "server is draining; reconnect elsewhere",
+    "internal": "internal error",
+}
+
+# Close codes used by the server.
+CLOSE_GOING_AWAY = 1001      # drain on SIGTERM
+CLOSE_POLICY = 1008          # auth failed after handshake, flood, too many connections
+CLOSE_TOO_BIG = 1009         # frame larger than max_frame_bytes (done by websockets)
+CLOSE_IDLE = 1000            # idle timeout (normal closure with reason "idle timeout")
+
+RECEIPT_KINDS = ("delivered", "read")
+
+
+class ProtocolError(Exception):
+    def __init__(self, code: str, message: str, ref=None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.ref = ref
+
+
+def direct_conv_id(a: str, b: str) -> str:
+    """The 1:1 conversation of a pair is derived from the pair, so both sides find the same one."""
+    x, y = sorted((a, b))
+    return f"d:{x}:{y}"
+
+
+def direct_pair(conv: str) -> tuple[str, str] | None:
+    if not conv.startswith("d:"):
+        return None
+    _, a, b = conv.split(":", 2)
+    return a, b
+
+
+def _str(frame: dict, name: str, regex: re.Pattern | None, ref, required: bool = True, max_len: int = 256):
+    value = frame.get(name)
+    if value is None:
+        if required:
+            raise ProtocolError("bad_frame", f"field {name} is required", ref)
+        return None
+    if not isinstance(value, str) or len(value) > max_len or (regex is not None and not regex.match(value)):
+        raise ProtocolError("bad_frame", f"field {name} is invalid", ref)
+    return value
+
+
+def _int(frame: dict, name: str, ref, default=None, lo: int = 0, hi: int = 2**62):
+    value = frame.get(name, default)
+    if value is None:
+        raise ProtocolError("bad_frame", f"field {name} is required", ref)
+    if not isinstance(value, int) or isinstance(value, bool) or not (lo <= value <= hi):
+        raise ProtocolError("bad_frame", f"field {name} must be an integer in {lo}..{hi}", ref)
+    return value
+
+
+def parse_client_frame(text, *, max_body_bytes: int, sync_max_limit: int) -> dict:
+    """Validate one client frame; return a normalized dict with at least ``type`` and ``ref``."""
+    if isinstance(text, bytes):
+        raise ProtocolError("bad_json", "binary frames are not accepted; send JSON text")
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        raise ProtocolError("bad_json", "frame is not valid JSON") from None
+    if not isinstance(frame, dict):
+        raise ProtocolError("bad_json", "frame must be a JSON object")
+    ref = frame.get("ref")
+    if ref is not None and not (isinstance(ref, (str, int)) and not isinstance(ref, bool) and len(str(ref)) <= 64):
+        ref = None
+    ftype = frame.get("type")
+    if not isinstance(ftype, str):
+        raise ProtocolError("bad_frame", "field type is required", ref)
+    out: dict = {"type": ftype, "ref": ref}
+    if ftype == "send":
+        cmid = _str(frame, "client_msg_id", CLIENT_MSG_ID_RE, ref)
+        ref = ref if ref is not None else cmid
+        out["ref"] = ref
+        out["client_msg_id"] = cmid
+        conv = _str(frame, "conv", CONV_RE, ref, required=False)
+        to = _str(frame, "to", USER_RE, ref, required=False)
+        if (conv is None) == (to is None):
+            raise ProtocolError("bad_frame", "exactly one of conv or to is required", ref)
+        body = frame.get("body", "")
+        if not isinstance(body, str):
+            raise ProtocolError("bad_frame", "field body must be a string", ref)
+        if len(body.encode("utf-8", "surrogatepass")) > max_body_bytes:
+            raise ProtocolError("bad_frame", f"body exceeds {max_body_bytes} bytes", ref)
+        media = _str(frame, "media", MEDIA_KEY_RE, ref, required=False)
+        if not body and media is None:
+            raise ProtocolError("bad_frame", "body or media is required", ref)
+        out.update(conv=conv, to=to, body=body, media=media)
+    elif ftype == "sync":
+        out["conv"] = _str(frame, "conv", CONV_RE, ref)
+        out["after_seq"] = _int(frame, "after_seq", ref, default=0)
+        out["limit"] = _int(frame, "limit", ref, default=min(100, sync_max_limit), lo=1, hi=sync_max_limit)
+    elif ftype in ("inbox", "ping"):
+        pass
+    elif ftype == "group_create":
+        name = frame.get("name", "")
+        if not isinstance(name, str) or len(name) > 100:
+            raise ProtocolError("bad_frame", "field name must be a string of at most 100 characters", ref)
+        members = frame.get("members", [])
+        if not isinstance(members, list) or not all(isinstance(m, str) and USER_RE.match(m) for m in members):
+            raise ProtocolError("bad_frame", "field members must be a list of user ids", ref)
+        public = frame.get("public", False)
+        if not isinstance(public, bool):
+            raise ProtocolError("bad_frame", "field public must be true or false", ref)
+        out.update(name=name, members=list(dict.fromkeys(members)), public=public)
+    elif ftype in ("group_join", "group_leave", "group_members", "typing"):
+        out["conv"] = _str(frame, "conv", CONV_RE, ref)
+    elif ftype == "group_add":
+        out["conv"] = _str(frame, "conv", CONV_RE, ref)
+        out["user"] = _str(frame, "user", USER_RE, ref)
+    elif ftype == "receipt":
+        out["conv"] = _str(frame, "conv", CONV_RE, ref)
+        out["seq"] = _int(frame, "seq", ref, lo=1)
+        kind = frame.get("kind")
+        if kind not in RECEIPT_KINDS:
+            raise ProtocolError("bad_frame", "field kind must be delivered or read", ref)
+        out["kind"] = kind
+    elif ftype == "media_url":
+        out["key"] = _str(frame, "key", MEDIA_KEY_RE, ref)
+    elif ftype == "upload":
+        ctype = frame.get("content_type", "application/octet-stream")
+        if not isinstance(ctype, str) or len(ctype) > 100 or not re.match(r"^[\w.+\-]+/[\w.+\-]+$", ctype):
+            raise ProtocolError("bad_frame", "field content_type is invalid", ref)
+        out["content_type"] = ctype
+        out["size_bytes"] = _int(frame, "size_bytes", ref, default=0, lo=0)
+    else:
+        raise ProtocolError("unknown_type", f"unknown frame type {ftype[:32]!r}", ref)
+    return out
+
+
+def dumps(frame: dict) -> str:
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+def error_frame(code: str, message: str, ref=None) -> str:
+    frame = {"type": "error", "code": code, "message": message}
+    if ref is not None:
+        frame["ref"] = ref
+    return dumps(frame)

@@ -1,0 +1,430 @@
+"""The WebSocket node: handshake auth, frame dispatch, fan-out, health/metrics, drain.
+
+One ``Node`` per process.  Nodes are stateless (all state is in the store), so any number can
+run behind a TCP/HTTP load balancer with Redis carrying live fan-out between them.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import ssl
+import time
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import ServerConnection, broadcast, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request
+
+from . import auth, protocol
+from .config import Config
+from .fanout import open_fanout
+from .media import open_media
+from .metrics import Metrics
+from .protocol import ProtocolError, dumps, error_frame
+from .store import StoreError, StoreUnavailable, open_store
+from .store.base import now_ms
+
+log = logging.getLogger("imserver.server")
+
+
+class TokenBucket:
+    __slots__ = ("rate", "burst", "tokens", "stamp")
+
+    def __init__(self, rate: float, burst: int):
+        self.rate, self.burst, self.tokens, self.stamp = rate, burst, float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class Session:
+    """Per-connection state (kept small: it is multiplied by every idle connection)."""
+    __slots__ = ("ws", "user", "cid", "bucket", "violations", "inflight", "slots")
+
+    def __init__(self, ws, user, cid, bucket, max_inflight):
+        self.ws, self.user, self.cid, self.bucket = ws, user, cid, bucket
+        self.violations = 0
+        self.inflight = 0
+        self.slots = asyncio.Semaphore(max_inflight)
+
+
+class Node:
+    def __init__(self, cfg: Config, secret: str | None = None):
+        self.cfg = cfg
+        self.node_id = cfg.node_id or secrets.token_hex(4)
+        self.secret = secret or cfg.secret()
+        self.metrics = Metrics()
+        self.store = open_store(cfg.resolved_database_url(), max_batch=cfg.group_commit_max_batch)
+        self.store.on_commit = self._on_commit
+        self.fanout = open_fanout(cfg.redis_url, self.node_id, self.deliver_local,
+                                  on_reconnect=self._on_fanout_reconnect, metrics=self.metrics)
+        self.media = open_media(cfg, self.secret)
+        self.local: dict[str, set[ServerConnection]] = {}
+        self.user_buckets: dict[str, TokenBucket] = {}
+        self.draining = False
+        self.ws_server = None
+        self.port = 0
+        self._tasks: list[asyncio.Task] = []
+        self._next_cid = 0
+        self._bg: set[asyncio.Task] = set()
+        self._stopped = asyncio.Event()
+        m = self.metrics
+        m.gauge("imserver_connections", "open WebSocket connections on this node",
+                lambda: sum(len(s) for s in self.local.values()))
+        m.gauge("imserver_users_online", "distinct users connected to this node", lambda: len(self.local))
+        m.gauge("imserver_store_inflight", "write operations queued or committing", lambda: self.store.inflight)
+        m.gauge("imserver_fanout_up", "1 when the fan-out bus is connected", lambda: 1 if self.fanout.healthy() else 0)
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> int:
+        await self.store.open()
+        await self.store.start()
+        await self.fanout.start()
+        if self.media is not None:
+            await self.media.start()
+        ssl_ctx = None
+        if self.cfg.tls_cert_file:
+            ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ssl_ctx.load_cert_chain(self.cfg.tls_cert_file, self.cfg.tls_key_file)
+        origins = None
+        if self.cfg.origins:
+            origins = [None if o in ("none", "null") else o for o in self.cfg.origins]
+        self.ws_server = await serve(
+            self.handler, self.cfg.listen_host, self.cfg.listen_port,
+            process_request=self.process_request, origins=origins, compression=None,
+            max_size=self.cfg.max_frame_bytes, max_queue=16, ssl=ssl_ctx,
+            ping_interval=self.cfg.ping_interval_s, ping_timeout=self.cfg.ping_timeout_s,
+            close_timeout=5, server_header=None)
+        self.port = self.ws_server.sockets[0].getsockname()[1]
+        if self.cfg.retention_days > 0:
+            self._tasks.append(asyncio.get_running_loop().create_task(self._retention_loop()))
+        log.info("listening", extra={"node": self.node_id, "host": self.cfg.listen_host, "port": self.port,
+                                     "media_port": getattr(self.media, "port", None),
+                                     "tls": bool(ssl_ctx), "fanout": "redis" if self.cfg.redis_url else "local"})
+        return self.port
+
+    async def shutdown(self) -> None:
+        """Drain: stop accepting, finish queued commits (acks go out), close clients with 1001."""
+        if self.draining:
+            await self._stopped.wait()
+            return
+        self.draining = True
+        log.info("draining", extra={"node": self.node_id, "inflight": self.store.inflight})
+        self.ws_server.close(close_connections=False)
+        deadline = time.monotonic() + self.cfg.drain_timeout_s
+        while self.store.inflight and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)   # let acks already handed to the transport reach the socket
+        conns = [ws for users in self.local.values() for ws in users]
+        if conns:
+            await asyncio.wait([asyncio.ensure_future(ws.close(protocol.CLOSE_GOING_AWAY, "server shutting down"))
+                                for ws in conns], timeout=self.cfg.drain_timeout_s)
+        await self.ws_server.wait_closed()
+        for t in self._tasks:
+            t.cancel()
+        await self.fanout.close()
+        await self.store.close()
+        if self.media is not None:
+            await self.media.close()
+        log.info("stopped", extra={"node": self.node_id})
+        self._stopped.set()
+
+    # ---- HTTP: health, metrics, auth at handshake ----------------------------------------
+    async def process_request(self, connection: ServerConnection, request: Request):
+        parts = urlsplit(request.path)
+        path = parts.path
+        if path == "/healthz":
+            return connection.respond(200, "ok\n")
+        if path == "/readyz":
+            ok = not self.draining and self.fanout.healthy() and await self.store.ping()
+            return connection.respond(200 if ok else 503, "ready\n" if ok else "not ready\n")
+        if path == "/metrics":
+            return connection.respond(200, self.metrics.render())
+        if path != "/ws":
+            return connection.respond(404, "not found\n")
+        if self.draining:
+            return connection.respond(503, "draining\n")
+        token = None
+        authz = request.headers.get("Authorization", "")
+        if authz.lower().startswith("bearer "):
+            token = authz[7:].strip()
+        elif parts.query:
+            token = (parse_qs(parts.query).get("token") or [None])[0]
+        if not token:
+            self.metrics.inc("imserver_errors_total", code="unauthorized")
+            return connection.respond(401, "missing bearer token\n")
+        try:
+            claims = auth.decode(token, self.secret, leeway_s=self.cfg.token_leeway_s)
+        except auth.AuthError as exc:
+            self.metrics.inc("imserver_errors_total", code="unauthorized")
+            log.info("auth rejected", extra={"reason": str(exc)})
+            return connection.respond(401, "invalid token\n")
+        if not protocol.USER_RE.match(claims["sub"]):
+            return connection.respond(401, "invalid token subject\n")
+        connection.imserver_user = claims["sub"]
+        return None
+
+    # ---- connections ---------------------------------------------------------------------
+    def deliver_local(self, users, text: str, exclude=None) -> None:
+        targets = []
+        for u in users:
+            conns = self.local.get(u)
+            if conns:
+                targets.extend(conns)
+        if exclude is not None and exclude in targets:
+            targets.remove(exclude)
+        if targets:
+            broadcast(targets, text)
+            if text.startswith('{"type":"msg"'):
+                self.metrics.inc("imserver_messages_out_total", len(targets))
+
+    def _on_fanout_reconnect(self) -> None:
+        conns = [ws for users in self.local.values() for ws in users]
+        broadcast(conns, dumps({"type": "resync", "reason": "fan-out reconnected; sync your conversations"}))
+
+    def _on_commit(self, n: int, seconds: float) -> None:
+        self.metrics.inc("imserver_commit_batches_total")
+        self.metrics.inc("imserver_commit_ops_total", n)
+        self.metrics.commit_latency.observe(seconds)
+
+    def _spawn(self, coro) -> None:
+        t = asyncio.get_running_loop().create_task(coro)
+        self._bg.add(t)
+        t.add_done_callback(self._bg.discard)
+
+    async def handler(self, ws: ServerConnection) -> None:
+        user = ws.imserver_user
+        cfg = self.cfg
+        conns = self.local.get(user)
+        if self.draining:
+            await ws.close(protocol.CLOSE_GOING_AWAY, "server shutting down")
+            return
+        if conns is not None and len(conns) >= cfg.max_connections_per_user:
+            self.metrics.inc("imserver_errors_total", code="too_many_connections")
+            await ws.close(protocol.CLOSE_POLICY, "too many connections for this user")
+            return
+        self._next_cid += 1
+        s = Session(ws, user, self._next_cid, TokenBucket(cfg.conn_rate_msgs_per_s, cfg.conn_rate_burst_msgs),
+                    cfg.max_inflight_sends_per_conn)
+        first = conns is None
+        if first:
+            conns = self.local[user] = set()
+            self.user_buckets[user] = TokenBucket(cfg.user_rate_msgs_per_s, cfg.user_rate_burst_msgs)
+            self.fanout.subscribe(user)
+        conns.add(ws)
+        self.metrics.inc("imserver_connections_total")
+        log.debug("conn open", extra={"user": user, "cid": s.cid})
+        close_code = None
+        try:
+            await ws.send(dumps({"type": "hello", "user": user, "node": self.node_id, "ts": now_ms(),
+                                 "max_frame_bytes": cfg.max_frame_bytes}))
+            if first and cfg.presence_enabled:
+                self._spawn(self._presence(user, "online"))
+            await self._serve(s)
+        except ConnectionClosed as exc:
+            close_code = exc.rcvd.code if exc.rcvd else None
+        finally:
+            conns.discard(ws)
+            if not conns and self.local.get(user) is conns:
+                del self.local[user]
+                self.user_buckets.pop(user, None)
+                self.fanout.unsubscribe(user)
+                if cfg.presence_enabled and not self.draining:
+                    self._spawn(self._presence(user, "offline"))
+            log.debug("conn close", extra={"user": user, "cid": s.cid, "code": close_code})
+
+    async def _presence(self, user: str, status: str) -> None:
+        try:
+            contacts = await self.store.contacts(user)
+        except Exception:
+            return
+        if contacts:
+            self.fanout.publish(contacts, dumps({"type": "presence", "user": user, "status": status,
+                                                 "ts": now_ms()}))
+
+    async def _serve(self, s: Session) -> None:
+        ws, cfg = s.ws, self.cfg
+        ubucket = self.user_buckets[s.user]
+        handlers = self._handlers
+        while True:
+            try:
+                async with asyncio.timeout(cfg.idle_timeout_s):
+                    text = await ws.recv()
+            except TimeoutError:
+                await ws.close(protocol.CLOSE_IDLE, "idle timeout")
+                return
+            t0 = time.perf_counter()
+            self.metrics.inc("imserver_frames_in_total")
+            if not (s.bucket.take() and ubucket.take()):
+                s.violations += 1
+                self.metrics.inc("imserver_errors_total", code="rate_limited")
+                if s.violations >= cfg.rate_violations_before_close:
+                    await ws.close(protocol.CLOSE_POLICY, "rate limit exceeded")
+                    return
+                await ws.send(error_frame("rate_limited", protocol.ERROR_CODES["rate_limited"]))
+                continue
+            try:
+                frame = protocol.parse_client_frame(text, max_body_bytes=cfg.max_body_bytes,
+                                                    sync_max_limit=cfg.sync_max_limit)
+                if self.draining:
+                    raise ProtocolError("shutting_down", protocol.ERROR_CODES["shutting_down"], frame["ref"])
+                await handlers[frame["type"]](self, s, frame, t0)
+            except ProtocolError as exc:
+                self.metrics.inc("imserver_errors_total", code=exc.code)
+                await ws.send(error_frame(exc.code, exc.message, exc.ref))
+            except StoreError as exc:
+                self.metrics.inc("imserver_errors_total", code=exc.code)
+                await ws.send(error_frame(exc.code, exc.message, frame.get("ref")))
+            except StoreUnavailable:
+                self.metrics.inc("imserver_errors_total", code="unavailable")
+                await ws.send(error_frame("unavailable", protocol.ERROR_CODES["unavailable"], frame.get("ref")))
+
+    # ---- frame handlers ------------------------------------------------------------------
+    async def _h_send(self, s: Session, f: dict, t0: float) -> None:
+        await s.slots.acquire()       # bound unacked sends per connection (backpressure: stop reading)
+        fut = self.store.send(s.user, f["client_msg_id"], f["conv"], f["to"], f["body"], f["media"])
+        fut.add_done_callback(lambda fut: self._send_done(s, f["ref"], t0, fut))
+
+    def _send_done(self, s: Session, ref, t0: float, fut: asyncio.Future) -> None:
+        s.slots.release()
+        exc = fut.exception()
+        if exc is not None:
+            code = exc.code if isinstance(exc, StoreError) else "unavailable"
+            message = exc.message if isinstance(exc, StoreError) else protocol.ERROR_CODES["unavailable"]
+            if not isinstance(exc, (StoreError, StoreUnavailable)):
+                log.error("send failed", extra={"error": type(exc).__name__})
+            self.metrics.inc("imserver_errors_total", code=code)
+            broadcast([s.ws], error_frame(code, message, ref))
+            return
+        r = fut.result()
+        ack = {"type": "ack", "ref": ref, "client_msg_id": r.client_msg_id, "conv": r.conv, "seq": r.seq, "ts": r.ts}
+        if r.duplicate:
+            ack["duplicate"] = True
+            self.metrics.inc("imserver_messages_duplicate_total")
+        broadcast([s.ws], dumps(ack))
+        self.metrics.ack_latency.observe(time.perf_counter() - t0)
+        if not r.duplicate:
+            self.metrics.inc("imserver_messages_in_total")
+            msg = {"type": "msg", "conv": r.conv, "seq": r.seq, "from": r.sender, "client_msg_id": r.client_msg_id,
+                   "body": r.body, "ts": r.ts}
+            if r.media:
+                msg["media"] = r.media
+            self.fanout.publish(r.members, dumps(msg), exclude=s.ws)
+
+    async def _h_sync(self, s, f, t0):
+        msgs, last_seq = await self.store.history(s.user, f["conv"], f["after_seq"], f["limit"])
+        await s.ws.send(dumps({"type": "history", "ref": f["ref"], "conv": f["conv"], "messages": msgs,
+                               "last_seq": last_seq, "has_more": bool(msgs) and msgs[-1]["seq"] < last_seq}))
+
+    async def _h_inbox(self, s, f, t0):
+        convs = await self.store.inbox(s.user)
+        await s.ws.send(dumps({"type": "inbox", "ref": f["ref"], "conversations": convs}))
+
+    async def _group_reply(self, s, f, res, event: str) -> None:
+        await s.ws.send(dumps({"type": "group", "ref": f["ref"], "conv": res.conv, "name": res.name,
+                               "members": sorted(res.members)}))
+        if res.changed:
+            notify = set(res.members) | set(res.changed)
+            notify.discard(s.user)
+            self.fanout.publish(notify, dumps({"type": "group_event", "event": event, "conv": res.conv,
+                                               "name": res.name, "by": s.user, "users": sorted(res.changed)}))
+
+    async def _h_group_create(self, s, f, t0):
+        conv = "g:" + secrets.token_hex(8)
+        res = await self.store.group_create(s.user, conv, f["name"], f["members"], f["public"],
+                                            self.cfg.max_group_members)
+        await self._group_reply(s, f, res, "added")
+
+    async def _h_group_join(self, s, f, t0):
+        res = await self.store.group_join(s.user, f["conv"], self.cfg.max_group_members)
+        await self._group_reply(s, f, res, "joined")
+
+    async def _h_group_add(self, s, f, t0):
+        res = await self.store.group_add(s.user, f["conv"], f["user"], self.cfg.max_group_members)
+        await self._group_reply(s, f, res, "added")
+
+    async def _h_group_leave(self, s, f, t0):
+        res = await self.store.group_leave(s.user, f["conv"])
+        await self._group_reply(s, f, res, "left")
+
+    async def _h_group_members(self, s, f, t0):
+        members = await self.store.members(s.user, f["conv"])
+        await s.ws.send(dumps({"type": "members", "ref": f["ref"], "conv": f["conv"], "members": members}))
+
+    async def _h_receipt(self, s, f, t0):
+        res = await self.store.receipt(s.user, f["conv"], f["kind"], f["seq"])
+        await s.ws.send(dumps({"type": "ok", "ref": f["ref"], "for": "receipt", "conv": res.conv, "seq": res.seq}))
+        others = [m for m in res.members if m != s.user]
+        self.fanout.publish(others, dumps({"type": "receipt", "conv": res.conv, "user": s.user, "kind": res.kind,
+                                           "seq": res.seq}))
+
+    async def _h_typing(self, s, f, t0):
+        members = await self.store.members(s.user, f["conv"])
+        others = [m for m in members if m != s.user]
+        self.fanout.publish(others, dumps({"type": "typing", "conv": f["conv"], "user": s.user}))
+
+    async def _h_upload(self, s, f, t0):
+        if self.media is None:
+            raise ProtocolError("media_disabled", protocol.ERROR_CODES["media_disabled"], f["ref"])
+        if f["size_bytes"] > self.cfg.max_media_bytes:
+            raise ProtocolError("bad_frame", f"size_bytes exceeds {self.cfg.max_media_bytes}", f["ref"])
+        info = self.media.upload(s.user, f["content_type"])
+        await s.ws.send(dumps({"type": "upload_url", "ref": f["ref"], **info,
+                               "headers": {"Content-Type": f["content_type"]}}))
+
+    async def _h_media_url(self, s, f, t0):
+        if self.media is None:
+            raise ProtocolError("media_disabled", protocol.ERROR_CODES["media_disabled"], f["ref"])
+        await s.ws.send(dumps({"type": "media_url", "ref": f["ref"], "key": f["key"],
+                               "url": self.media.download_url(f["key"]), "expires_in_s": self.cfg.upload_url_ttl_s}))
+
+    async def _h_ping(self, s, f, t0):
+        await s.ws.send(dumps({"type": "pong", "ref": f["ref"], "ts": now_ms()}))
+
+    _handlers = {
+        "send": _h_send, "sync": _h_sync, "inbox": _h_inbox, "group_create": _h_group_create,
+        "group_join": _h_group_join, "group_add": _h_group_add, "group_leave": _h_group_leave,
+        "group_members": _h_group_members, "receipt": _h_receipt, "typing": _h_typing, "upload": _h_upload,
+        "media_url": _h_media_url, "ping": _h_ping,
+    }
+
+    # ---- retention -----------------------------------------------------------------------
+    async def _retention_loop(self) -> None:
+        while True:
+            try:
+                cutoff = now_ms() - int(self.cfg.retention_days * 86_400_000)
+                deleted = await self.store.purge_before(cutoff)
+                self.metrics.inc("imserver_retention_deleted_total", deleted)
+                if deleted:
+                    log.info("retention purge", extra={"deleted": deleted})
+            except Exception as exc:
+                log.warning("retention purge failed", extra={"error": type(exc).__name__})
+            await asyncio.sleep(self.cfg.retention_interval_s)
+
+
+def install_uvloop() -> bool:
+    try:
+        import uvloop
+    except ImportError:
+        return False
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return True
+
+
+async def run_until_signal(cfg: Config) -> None:
+    import signal
+    node = Node(cfg)
+    await node.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await node.shutdown()

@@ -1,0 +1,206 @@
+"""Storage interface, shared result types and the group-commit writer.
+
+Group commit: every mutating operation is queued; one writer task takes everything queued
+(up to ``max_batch``), runs it in ONE transaction, commits once (one fsync), then resolves each
+operation's future.  An operation that is refused (not a member, group full...) raises
+StoreError before its first write, so it leaves nothing behind and its neighbours commit.  While a batch commits, new operations queue up and form the next batch,
+so durable throughput grows with concurrency instead of being one fsync per message.
+Per-conversation ``seq`` is assigned inside that transaction (UPDATE ... last_seq + 1), so a
+rolled-back batch leaves no hole and a committed one has no gap.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+
+class StoreError(Exception):
+    """A refused operation (code is a protocol error code: forbidden, not_found, group_full, bad_frame)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class StoreUnavailable(Exception):
+    """The database failed (commit error, connection lost); nothing of the batch is acknowledged."""
+
+
+@dataclass(frozen=True)
+class SendResult:
+    conv: str
+    seq: int
+    ts: int
+    sender: str
+    client_msg_id: str
+    body: str
+    media: str | None
+    members: tuple = ()
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    conv: str
+    name: str
+    members: tuple
+    changed: tuple = ()   # users added or removed by this operation
+
+
+@dataclass(frozen=True)
+class ReceiptResult:
+    conv: str
+    user: str
+    kind: str
+    seq: int
+    members: tuple
+
+
+@dataclass
+class WriteOp:
+    name: str
+    args: tuple
+    future: asyncio.Future
+    enqueued_s: float = field(default_factory=time.perf_counter)
+
+
+SCHEMA_VERSION = 1
+
+
+class Store(ABC):
+    """Backend-neutral API; implementations: sqlite.SQLiteStore, postgres.PostgresStore."""
+
+    def __init__(self, max_batch: int = 1024, on_commit=None):
+        self.max_batch = max_batch
+        self._queue: list[WriteOp] = []
+        self._wake: asyncio.Event | None = None
+        self._writer: asyncio.Task | None = None
+        self._closing = False
+        self.on_commit = on_commit   # callback(batch_size, commit_seconds) for metrics
+        self.inflight = 0
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    @abstractmethod
+    async def open(self) -> None: ...
+
+    @abstractmethod
+    async def migrate(self) -> None: ...
+
+    async def start(self) -> None:
+        self._wake = asyncio.Event()
+        self._writer = asyncio.get_running_loop().create_task(self._write_loop(), name="imserver-writer")
+
+    async def close(self) -> None:
+        """Finish every queued operation (drain), then close connections."""
+        self._closing = True
+        if self._writer is not None:
+            self._wake.set()
+            while self._queue or self.inflight:
+                await asyncio.sleep(0.005)
+            self._writer.cancel()
+            try:
+                await self._writer
+            except asyncio.CancelledError:
+                pass
+            self._writer = None
+        await self._close_backend()
+
+    @abstractmethod
+    async def _close_backend(self) -> None: ...
+
+    # ---- group commit --------------------------------------------------------------------
+    def submit(self, name: str, *args) -> asyncio.Future:
+        """Queue a write; the future resolves after the commit that includes it."""
+        fut = asyncio.get_running_loop().create_future()
+        self._queue.append(WriteOp(name, args, fut))
+        self.inflight += 1
+        self._wake.set()
+        return fut
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                batch = self._queue[: self.max_batch]
+                del self._queue[: self.max_batch]
+                t0 = time.perf_counter()
+                try:
+                    results = await self._run_batch(batch)
+                except Exception as exc:  # the whole transaction failed: nothing acknowledged
+                    err = StoreUnavailable(f"commit failed: {type(exc).__name__}")
+                    results = [err] * len(batch)
+                    await self._after_failure()
+                elapsed = time.perf_counter() - t0
+                if self.on_commit is not None:
+                    self.on_commit(len(batch), elapsed)
+                for op, res in zip(batch, results):
+                    self.inflight -= 1
+                    if op.future.done():
+                        continue
+                    if isinstance(res, BaseException):
+                        op.future.set_exception(res)
+                    else:
+                        op.future.set_result(res)
+
+    async def _after_failure(self) -> None:
+        """Hook: e.g. reconnect after a failed batch."""
+
+    @abstractmethod
+    async def _run_batch(self, batch: list[WriteOp]) -> list: ...
+
+    # ---- writes (queued) -----------------------------------------------------------------
+    def send(self, sender, client_msg_id, conv, to, body, media) -> asyncio.Future:
+        return self.submit("send", sender, client_msg_id, conv, to, body, media)
+
+    def group_create(self, user, conv, name, members, public, max_members) -> asyncio.Future:
+        return self.submit("group_create", user, conv, name, tuple(members), public, max_members)
+
+    def group_join(self, user, conv, max_members) -> asyncio.Future:
+        return self.submit("group_join", user, conv, max_members)
+
+    def group_add(self, user, conv, new_user, max_members) -> asyncio.Future:
+        return self.submit("group_add", user, conv, new_user, max_members)
+
+    def group_leave(self, user, conv) -> asyncio.Future:
+        return self.submit("group_leave", user, conv)
+
+    def receipt(self, user, conv, kind, seq) -> asyncio.Future:
+        return self.submit("receipt", user, conv, kind, seq)
+
+    def purge_before(self, ts_ms: int) -> asyncio.Future:
+        return self.submit("purge", ts_ms)
+
+    # ---- reads ---------------------------------------------------------------------------
+    @abstractmethod
+    async def history(self, user: str, conv: str, after_seq: int, limit: int) -> tuple[list[dict], int]: ...
+
+    @abstractmethod
+    async def inbox(self, user: str) -> list[dict]: ...
+
+    @abstractmethod
+    async def members(self, user: str, conv: str) -> list[str]:
+        """Members of conv; StoreError(forbidden) when user is not one of them."""
+
+    @abstractmethod
+    async def contacts(self, user: str) -> list[str]: ...
+
+    @abstractmethod
+    async def ping(self) -> bool: ...
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def open_store(url: str, max_batch: int = 1024) -> Store:
+    if url.startswith("sqlite:///"):
+        from .sqlite import SQLiteStore
+        return SQLiteStore(url[len("sqlite:///"):], max_batch=max_batch)
+    if url.startswith(("postgresql://", "postgres://")):
+        from .postgres import PostgresStore
+        return PostgresStore(url, max_batch=max_batch)
+    raise ValueError(f"unsupported database_url {url.split('://')[0]}://")

@@ -1,0 +1,240 @@
+"""PostgreSQL backend (asyncpg): one writer connection for group commit, a small read pool.
+
+synchronous_commit is forced on for the writer session, so a commit returns only after the WAL
+is flushed.  ``seq`` comes from ``UPDATE conversations SET last_seq = last_seq + 1 ... RETURNING``
+inside the batch transaction: the row lock serializes concurrent nodes on the same conversation
+and a rolled-back transaction also rolls back the counter, so seqs stay gapless.
+"""
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+from ..protocol import direct_conv_id, direct_pair
+from .base import SCHEMA_VERSION, GroupResult, ReceiptResult, SendResult, Store, StoreError, WriteOp, now_ms
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations(
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL DEFAULT '',
+    public BOOLEAN NOT NULL DEFAULT FALSE, created_by TEXT NOT NULL, created_ts BIGINT NOT NULL,
+    last_seq BIGINT NOT NULL DEFAULT 0, member_count INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS members(
+    conv TEXT NOT NULL, user_id TEXT NOT NULL, joined_ts BIGINT NOT NULL,
+    delivered_seq BIGINT NOT NULL DEFAULT 0, read_seq BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY(conv, user_id));
+CREATE INDEX IF NOT EXISTS members_by_user ON members(user_id, conv);
+CREATE TABLE IF NOT EXISTS messages(
+    conv TEXT NOT NULL, seq BIGINT NOT NULL, sender TEXT NOT NULL, client_msg_id TEXT NOT NULL,
+    body TEXT NOT NULL, media TEXT, ts BIGINT NOT NULL,
+    PRIMARY KEY(conv, seq), UNIQUE(sender, client_msg_id));
+CREATE INDEX IF NOT EXISTS messages_by_ts ON messages(ts);
+CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL);
+"""
+
+
+class PostgresStore(Store):
+    def __init__(self, dsn: str, max_batch: int = 1024):
+        super().__init__(max_batch=max_batch)
+        self.dsn = dsn
+        self._wconn: asyncpg.Connection | None = None
+        self._pool: asyncpg.Pool | None = None
+
+    async def _connect_writer(self) -> None:
+        self._wconn = await asyncpg.connect(self.dsn, timeout=10,
+                                            server_settings={"synchronous_commit": "on",
+                                                             "application_name": "imserver-writer"})
+
+    async def open(self) -> None:
+        await self._connect_writer()
+        await self.migrate()
+        self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=4, timeout=10,
+                                               server_settings={"application_name": "imserver-reader"})
+
+    async def migrate(self) -> None:
+        async with self._wconn.transaction():
+            await self._wconn.execute("SELECT pg_advisory_xact_lock(727274)")   # nodes may start together
+            await self._wconn.execute(SCHEMA)
+            n = await self._wconn.fetchval("SELECT count(*) FROM schema_version")
+            if n == 0:
+                await self._wconn.execute("INSERT INTO schema_version(version) VALUES ($1)", SCHEMA_VERSION)
+
+    async def _close_backend(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+        if self._wconn is not None and not self._wconn.is_closed():
+            await self._wconn.close()
+
+    async def _after_failure(self) -> None:
+        if self._wconn is None or self._wconn.is_closed():
+            try:
+                await self._connect_writer()
+            except (OSError, asyncpg.PostgresError):
+                await asyncio.sleep(0.5)
+
+    # ---- group commit --------------------------------------------------------------------
+    async def _run_batch(self, batch: list[WriteOp]) -> list:
+        if self._wconn is None or self._wconn.is_closed():
+            await self._connect_writer()
+        c = self._wconn
+        ts = now_ms()
+        results: list = []
+        async with c.transaction():
+            for op in batch:
+                # Every _op_* raises StoreError before its first write (no savepoint needed).
+                try:
+                    results.append(await getattr(self, "_op_" + op.name)(c, ts, *op.args))
+                except StoreError as exc:
+                    results.append(exc)
+        return results
+
+    @staticmethod
+    async def _members(c, conv) -> tuple:
+        return tuple(r[0] for r in await c.fetch("SELECT user_id FROM members WHERE conv=$1", conv))
+
+    async def _op_send(self, c, ts, sender, cmid, conv, to, body, media):
+        row = await c.fetchrow("SELECT conv, seq, ts, body, media FROM messages WHERE sender=$1 AND client_msg_id=$2",
+                               sender, cmid)
+        if row is not None:
+            return SendResult(row[0], row[1], row[2], sender, cmid, row[3], row[4], (), True)
+        if to is not None:
+            if to == sender:
+                raise StoreError("bad_frame", "cannot send a 1:1 message to yourself")
+            conv = direct_conv_id(sender, to)
+        pair = direct_pair(conv)
+        bump = "UPDATE conversations SET last_seq=last_seq+1 WHERE id=$1 RETURNING last_seq"
+        if pair is not None:
+            if sender not in pair or pair[0] == pair[1]:
+                raise StoreError("forbidden", "not a member of that conversation")
+            seq = await c.fetchval(bump, conv)
+            if seq is None:
+                await c.execute("INSERT INTO conversations(id, kind, created_by, created_ts, member_count)"
+                                " VALUES ($1, 'direct', $2, $3, 2) ON CONFLICT DO NOTHING", conv, sender, ts)
+                await c.executemany("INSERT INTO members(conv, user_id, joined_ts) VALUES ($1, $2, $3)"
+                                    " ON CONFLICT DO NOTHING", [(conv, pair[0], ts), (conv, pair[1], ts)])
+                seq = await c.fetchval(bump, conv)
+            members = pair
+        else:
+            if await c.fetchval("SELECT 1 FROM members WHERE conv=$1 AND user_id=$2", conv, sender) is None:
+                raise StoreError("forbidden", "not a member of that conversation")
+            seq = await c.fetchval(bump, conv)
+            members = await self._members(c, conv)
+        await c.execute("INSERT INTO messages(conv, seq, sender, client_msg_id, body, media, ts)"
+                        " VALUES ($1,$2,$3,$4,$5,$6,$7)", conv, seq, sender, cmid, body, media, ts)
+        await c.execute("UPDATE members SET read_seq=$1, delivered_seq=GREATEST(delivered_seq, $1)"
+                        " WHERE conv=$2 AND user_id=$3", seq, conv, sender)
+        return SendResult(conv, seq, ts, sender, cmid, body, media, members, False)
+
+    async def _group(self, c, conv):
+        row = await c.fetchrow("SELECT kind, name, public, member_count FROM conversations WHERE id=$1 FOR UPDATE",
+                               conv)
+        if row is None:
+            raise StoreError("not_found", "no such conversation")
+        if row[0] != "group":
+            raise StoreError("bad_frame", "not a group conversation")
+        return tuple(row)
+
+    @staticmethod
+    async def _is_member(c, conv, user) -> bool:
+        return await c.fetchval("SELECT 1 FROM members WHERE conv=$1 AND user_id=$2", conv, user) is not None
+
+    async def _add_member(self, c, ts, conv, user, count, max_members) -> bool:
+        if await self._is_member(c, conv, user):
+            return False
+        if count + 1 > max_members:
+            raise StoreError("group_full", f"group is limited to {max_members} members")
+        last = await c.fetchval("SELECT last_seq FROM conversations WHERE id=$1", conv)
+        await c.execute("INSERT INTO members(conv, user_id, joined_ts, delivered_seq, read_seq)"
+                        " VALUES ($1,$2,$3,$4,$4)", conv, user, ts, last)
+        await c.execute("UPDATE conversations SET member_count=member_count+1 WHERE id=$1", conv)
+        return True
+
+    async def _op_group_create(self, c, ts, user, conv, name, members, public, max_members):
+        everyone = tuple(dict.fromkeys((user,) + tuple(members)))
+        if len(everyone) > max_members:
+            raise StoreError("group_full", f"group is limited to {max_members} members")
+        await c.execute("INSERT INTO conversations(id, kind, name, public, created_by, created_ts, member_count)"
+                        " VALUES ($1, 'group', $2, $3, $4, $5, $6)", conv, name, public, user, ts, len(everyone))
+        await c.executemany("INSERT INTO members(conv, user_id, joined_ts) VALUES ($1,$2,$3)",
+                            [(conv, u, ts) for u in everyone])
+        return GroupResult(conv, name, everyone, everyone)
+
+    async def _op_group_join(self, c, ts, user, conv, max_members):
+        kind, name, public, count = await self._group(c, conv)
+        if not public and not await self._is_member(c, conv, user):
+            raise StoreError("forbidden", "group is not public; ask a member to add you")
+        added = await self._add_member(c, ts, conv, user, count, max_members)
+        return GroupResult(conv, name, await self._members(c, conv), (user,) if added else ())
+
+    async def _op_group_add(self, c, ts, user, conv, new_user, max_members):
+        kind, name, public, count = await self._group(c, conv)
+        if not await self._is_member(c, conv, user):
+            raise StoreError("forbidden", "not a member of that conversation")
+        added = await self._add_member(c, ts, conv, new_user, count, max_members)
+        return GroupResult(conv, name, await self._members(c, conv), (new_user,) if added else ())
+
+    async def _op_group_leave(self, c, ts, user, conv):
+        kind, name, public, count = await self._group(c, conv)
+        if not await self._is_member(c, conv, user):
+            raise StoreError("forbidden", "not a member of that conversation")
+        await c.execute("DELETE FROM members WHERE conv=$1 AND user_id=$2", conv, user)
+        await c.execute("UPDATE conversations SET member_count=member_count-1 WHERE id=$1", conv)
+        return GroupResult(conv, name, await self._members(c, conv), (user,))
+
+    async def _op_receipt(self, c, ts, user, conv, kind, seq):
+        last = await c.fetchval("SELECT c.last_seq FROM members m JOIN conversations c ON c.id=m.conv"
+                                " WHERE m.conv=$1 AND m.user_id=$2", conv, user)
+        if last is None:
+            raise StoreError("forbidden", "not a member of that conversation")
+        seq = min(seq, last)
+        if kind == "read":
+            await c.execute("UPDATE members SET read_seq=GREATEST(read_seq, $1), delivered_seq=GREATEST(delivered_seq, $1)"
+                            " WHERE conv=$2 AND user_id=$3", seq, conv, user)
+        else:
+            await c.execute("UPDATE members SET delivered_seq=GREATEST(delivered_seq, $1) WHERE conv=$2 AND user_id=$3",
+                            seq, conv, user)
+        return ReceiptResult(conv, user, kind, seq, await self._members(c, conv))
+
+    async def _op_purge(self, c, ts, before_ts):
+        status = await c.execute("DELETE FROM messages WHERE ts < $1", before_ts)
+        return int(status.split()[-1])
+
+    # ---- reads ---------------------------------------------------------------------------
+    async def history(self, user, conv, after_seq, limit):
+        async with self._pool.acquire() as c:
+            last = await c.fetchval("SELECT c.last_seq FROM members m JOIN conversations c ON c.id=m.conv"
+                                    " WHERE m.conv=$1 AND m.user_id=$2", conv, user)
+            if last is None:
+                raise StoreError("forbidden", "not a member of that conversation")
+            rows = await c.fetch("SELECT seq, sender, client_msg_id, body, media, ts FROM messages"
+                                 " WHERE conv=$1 AND seq>$2 ORDER BY seq LIMIT $3", conv, after_seq, limit)
+        msgs = [{"conv": conv, "seq": r[0], "from": r[1], "client_msg_id": r[2], "body": r[3],
+                 **({"media": r[4]} if r[4] else {}), "ts": r[5]} for r in rows]
+        return msgs, last
+
+    async def inbox(self, user):
+        async with self._pool.acquire() as c:
+            rows = await c.fetch("SELECT c.id, c.kind, c.name, c.last_seq, m.read_seq, m.delivered_seq FROM members m"
+                                 " JOIN conversations c ON c.id=m.conv WHERE m.user_id=$1 ORDER BY c.id", user)
+        return [{"conv": r[0], "kind": r[1], "name": r[2], "last_seq": r[3], "read_seq": r[4],
+                 "delivered_seq": r[5], "unread": max(0, r[3] - r[4])} for r in rows]
+
+    async def members(self, user, conv):
+        async with self._pool.acquire() as c:
+            members = [r[0] for r in await c.fetch("SELECT user_id FROM members WHERE conv=$1 ORDER BY user_id", conv)]
+        if user not in members:
+            raise StoreError("forbidden", "not a member of that conversation")
+        return members
+
+    async def contacts(self, user):
+        async with self._pool.acquire() as c:
+            return [r[0] for r in await c.fetch(
+                "SELECT DISTINCT o.user_id FROM members m JOIN members o ON o.conv=m.conv"
+                " WHERE m.user_id=$1 AND o.user_id<>$1", user)]
+
+    async def ping(self) -> bool:
+        try:
+            async with self._pool.acquire(timeout=2) as c:
+                return await c.fetchval("SELECT 1") == 1
+        except Exception:
+            return False

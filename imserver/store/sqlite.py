@@ -1,0 +1,286 @@
+"""SQLite backend (embedded default): WAL, synchronous=FULL, one writer thread, one reader thread.
+
+The writer thread owns one connection and runs each group-commit batch as one
+``BEGIN IMMEDIATE ... COMMIT`` (one fsync of the WAL per batch).  Reads run on a second
+thread with its own connection; WAL lets them proceed while a batch commits.
+"""
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from ..protocol import direct_conv_id, direct_pair
+from .base import SCHEMA_VERSION, GroupResult, ReceiptResult, SendResult, Store, StoreError, WriteOp, now_ms
+
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS conversations(
+        id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL DEFAULT '',
+        public INTEGER NOT NULL DEFAULT 0, created_by TEXT NOT NULL, created_ts INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL DEFAULT 0, member_count INTEGER NOT NULL DEFAULT 0)""",
+    """CREATE TABLE IF NOT EXISTS members(
+        conv TEXT NOT NULL, user_id TEXT NOT NULL, joined_ts INTEGER NOT NULL,
+        delivered_seq INTEGER NOT NULL DEFAULT 0, read_seq INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY(conv, user_id)) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS members_by_user ON members(user_id, conv)",
+    """CREATE TABLE IF NOT EXISTS messages(
+        conv TEXT NOT NULL, seq INTEGER NOT NULL, sender TEXT NOT NULL, client_msg_id TEXT NOT NULL,
+        body TEXT NOT NULL, media TEXT, ts INTEGER NOT NULL,
+        PRIMARY KEY(conv, seq), UNIQUE(sender, client_msg_id))""",
+    "CREATE INDEX IF NOT EXISTS messages_by_ts ON messages(ts)",
+    "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)",
+]
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=10000")
+    return conn
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: str, max_batch: int = 1024):
+        super().__init__(max_batch=max_batch)
+        self.path = path
+        self._wexec = ThreadPoolExecutor(1, thread_name_prefix="imserver-sqlite-w")
+        self._rexec = ThreadPoolExecutor(1, thread_name_prefix="imserver-sqlite-r")
+        self._wconn: sqlite3.Connection | None = None
+        self._rconn: sqlite3.Connection | None = None
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    async def open(self) -> None:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        loop = asyncio.get_running_loop()
+
+        def wopen():
+            self._wconn = _connect(self.path)
+
+        def ropen():
+            self._rconn = _connect(self.path)
+            self._rconn.execute("PRAGMA query_only=1")
+
+        await loop.run_in_executor(self._wexec, wopen)
+        await self.migrate()
+        await loop.run_in_executor(self._rexec, ropen)
+
+    async def migrate(self) -> None:
+        def run():
+            c = self._wconn
+            c.execute("BEGIN IMMEDIATE")
+            for stmt in SCHEMA:
+                c.execute(stmt)
+            if c.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 0:
+                c.execute("INSERT INTO schema_version(version) VALUES (?)", (SCHEMA_VERSION,))
+            c.execute("COMMIT")
+
+        await asyncio.get_running_loop().run_in_executor(self._wexec, run)
+
+    async def _close_backend(self) -> None:
+        loop = asyncio.get_running_loop()
+
+        def wclose():
+            if self._wconn is not None:
+                self._wconn.close()
+
+        def rclose():
+            if self._rconn is not None:
+                self._rconn.close()
+
+        await loop.run_in_executor(self._wexec, wclose)
+        await loop.run_in_executor(self._rexec, rclose)
+        self._wexec.shutdown(wait=True)
+        self._rexec.shutdown(wait=True)
+
+    # ---- group commit --------------------------------------------------------------------
+    async def _run_batch(self, batch: list[WriteOp]) -> list:
+        return await asyncio.get_running_loop().run_in_executor(self._wexec, self._batch_sync, batch)
+
+    def _batch_sync(self, batch: list[WriteOp]) -> list:
+        c = self._wconn
+        ts = now_ms()
+        results: list = []
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            for op in batch:
+                # Every _op_* raises StoreError before its first write, so a refused operation
+                # leaves nothing behind and needs no savepoint.
+                try:
+                    results.append(getattr(self, "_op_" + op.name)(c, ts, *op.args))
+                except StoreError as exc:
+                    results.append(exc)
+            c.execute("COMMIT")
+        except BaseException:
+            if c.in_transaction:
+                c.execute("ROLLBACK")
+            raise
+        return results
+
+    # ---- write operations (run on the writer thread inside the batch transaction) ---------
+    @staticmethod
+    def _members(c, conv) -> tuple:
+        return tuple(r[0] for r in c.execute("SELECT user_id FROM members WHERE conv=?", (conv,)))
+
+    def _op_send(self, c, ts, sender, cmid, conv, to, body, media):
+        row = c.execute(
+            "SELECT conv, seq, ts, body, media FROM messages WHERE sender=? AND client_msg_id=?", (sender, cmid)
+        ).fetchone()
+        if row is not None:
+            return SendResult(row[0], row[1], row[2], sender, cmid, row[3], row[4], (), True)
+        if to is not None:
+            if to == sender:
+                raise StoreError("bad_frame", "cannot send a 1:1 message to yourself")
+            conv = direct_conv_id(sender, to)
+        pair = direct_pair(conv)
+        if pair is not None:
+            if sender not in pair or pair[0] == pair[1]:
+                raise StoreError("forbidden", "not a member of that conversation")
+            r = c.execute("UPDATE conversations SET last_seq=last_seq+1 WHERE id=? RETURNING last_seq", (conv,)).fetchone()
+            if r is None:
+                c.execute(
+                    "INSERT INTO conversations(id, kind, created_by, created_ts, last_seq, member_count)"
+                    " VALUES (?, 'direct', ?, ?, 1, 2)", (conv, sender, ts))
+                c.executemany("INSERT INTO members(conv, user_id, joined_ts) VALUES (?, ?, ?)",
+                              [(conv, pair[0], ts), (conv, pair[1], ts)])
+                seq = 1
+            else:
+                seq = r[0]
+            members = pair
+        else:
+            if c.execute("SELECT 1 FROM members WHERE conv=? AND user_id=?", (conv, sender)).fetchone() is None:
+                raise StoreError("forbidden", "not a member of that conversation")
+            seq = c.execute("UPDATE conversations SET last_seq=last_seq+1 WHERE id=? RETURNING last_seq",
+                            (conv,)).fetchone()[0]
+            members = self._members(c, conv)
+        c.execute("INSERT INTO messages(conv, seq, sender, client_msg_id, body, media, ts) VALUES (?,?,?,?,?,?,?)",
+                  (conv, seq, sender, cmid, body, media, ts))
+        c.execute("UPDATE members SET read_seq=?, delivered_seq=max(delivered_seq, ?) WHERE conv=? AND user_id=?",
+                  (seq, seq, conv, sender))
+        return SendResult(conv, seq, ts, sender, cmid, body, media, members, False)
+
+    def _group(self, c, conv):
+        row = c.execute("SELECT kind, name, public, member_count FROM conversations WHERE id=?", (conv,)).fetchone()
+        if row is None:
+            raise StoreError("not_found", "no such conversation")
+        if row[0] != "group":
+            raise StoreError("bad_frame", "not a group conversation")
+        return row
+
+    def _is_member(self, c, conv, user) -> bool:
+        return c.execute("SELECT 1 FROM members WHERE conv=? AND user_id=?", (conv, user)).fetchone() is not None
+
+    def _add_member(self, c, ts, conv, user, count, max_members) -> bool:
+        if self._is_member(c, conv, user):
+            return False
+        if count + 1 > max_members:
+            raise StoreError("group_full", f"group is limited to {max_members} members")
+        last = c.execute("SELECT last_seq FROM conversations WHERE id=?", (conv,)).fetchone()[0]
+        # A newcomer starts unread-free at the current position but may sync earlier history.
+        c.execute("INSERT INTO members(conv, user_id, joined_ts, delivered_seq, read_seq) VALUES (?,?,?,?,?)",
+                  (conv, user, ts, last, last))
+        c.execute("UPDATE conversations SET member_count=member_count+1 WHERE id=?", (conv,))
+        return True
+
+    def _op_group_create(self, c, ts, user, conv, name, members, public, max_members):
+        everyone = tuple(dict.fromkeys((user,) + tuple(members)))
+        if len(everyone) > max_members:
+            raise StoreError("group_full", f"group is limited to {max_members} members")
+        c.execute("INSERT INTO conversations(id, kind, name, public, created_by, created_ts, member_count)"
+                  " VALUES (?, 'group', ?, ?, ?, ?, ?)", (conv, name, int(public), user, ts, len(everyone)))
+        c.executemany("INSERT INTO members(conv, user_id, joined_ts) VALUES (?,?,?)", [(conv, u, ts) for u in everyone])
+        return GroupResult(conv, name, everyone, everyone)
+
+    def _op_group_join(self, c, ts, user, conv, max_members):
+        kind, name, public, count = self._group(c, conv)
+        if not public and not self._is_member(c, conv, user):
+            raise StoreError("forbidden", "group is not public; ask a member to add you")
+        added = self._add_member(c, ts, conv, user, count, max_members)
+        return GroupResult(conv, name, self._members(c, conv), (user,) if added else ())
+
+    def _op_group_add(self, c, ts, user, conv, new_user, max_members):
+        kind, name, public, count = self._group(c, conv)
+        if not self._is_member(c, conv, user):
+            raise StoreError("forbidden", "not a member of that conversation")
+        added = self._add_member(c, ts, conv, new_user, count, max_members)
+        return GroupResult(conv, name, self._members(c, conv), (new_user,) if added else ())
+
+    def _op_group_leave(self, c, ts, user, conv):
+        kind, name, public, count = self._group(c, conv)
+        if not self._is_member(c, conv, user):
+            raise StoreError("forbidden", "not a member of that conversation")
+        c.execute("DELETE FROM members WHERE conv=? AND user_id=?", (conv, user))
+        c.execute("UPDATE conversations SET member_count=member_count-1 WHERE id=?", (conv,))
+        return GroupResult(conv, name, self._members(c, conv), (user,))
+
+    def _op_receipt(self, c, ts, user, conv, kind, seq):
+        row = c.execute("SELECT c.last_seq FROM members m JOIN conversations c ON c.id=m.conv"
+                        " WHERE m.conv=? AND m.user_id=?", (conv, user)).fetchone()
+        if row is None:
+            raise StoreError("forbidden", "not a member of that conversation")
+        seq = min(seq, row[0])
+        if kind == "read":
+            c.execute("UPDATE members SET read_seq=max(read_seq, ?), delivered_seq=max(delivered_seq, ?)"
+                      " WHERE conv=? AND user_id=?", (seq, seq, conv, user))
+        else:
+            c.execute("UPDATE members SET delivered_seq=max(delivered_seq, ?) WHERE conv=? AND user_id=?",
+                      (seq, conv, user))
+        return ReceiptResult(conv, user, kind, seq, self._members(c, conv))
+
+    def _op_purge(self, c, ts, before_ts):
+        return c.execute("DELETE FROM messages WHERE ts < ?", (before_ts,)).rowcount
+
+    # ---- reads (reader thread) -----------------------------------------------------------
+    async def _read(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._rexec, fn, self._rconn, *args)
+
+    async def history(self, user, conv, after_seq, limit):
+        def run(c, user, conv, after_seq, limit):
+            row = c.execute("SELECT c.last_seq FROM members m JOIN conversations c ON c.id=m.conv"
+                            " WHERE m.conv=? AND m.user_id=?", (conv, user)).fetchone()
+            if row is None:
+                raise StoreError("forbidden", "not a member of that conversation")
+            rows = c.execute("SELECT seq, sender, client_msg_id, body, media, ts FROM messages"
+                             " WHERE conv=? AND seq>? ORDER BY seq LIMIT ?", (conv, after_seq, limit)).fetchall()
+            msgs = [{"conv": conv, "seq": r[0], "from": r[1], "client_msg_id": r[2], "body": r[3],
+                     **({"media": r[4]} if r[4] else {}), "ts": r[5]} for r in rows]
+            return msgs, row[0]
+
+        return await self._read(run, user, conv, after_seq, limit)
+
+    async def inbox(self, user):
+        def run(c, user):
+            rows = c.execute(
+                "SELECT c.id, c.kind, c.name, c.last_seq, m.read_seq, m.delivered_seq FROM members m"
+                " JOIN conversations c ON c.id=m.conv WHERE m.user_id=? ORDER BY c.id", (user,)).fetchall()
+            return [{"conv": r[0], "kind": r[1], "name": r[2], "last_seq": r[3], "read_seq": r[4],
+                     "delivered_seq": r[5], "unread": max(0, r[3] - r[4])} for r in rows]
+
+        return await self._read(run, user)
+
+    async def members(self, user, conv):
+        def run(c, user, conv):
+            members = [r[0] for r in c.execute("SELECT user_id FROM members WHERE conv=? ORDER BY user_id", (conv,))]
+            if user not in members:
+                raise StoreError("forbidden", "not a member of that conversation")
+            return members
+
+        return await self._read(run, user, conv)
+
+    async def contacts(self, user):
+        def run(c, user):
+            return [r[0] for r in c.execute(
+                "SELECT DISTINCT o.user_id FROM members m JOIN members o ON o.conv=m.conv"
+                " WHERE m.user_id=? AND o.user_id<>?", (user, user))]
+
+        return await self._read(run, user)
+
+    async def ping(self) -> bool:
+        def run(c):
+            return c.execute("SELECT 1").fetchone()[0] == 1
+
+        try:
+            return await self._read(run)
+        except Exception:
+            return False

@@ -1,0 +1,191 @@
+"""Fixtures for imserver tests: real nodes on loopback (port 0), real websocket clients.
+
+PostgreSQL / Redis come from IMPLAN_TEST_PG_DSN / IMPLAN_TEST_REDIS_URL (set by .ci/run).
+When absent, throwaway instances are started here (initdb/pg_ctl via runuser, redis-server)
+if the binaries exist; otherwise the tests that need them are skipped with the reason.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from imserver import auth
+from imserver.client import ImClient
+from imserver.config import Config
+
+SECRET = "test-secret-not-for-production"
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def token(user: str, ttl_s: int = 3600) -> str:
+    return auth.make_token(user, SECRET, ttl_s=ttl_s)
+
+
+# ---- throwaway services ---------------------------------------------------------------------
+class RedisProc:
+    """A redis-server of our own on a free port (also used to test Redis restarts)."""
+
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
+        self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "RedisProc":
+        self.proc = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
+             "--loglevel", "warning"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    url = os.environ.get("IMPLAN_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    if not shutil.which("redis-server"):
+        pytest.skip("IMPLAN_TEST_REDIS_URL not set and redis-server not installed")
+    r = RedisProc().start()
+    try:
+        yield r.url
+    finally:
+        r.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_admin_dsn():
+    dsn = os.environ.get("IMPLAN_TEST_PG_DSN")
+    if dsn:
+        yield dsn
+        return
+    if not (PG_BIN / "initdb").exists() or not shutil.which("runuser"):
+        pytest.skip("IMPLAN_TEST_PG_DSN not set and PostgreSQL 15 binaries not installed")
+    d = Path(tempfile.mkdtemp(prefix="imserver-pg-"))
+    shutil.chown(d, "postgres")
+    port = free_port()
+    run = lambda *a: subprocess.run(["runuser", "-u", "postgres", "--", *a], check=True,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run(str(PG_BIN / "initdb"), "-D", str(d / "data"), "-A", "trust", "-U", "postgres")
+    run(str(PG_BIN / "pg_ctl"), "-D", str(d / "data"), "-l", str(d / "pg.log"), "-o",
+        f"-c listen_addresses=127.0.0.1 -p {port} -k {d}", "-w", "start")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D", str(d / "data"),
+                        "-m", "immediate", "stop"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+async def _pg_admin(dsn: str, sql: str) -> None:
+    import asyncpg
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def pg_dsn(pg_admin_dsn):
+    """A fresh database per test, dropped afterwards."""
+    name = "imserver_test_" + uuid.uuid4().hex[:12]
+    await _pg_admin(pg_admin_dsn, f"CREATE DATABASE {name}")
+    base = pg_admin_dsn.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        await _pg_admin(pg_admin_dsn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/im.db"
+    return request.getfixturevalue("pg_dsn")
+
+
+# ---- nodes and clients ----------------------------------------------------------------------
+def make_config(tmp_path, **overrides) -> Config:
+    values = dict(listen_port=0, media_port=0, data_dir=str(tmp_path / "data"), jwt_secret=SECRET,
+                  ping_interval_s=5, ping_timeout_s=5, drain_timeout_s=5)
+    values.update(overrides)
+    cfg = Config(**values)
+    cfg.validate()
+    return cfg
+
+
+@pytest.fixture
+async def node_factory(tmp_path):
+    """start(**config) → a running in-process Node; all are drained at teardown."""
+    from imserver.server import Node
+    nodes = []
+
+    async def start(**overrides):
+        node = Node(make_config(tmp_path, **overrides))
+        await node.start()
+        nodes.append(node)
+        return node
+
+    yield start
+    for node in nodes:
+        await node.shutdown()
+
+
+@pytest.fixture
+async def node(node_factory, database_url):
+    return await node_factory(database_url=database_url)
+
+
+@pytest.fixture
+def mint():
+    """mint(user, ttl_s=3600) → a token signed with the test secret."""
+    return token
+
+
+@pytest.fixture
+async def client_factory():
+    clients = []
+
+    async def connect(node_or_url, user: str, **kw) -> ImClient:
+        url = node_or_url if isinstance(node_or_url, str) else f"ws://127.0.0.1:{node_or_url.port}/ws"
+        c = await ImClient.connect(url, token(user), **kw)
+        clients.append(c)
+        return c
+
+    yield connect
+    for c in clients:
+        try:
+            await asyncio.wait_for(c.close(), 5)
+        except Exception:
+            pass
