@@ -46,7 +46,8 @@ def presign_s3(method: str, *, endpoint_url: str, bucket: str, key: str, region:
         scheme, host = parts.scheme, parts.netloc
         uri = "/" + quote(bucket, safe="") + "/" + quote(key, safe="/~")
     else:
-        scheme, host = "https", f"{bucket}.s3.{region}.amazonaws.com"
+        regional = "s3" if region == "us-east-1" else f"s3.{region}"
+        scheme, host = "https", f"{bucket}.{regional}.amazonaws.com"
         uri = "/" + quote(key, safe="/~")
     scope = f"{date}/{region}/s3/aws4_request"
     params = {

@@ -68,6 +68,23 @@ class RedisProc:
         self.proc = None
 
 
+@pytest.fixture
+def redis_proc_factory():
+    """Own redis-server processes (on free ports) that a test may stop and restart."""
+    procs = []
+
+    def make():
+        if not shutil.which("redis-server"):
+            pytest.skip("redis-server not installed (needed to restart Redis under load)")
+        p = RedisProc().start()
+        procs.append(p)
+        return p
+
+    yield make
+    for p in procs:
+        p.stop()
+
+
 @pytest.fixture(scope="session")
 def redis_url():
     url = os.environ.get("IMPLAN_TEST_REDIS_URL")
@@ -165,6 +182,11 @@ async def node_factory(tmp_path):
 @pytest.fixture
 async def node(node_factory, database_url):
     return await node_factory(database_url=database_url)
+
+
+@pytest.fixture
+def secret():
+    return SECRET
 
 
 @pytest.fixture

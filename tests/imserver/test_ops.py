@@ -1,0 +1,124 @@
+"""Health, readiness, metrics, retention, media uploads (local endpoint and S3 via moto)."""
+import asyncio
+import urllib.request
+
+import pytest
+
+from imserver.client import RequestError
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+async def test_health_ready_metrics(node, client_factory):
+    base = f"http://127.0.0.1:{node.port}"
+    alice = await client_factory(node, "alice")
+    await alice.send("secret body text", to="bob", client_msg_id="m-1")
+    status, _ = await asyncio.to_thread(_get, base + "/healthz")
+    assert status == 200
+    status, _ = await asyncio.to_thread(_get, base + "/readyz")
+    assert status == 200
+    status, text = await asyncio.to_thread(_get, base + "/metrics")
+    assert status == 200
+    assert "imserver_messages_in_total 1" in text
+    assert "imserver_connections 1" in text
+    assert 'imserver_ack_latency_seconds_bucket{le="+Inf"} 1' in text
+    assert "imserver_commit_latency_seconds_count" in text
+    assert "secret body text" not in text
+
+
+async def test_retention_deletes_old_messages(node_factory, database_url, client_factory):
+    node = await node_factory(database_url=database_url)
+    alice = await client_factory(node, "alice")
+    for i in range(3):
+        await alice.send(f"m{i}", to="bob", client_msg_id=f"r-{i}")
+    from imserver.store.base import now_ms
+    deleted = await node.store.purge_before(now_ms() + 1000)   # everything is "older" than the cutoff
+    assert deleted == 3
+    assert await alice.sync_all("d:alice:bob") == []
+    ack = await alice.send("new", to="bob", client_msg_id="r-9")
+    assert ack["seq"] == 4        # ids are never reused after a purge
+
+
+def _http(method: str, url: str, data: bytes | None = None, headers=None) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+async def test_local_media_upload_and_download(node_factory, client_factory, tmp_path):
+    node = await node_factory(database_url=f"sqlite:///{tmp_path}/im.db", max_media_bytes=1000)
+    alice = await client_factory(node, "alice")
+    bob = await client_factory(node, "bob")
+    up = await alice.request({"type": "upload", "content_type": "image/png", "size_bytes": 5})
+    status, _ = await asyncio.to_thread(_http, "PUT", up["url"], b"PNG!!")
+    assert status == 201
+    bad = up["url"].replace("sig=", "sig=0")
+    status, _ = await asyncio.to_thread(_http, "PUT", bad, b"evil")
+    assert status == 403
+    status, _ = await asyncio.to_thread(_http, "PUT", up["url"], b"x" * 2000)
+    assert status == 413
+    await alice.send("", to="bob", media=up["key"], client_msg_id="img-1")
+    msg = await bob.next_push("msg")
+    assert msg["media"] == up["key"]
+    link = await bob.request({"type": "media_url", "key": msg["media"]})
+    status, body = await asyncio.to_thread(_http, "GET", link["url"])
+    assert status == 200 and body == b"PNG!!"
+    status, _ = await asyncio.to_thread(_http, "GET", link["url"].replace("op=get", "op=put"))
+    assert status == 403
+
+
+async def test_s3_presigned_upload_against_moto(node_factory, client_factory, tmp_path):
+    moto_server = pytest.importorskip("moto.server")
+    boto3 = pytest.importorskip("boto3")
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="AKIDTEST", aws_secret_access_key="secretTEST")
+        s3.create_bucket(Bucket="media")
+        node = await node_factory(database_url=f"sqlite:///{tmp_path}/im.db", media_backend="s3",
+                                  s3_endpoint_url=endpoint, s3_bucket="media", s3_access_key_id="AKIDTEST",
+                                  s3_secret_access_key="secretTEST")
+        alice = await client_factory(node, "alice")
+        up = await alice.request({"type": "upload", "content_type": "image/jpeg"})
+        assert "X-Amz-Signature=" in up["url"]
+        status, _ = await asyncio.to_thread(_http, "PUT", up["url"], b"JPEGDATA", up["headers"])
+        assert status == 200
+        obj = s3.get_object(Bucket="media", Key=up["key"])
+        assert obj["Body"].read() == b"JPEGDATA"
+        link = await alice.request({"type": "media_url", "key": up["key"]})
+        status, body = await asyncio.to_thread(_http, "GET", link["url"])
+        assert status == 200 and body == b"JPEGDATA"
+    finally:
+        server.stop()
+
+
+async def test_media_disabled_error(node_factory, client_factory, tmp_path):
+    node = await node_factory(database_url=f"sqlite:///{tmp_path}/im.db", media_backend="none")
+    alice = await client_factory(node, "alice")
+    with pytest.raises(RequestError) as info:
+        await alice.request({"type": "upload", "content_type": "image/png"})
+    assert info.value.code == "media_disabled"
+
+
+def test_sigv4_presign_matches_aws_documented_example():
+    # AWS S3 docs, "Authenticating Requests: Using Query Parameters (AWS Signature Version 4)".
+    import datetime as dt
+    from imserver.media import presign_s3
+    url = presign_s3("GET", endpoint_url="", bucket="examplebucket", key="test.txt", region="us-east-1",
+                     access_key_id="AKIAIOSFODNN7EXAMPLE",
+                     secret_access_key="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", expires_s=86400,
+                     now=dt.datetime(2013, 5, 24, tzinfo=dt.timezone.utc))
+    assert url.startswith("https://examplebucket.s3.amazonaws.com/test.txt?")
+    assert url.endswith("X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404")
