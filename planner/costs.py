@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 
 from planner.catalog.records import ComputeOffering, PublicRegion, SaasOfferUsd, TransferTier
-from planner.demand import Demand
+from planner.demand import Demand, SliceDemand
 from planner.model import LOAD_BALANCING, NETWORK, SAAS_FEES, STORAGE, CostLine, SaasQuote
 from planner.units import (BYTES_PER_GB, HOURS_PER_MONTH, HOURS_PER_SLICE_PER_MONTH, SECONDS_PER_HOUR, gib_to_gb)
 from planner.workload import Workload
@@ -103,17 +103,19 @@ def allowance_egress_cost(region: PublicRegion, demand: Demand, allowance_gb: fl
     return max(internet_egress_gb(region, demand) - allowance_gb, 0.0) * region.internet_egress[0].usd_per_gb
 
 
-def load_balancer_capacity_units(region: PublicRegion, demand: Demand) -> float:
-    """Capacity-unit-hours a month: each hour bills the busiest of connections, new connections and GB."""
+def load_balancer_units(region: PublicRegion, s: SliceDemand) -> float:
+    """Capacity units one hour of slice s bills: the busiest of connections, new connections and GB processed."""
     lb = region.load_balancer
-    assert lb is not None  # callers check
-    unit_hours = 0.0
-    for s in demand.slices:
-        gb_per_hour = (s.client_egress_mbps + s.media_ingress_mbps) * 1e6 / 8 * SECONDS_PER_HOUR / BYTES_PER_GB
-        units = max(s.connections / lb.unit_active_connections, s.new_connections_per_s / lb.unit_new_connections_per_s,
-                    gb_per_hour / lb.unit_gb_per_hour)
-        unit_hours += units * HOURS_PER_SLICE_PER_MONTH
-    return unit_hours
+    if lb is None:
+        return 0.0
+    gb_per_hour = (s.client_egress_mbps + s.media_ingress_mbps) * 1e6 / 8 * SECONDS_PER_HOUR / BYTES_PER_GB
+    return max(s.connections / lb.unit_active_connections, s.new_connections_per_s / lb.unit_new_connections_per_s,
+               gb_per_hour / lb.unit_gb_per_hour)
+
+
+def load_balancer_capacity_units(region: PublicRegion, demand: Demand) -> float:
+    """Capacity-unit-hours a month."""
+    return sum(load_balancer_units(region, s) * HOURS_PER_SLICE_PER_MONTH for s in demand.slices)
 
 
 def public_region_lines(region: PublicRegion, demand: Demand, workload: Workload, domains: int,

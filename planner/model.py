@@ -91,3 +91,29 @@ class SaasQuote:
     monthly_cost_usd: float | None  # None: not priceable at this size (sales quote)
     lines: tuple[CostLine, ...]
     note: str = ""
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """Everything one `implan plan`/`compare` run found: the input to every report format."""
+
+    workload_name: str
+    workload: dict  # resolved workload (every default filled in)
+    demand_summary: dict[str, float]
+    profile_names: tuple[str, ...]
+    catalogs: tuple  # CatalogInfo
+    strategies: tuple[StrategyPlan, ...]
+    saas: tuple[SaasQuote, ...]
+    mau: int
+    dau: float
+    notes: tuple[str, ...] = ()
+
+    def feasible(self) -> list[StrategyPlan]:
+        return [s for s in self.strategies if s.monthly_cost_usd is not None and s.status in ("optimal", "feasible")]
+
+    def cheapest(self) -> tuple[str, str, float] | None:
+        """(kind, name, monthly USD) of the cheapest option among strategies and priceable SaaS offers."""
+        options = [("strategy", s.name, s.monthly_cost_usd) for s in self.feasible()]
+        options += [("saas", f"{q.provider}/{q.plan}", q.monthly_cost_usd) for q in self.saas
+                    if q.monthly_cost_usd is not None]
+        return min(options, key=lambda o: o[2]) if options else None

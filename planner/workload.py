@@ -127,6 +127,7 @@ class PrivateOverrides(Section):
     amortization_years: float | None = Field(None, gt=0, description="override server amortization")
     media_replication_factor: float = Field(1.5, ge=1, description="stored bytes per media byte (erasure 8+4)")
     database_replicas: int = Field(2, ge=1, description="copies of the database (primary + replicas)")
+    storage_fill_ratio: float = Field(0.8, gt=0, le=1, description="share of server disk capacity to fill")
 
 
 class Saas(Section):

@@ -1,0 +1,88 @@
+"""plan(): solve every requested strategy (dedicated and pooled variants), price the SaaS offers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from planner.capacity import CapacityProfile
+from planner.catalog.records import Catalog
+from planner.costs import saas_quote
+from planner.model import PlanResult, SolverInfo, StrategyPlan
+from planner.optimize.context import PlanContext
+from planner.optimize.hybrid import build_hybrid, extract_hybrid
+from planner.optimize.private import build_private, extract_private
+from planner.optimize.public import build_public, extract_public
+from planner.optimize.solver import export_mps, solve
+from planner.workload import Workload, workload_to_dict
+
+BUILDERS = {
+    "public": (build_public, extract_public, lambda m: bool(m.region_vars)),
+    "private": (build_private, extract_private, lambda m: bool(m.sites)),
+    "hybrid": (build_hybrid, extract_hybrid, lambda m: bool(m.sites) and bool(m.regions)),
+}
+
+FIXES = {
+    "public": "allow more regions (placement.residency, placement.public_regions, placement.providers) or lower "
+              "availability.target_percent",
+    "private": "add a site to the private catalog, widen placement.residency / placement.private_sites, or lower "
+               "availability.target_percent",
+    "hybrid": "the hybrid strategy needs both an allowed private site and an allowed public region",
+}
+
+
+def _not_solved(name: str, status: str, message: str, pooling: str = "dedicated") -> StrategyPlan:
+    return StrategyPlan(name=name, status=status, monthly_cost_usd=None, location="", pooling=pooling, lines=(),
+                        nodes=(), usage=(), solver=SolverInfo("none", status, None, 0.0, None, message),
+                        message=message)
+
+
+def plan_strategy(ctx: PlanContext, name: str, export_dir: Path | None = None) -> StrategyPlan:
+    build, extract, has_location = BUILDERS[name]
+    pooling = ctx.workload.placement.pooling
+    variants = ["dedicated", "pooled"] if pooling == "auto" else [pooling]
+    solved: dict[str, tuple[StrategyPlan, object]] = {}
+    for variant in variants:
+        model = build(ctx, variant == "pooled")
+        if not has_location(model):
+            why = "; ".join(model.excluded) or "the catalogs offer no location for it"
+            return _not_solved(name, "infeasible", f"no allowed location ({why}); to fix: {FIXES[name]}", variant)
+        info = solve(model.prob, ctx.solver_name, ctx.workload.solver.time_limit_s, ctx.workload.solver.gap_rel)
+        if info.objective_usd is None:
+            hint = FIXES[name] if info.status == "infeasible" else "raise solver.time_limit_s"
+            solved[variant] = (_not_solved(name, info.status, f"{info.message}; to fix: {hint}", variant), model)
+            continue
+        solved[variant] = (extract(ctx, model, info), model)
+    costs = {v: p.monthly_cost_usd for v, (p, _) in solved.items()}
+    priced = [v for v in variants if costs[v] is not None]
+    if not priced:
+        return solved[variants[0]][0]
+    best = min(priced, key=lambda v: costs[v])
+    plan, model = solved[best]
+    if export_dir is not None:
+        export_mps(model.prob, export_dir, name)
+    notes = [plan.message] if plan.message else []
+    if getattr(model, "excluded", None):
+        notes.append("locations left out: " + "; ".join(model.excluded))
+    return StrategyPlan(**{**plan.__dict__, "alternatives": costs, "message": " | ".join(notes)})
+
+
+def plan(workload: Workload, profile: CapacityProfile, catalog: Catalog, strategies: list[str] | None = None,
+         solver_name: str = "highs", export_dir: Path | None = None) -> PlanResult:
+    ctx = PlanContext.build(workload, profile, catalog, solver_name)
+    names = strategies or list(workload.strategies)
+    results = tuple(plan_strategy(ctx, n, export_dir) for n in names)
+    quotes = tuple(saas_quote(o, ctx.demand, workload) for o in catalog.saas) if workload.saas.compare else ()
+    d = ctx.demand
+    summary = {
+        "dau": d.dau, "peak_concurrent_connections": d.peak_connections,
+        "messages_per_month": d.messages_per_month, "deliveries_per_month": d.deliveries_per_month,
+        "peak_msgs_per_s": d.peak.msgs_per_s, "peak_deliveries_per_s": d.peak.deliveries_per_s,
+        "peak_durable_writes_per_s": d.peak.durable_writes_per_s, "peak_pubsub_ops_per_s": d.peak.pubsub_ops_per_s,
+        "peak_client_egress_mbps": d.peak.client_egress_mbps, "peak_media_egress_mbps": d.peak.media_egress_mbps,
+        "database_storage_gib": d.database_storage_gib, "media_stored_gb": d.media_stored_gb,
+        "client_egress_gb_per_month": d.client_egress_gb_per_month,
+        "media_egress_gb_per_month": d.media_egress_gb_per_month,
+    }
+    return PlanResult(workload_name=workload.name, workload=workload_to_dict(workload), demand_summary=summary,
+                      profile_names=profile.names, catalogs=catalog.infos, strategies=results, saas=quotes,
+                      mau=workload.users.mau, dau=d.dau)

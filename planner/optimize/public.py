@@ -8,7 +8,8 @@ price p_d, spot price p_s, spot cap c[g,o,h]; C_r the region's instance-independ
 CDN/internet egress, cross-zone traffic, managed load balancer), priced by planner.costs.
 
 Variables: x_r in {0,1} region chosen; y[g,o] in {0,1} offering chosen for group g;
-b[g,o] in Z+ always-on (committed) nodes; d[g,o,h] >= 0 on-demand and s[g,o,h] >= 0 spot nodes in slice h;
+b[g,o] in Z+ always-on (committed) nodes; d[g,o,h] >= 0 on-demand and s[g,o,h] >= 0 spot nodes in slice h
+(slices with equal n and c share one d and one s, weighted by their number: same optimum, fewer columns);
 e_r >= 0 billable egress where instances bundle a traffic allowance a_o.
 
 min  sum_r C_r x_r + sum_{g,o} (730 p_b b + sum_h H (p_d d_h + p_s s_h)) + sum_r q_r e_r     (H = 730/24)
@@ -48,8 +49,8 @@ class GroupVars:
     candidate: Candidate
     y: pulp.LpVariable
     base: pulp.LpVariable
-    on_demand: list[pulp.LpVariable]
-    spot: list[pulp.LpVariable | None]
+    on_demand: dict[tuple[int, int], pulp.LpVariable]  # (count, spot cap) -> on-demand nodes
+    spot: dict[tuple[int, int], pulp.LpVariable | None]
 
 
 @dataclass
@@ -108,22 +109,28 @@ def build_public(ctx: PlanContext, pooled: bool, regions: list[PublicRegion] | N
                 tag = _safe(f"{g.name}_{c.offering.key}")
                 y = pulp.LpVariable(f"y_{tag}", cat="Binary")
                 base = pulp.LpVariable(f"b_{tag}", lowBound=0, upBound=c.max_count, cat="Integer")
-                od = [pulp.LpVariable(f"d_{tag}_{h}", lowBound=0) for h in range(len(c.counts))]
-                sp = [pulp.LpVariable(f"s_{tag}_{h}", lowBound=0) if cap > 0 else None
-                      for h, cap in enumerate(c.spot_cap)]
                 prob += base <= c.max_count * y, f"base-{tag}"
-                for h, need in enumerate(c.counts):
-                    cover = base + od[h] + (sp[h] if sp[h] is not None else 0)
-                    prob += cover >= need * y, f"cover-{tag}-{h}"
-                    if sp[h] is not None:
-                        prob += sp[h] <= c.spot_cap[h] * y, f"spot-{tag}-{h}"
                 objective.append(HOURS_PER_MONTH * c.base_usd_per_hour * base)
-                objective.append(pulp.lpSum(HOURS_PER_SLICE_PER_MONTH * c.offering.usd_per_hour * v for v in od))
-                objective.append(pulp.lpSum(HOURS_PER_SLICE_PER_MONTH * c.offering.usd_per_hour_spot * v
-                                            for v in sp if v is not None))
+                # slices with the same node count and spot cap have identical constraints: one variable
+                # per distinct (count, cap), weighted by how many slices share it (exact, and much smaller)
+                od, sp = {}, {}
+                for need, cap in sorted(set(zip(c.counts, c.spot_cap))):
+                    hours = HOURS_PER_SLICE_PER_MONTH * sum(1 for x in zip(c.counts, c.spot_cap) if x == (need, cap))
+                    if need <= 0 or (c.group.stateful and c.base_usd_per_hour <= c.offering.usd_per_hour):
+                        prob += base >= need * y, f"cover-{tag}-{need}-{cap}"
+                        continue
+                    d = pulp.LpVariable(f"d_{tag}_{need}_{cap}", lowBound=0)
+                    s_var = pulp.LpVariable(f"s_{tag}_{need}_{cap}", lowBound=0) if cap > 0 else None
+                    prob += base + d + (s_var if s_var is not None else 0) >= need * y, f"cover-{tag}-{need}-{cap}"
+                    objective.append(hours * c.offering.usd_per_hour * d)
+                    if s_var is not None:
+                        prob += s_var <= cap * y, f"spot-{tag}-{need}-{cap}"
+                        objective.append(hours * c.offering.usd_per_hour_spot * s_var)
+                    od[(need, cap)], sp[(need, cap)] = d, s_var
                 if c.offering.included_egress_gb_per_month:
-                    slices = len(c.counts)
-                    node_months = base + pulp.lpSum(od) / slices + pulp.lpSum(v for v in sp if v is not None) / slices
+                    node_months = base + pulp.lpSum(
+                        (od[k] + (sp[k] if sp[k] is not None else 0)) * sum(1 for x in zip(c.counts, c.spot_cap) if x == k)
+                        for k in od) / len(c.counts)
                     allowance_terms.append(c.offering.included_egress_gb_per_month * node_months)
                 gv = GroupVars(c, y, base, od, sp)
                 chosen.append(gv)
@@ -162,7 +169,7 @@ def extract_public(ctx: PlanContext, m: PublicModel, solver_info) -> StrategyPla
             continue
         c, o = gv.candidate, gv.candidate.offering
         base = round(_value(gv.base))
-        spot = tuple(round(_value(v)) if v is not None else 0 for v in gv.spot)
+        spot = tuple(round(_value(gv.spot.get(k))) for k in zip(c.counts, c.spot_cap))
         cost = autoscaled_cost(c.counts, base, spot, c.base_usd_per_hour, o.usd_per_hour, o.usd_per_hour_spot)
         lines.append(CostLine(COMPUTE, f"{c.group.name}: {o.type}", max(c.counts), "nodes at peak", cost, o.ref))
         nodes.extend(_node_rows(c, base, spot))

@@ -1,0 +1,243 @@
+"""PlanResult -> the JSON contract (docs/plan-json.md), and that JSON -> rich / markdown / csv.
+
+Every renderer reads the JSON dict, so what a terminal shows is what CI checks read. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from rich.console import Group as RichGroup
+from rich.table import Table
+from rich.text import Text
+
+from planner import __version__
+from planner.catalog.records import PriceRef
+from planner.model import CATEGORIES, CostLine, PlanResult, StrategyPlan
+
+SCHEMA_VERSION = "1.0"
+
+
+def _ref(ref: PriceRef | None) -> dict:
+    if ref is None:
+        return {}
+    out = {"catalog": ref.catalog, "source": ref.title, "url": ref.url, "as_of": ref.as_of.isoformat()}
+    if ref.estimated:
+        out["estimate"] = ref.estimate_basis
+    return out
+
+
+def _line(line: CostLine) -> dict:
+    return {"category": line.category, "item": line.item, "quantity": round(line.quantity, 4), "unit": line.unit,
+            "monthly_cost_usd": round(line.monthly_cost_usd, 2), **_ref(line.ref)}
+
+
+def _money(x: float | None) -> float | None:
+    return None if x is None else round(x, 2)
+
+
+def _strategy(s: StrategyPlan, mau: int, dau: float) -> dict:
+    cost = s.monthly_cost_usd
+    return {
+        "name": s.name, "status": s.status, "monthly_cost_usd": _money(cost),
+        "cost_per_mau_usd": None if cost is None else round(cost / mau, 6),
+        "cost_per_1k_dau_usd": None if cost is None else round(cost / dau * 1000, 4),
+        "location": s.location, "pooling": s.pooling,
+        "pooling_alternatives": {k: _money(v) for k, v in s.alternatives.items()},
+        "breakdown": {k: round(v, 2) for k, v in s.breakdown().items()} if cost is not None else {},
+        "nodes": [{"tier": n.tier, "provider": n.provider, "region": n.region, "type": n.type, "count": n.count,
+                   "purchase": n.purchase, "monthly_cost_usd": round(n.monthly_cost_usd, 2),
+                   "node_hours_per_month": round(n.node_hours_per_month, 1), "vcpu": n.vcpu,
+                   "memory_gib": n.memory_gib, **_ref(n.ref)} for n in s.nodes],
+        "usage": [{"tier": u.tier, "peak_utilization_cpu": round(u.peak_utilization_cpu, 4),
+                   "peak_utilization_memory": round(u.peak_utilization_memory, 4),
+                   "binding_resource": u.binding_resource} for u in s.usage],
+        "lines": [_line(x) for x in s.lines],
+        "solver": {"name": s.solver.name, "status": s.solver.status, "gap": s.solver.gap,
+                   "seconds": round(s.solver.seconds, 3),
+                   "objective_usd": _money(s.solver.objective_usd), "message": s.solver.message},
+        "message": s.message,
+    }
+
+
+def plan_to_dict(result: PlanResult) -> dict:
+    strategies = [_strategy(s, result.mau, result.dau) for s in result.strategies]
+    saas = [{"provider": q.provider, "plan": q.plan, "metric": q.metric, "units": q.units,
+             "monthly_cost_usd": _money(q.monthly_cost_usd), "note": q.note,
+             "lines": [_line(x) for x in q.lines]} for q in result.saas]
+    ratios = [{"saas": f"{q['provider']}/{q['plan']}", "strategy": s["name"],
+               "ratio": round(q["monthly_cost_usd"] / s["monthly_cost_usd"], 3)}
+              for q in saas if q["monthly_cost_usd"] is not None
+              for s in strategies if s["monthly_cost_usd"]]
+    cheapest = result.cheapest()
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generator": f"implan {__version__}",
+        "workload": {"name": result.workload_name, "mau": result.mau, "derived": {
+            k: round(v, 3) for k, v in result.demand_summary.items()}, "resolved": result.workload},
+        "capacity_profile": list(result.profile_names),
+        "catalogs": [{"name": c.name, "provider": c.provider, "kind": c.kind, "as_of": c.as_of.isoformat(),
+                      "sha256": c.sha256} for c in result.catalogs],
+        "strategies": strategies,
+        "saas": saas,
+        "ratios": ratios,
+        "cheapest": None if cheapest is None else {"kind": cheapest[0], "name": cheapest[1],
+                                                   "monthly_cost_usd": _money(cheapest[2])},
+    }
+
+
+def to_json(data: dict) -> str:
+    return json.dumps(data, indent=2, sort_keys=False) + "\n"
+
+
+# ---------- text renderers (read the JSON dict) ----------
+
+def _usd(x: float | None) -> str:
+    return "n/a" if x is None else f"${x:,.0f}" if abs(x) >= 100 else f"${x:,.2f}"
+
+
+def _per(x: float | None, digits: int) -> str:
+    return "n/a" if x is None else f"${x:.{digits}f}"
+
+
+def _ratio(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:,.1f}x"
+
+
+def _solver_text(s: dict) -> str:
+    sv = s["solver"]
+    gap = "" if sv["gap"] is None else f", gap {sv['gap']:.2%}"
+    return f"{sv['status']} ({sv['name']}{gap}, {sv['seconds']:.2f} s)"
+
+
+def _saas_ratio(data: dict, saas_name: str, strategy: str) -> float | None:
+    for r in data["ratios"]:
+        if r["saas"] == saas_name and r["strategy"] == strategy:
+            return r["ratio"]
+    return None
+
+
+def compare_table(data: dict) -> RichGroup:
+    strategies = data["strategies"]
+    t = Table(title=f"implan compare: {data['workload']['name']} ({data['workload']['mau']:,} MAU)", expand=False)
+    for col, justify in (("option", "left"), ("monthly", "right"), ("per MAU", "right"), ("per 1k DAU", "right"),
+                         ("where", "left"), ("status", "left")):
+        t.add_column(col, justify=justify)
+    for s in strategies:
+        t.add_row(s["name"], _usd(s["monthly_cost_usd"]), _per(s["cost_per_mau_usd"], 4),
+                  _per(s["cost_per_1k_dau_usd"], 2),
+                  s["location"] or s["message"], _solver_text(s))
+    saas = Table(title="Chat SaaS for the same workload: SaaS cost / strategy cost", expand=False)
+    saas.add_column("SaaS offer")
+    saas.add_column("monthly", justify="right")
+    for s in strategies:
+        saas.add_column(f"/ {s['name']}", justify="right")
+    for q in data["saas"]:
+        name = f"{q['provider']}/{q['plan']}"
+        if q["monthly_cost_usd"] is None:
+            saas.add_row(name, "quote", *["n/a"] * len(strategies))
+            continue
+        saas.add_row(name, _usd(q["monthly_cost_usd"]), *[_ratio(_saas_ratio(data, name, s["name"]))
+                                                          for s in strategies])
+    parts = [t]
+    if data["saas"]:
+        parts.append(saas)
+        unpriced = [f"{q['provider']}/{q['plan']}" for q in data["saas"] if q["monthly_cost_usd"] is None]
+        if unpriced:
+            parts.append(Text(f"Sales quote only at this size: {', '.join(unpriced)}", style="dim"))
+    c = data["cheapest"]
+    parts.append(Text("Cheapest: " + ("none feasible" if c is None else
+                                      f"{c['name']} ({c['kind']}) at {_usd(c['monthly_cost_usd'])}/month"),
+                      style="bold"))
+    return RichGroup(*parts)
+
+
+def plan_tables(data: dict) -> RichGroup:
+    parts = []
+    for s in data["strategies"]:
+        head = Text(f"\n{s['name']}: ", style="bold")
+        if s["monthly_cost_usd"] is None:
+            head.append(f"{s['status']}: {s['message']}")
+            parts.append(head)
+            continue
+        head.append(f"{_usd(s['monthly_cost_usd'])}/month, ${s['cost_per_mau_usd']:.4f} per MAU, "
+                    f"${s['cost_per_1k_dau_usd']:.2f} per 1k DAU. {s['location']}, {s['pooling']}")
+        alt = {k: v for k, v in s["pooling_alternatives"].items() if k != s["pooling"] and v is not None}
+        if alt:
+            (k, v), = alt.items()
+            head.append(f" (saves {_usd(v - s['monthly_cost_usd'])} vs {k})" if v >= s["monthly_cost_usd"]
+                        else f" ({k}: {_usd(v)})")
+        head.append(f". Solver: {_solver_text(s)}")
+        parts.append(head)
+        b = Table(title="breakdown", expand=False)
+        b.add_column("category")
+        b.add_column("monthly", justify="right")
+        for k in CATEGORIES:
+            if s["breakdown"].get(k):
+                b.add_row(k, _usd(s["breakdown"][k]))
+        n = Table(title="nodes", expand=False)
+        for col in ("tier", "location", "type", "count", "purchase", "monthly"):
+            n.add_column(col, justify="right" if col in ("count", "monthly") else "left")
+        for node in s["nodes"]:
+            n.add_row(node["tier"], f"{node['provider']} {node['region']}", node["type"], str(node["count"]),
+                      node["purchase"], _usd(node["monthly_cost_usd"]))
+        u = Table(title="peak utilization", expand=False)
+        for col in ("tier", "cpu", "memory", "binding"):
+            u.add_column(col)
+        for x in s["usage"]:
+            u.add_row(x["tier"], f"{x['peak_utilization_cpu']:.0%}", f"{x['peak_utilization_memory']:.0%}",
+                      x["binding_resource"])
+        parts += [b, n, u]
+        if s["message"]:
+            parts.append(Text(s["message"], style="dim"))
+    return RichGroup(*parts)
+
+
+def to_markdown(data: dict, detailed: bool) -> str:
+    w = data["workload"]
+    out = [f"# implan: {w['name']} ({w['mau']:,} MAU)", "",
+           "| option | monthly USD | per MAU | per 1k DAU | where | solver |", "|---|---:|---:|---:|---|---|"]
+    for s in data["strategies"]:
+        out.append(f"| {s['name']} | {_usd(s['monthly_cost_usd'])} | {_per(s['cost_per_mau_usd'], 4)} | "
+                   f"{_per(s['cost_per_1k_dau_usd'], 2)} | {s['location'] or s['message']} | {_solver_text(s)} |")
+    if data["saas"]:
+        names = [s["name"] for s in data["strategies"]]
+        out += ["", "| SaaS offer | monthly USD | " + " | ".join(f"÷ {n}" for n in names) + " |",
+                "|---|---:|" + "---:|" * len(names)]
+        for q in data["saas"]:
+            name = f"{q['provider']}/{q['plan']}"
+            cells = [_ratio(_saas_ratio(data, name, n)) for n in names]
+            out.append(f"| {name} | {'quote' if q['monthly_cost_usd'] is None else _usd(q['monthly_cost_usd'])} | "
+                       + " | ".join(cells) + " |")
+    c = data["cheapest"]
+    out += ["", "**Cheapest:** " + ("none feasible" if c is None else
+                                     f"{c['name']} ({c['kind']}) at {_usd(c['monthly_cost_usd'])}/month")]
+    if detailed:
+        for s in data["strategies"]:
+            if s["monthly_cost_usd"] is None:
+                continue
+            out += ["", f"## {s['name']}: {_usd(s['monthly_cost_usd'])}/month ({s['location']}, {s['pooling']})", "",
+                    "| category | monthly USD |", "|---|---:|"]
+            out += [f"| {k} | {_usd(v)} |" for k, v in s["breakdown"].items() if v]
+            out += ["", "| tier | location | type | count | purchase | monthly USD |", "|---|---|---|---:|---|---:|"]
+            out += [f"| {n['tier']} | {n['provider']} {n['region']} | {n['type']} | {n['count']} | {n['purchase']} | "
+                    f"{_usd(n['monthly_cost_usd'])} |" for n in s["nodes"]]
+    return "\n".join(out) + "\n"
+
+
+def to_csv(data: dict) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["kind", "name", "status", "monthly_cost_usd", "cost_per_mau_usd", "location", "pooling",
+                     *CATEGORIES])
+    for s in data["strategies"]:
+        writer.writerow(["strategy", s["name"], s["status"], s["monthly_cost_usd"], s["cost_per_mau_usd"],
+                         s["location"], s["pooling"], *[s["breakdown"].get(k, "") for k in CATEGORIES]])
+    for q in data["saas"]:
+        cost = q["monthly_cost_usd"]
+        writer.writerow(["saas", f"{q['provider']}/{q['plan']}", "priced" if cost is not None else "quote_only",
+                         cost, None if cost is None else round(cost / data["workload"]["mau"], 6), "", "",
+                         *["" for _ in CATEGORIES]])
+    return buf.getvalue()
