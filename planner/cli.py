@@ -261,5 +261,9 @@ def root(version: Annotated[bool, typer.Option("--version", callback=_version, i
     """implan: cost planner for chat backends."""
 
 
+# Command groups that live in their own modules register themselves on `app` when imported.
+from planner import cli_bundle, cli_gates  # noqa: E402,F401  (import for the side effect of registering)
+
+
 def main() -> None:
     app(prog_name="implan")
