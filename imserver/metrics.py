@@ -54,7 +54,7 @@ class Metrics:
             "imserver_commit_latency_seconds", "duration of one group-commit transaction")
 
     def inc(self, name: str, value: float = 1, **labels) -> None:
-        key = tuple(sorted(labels.items()))
+        key = tuple(sorted(labels.items())) if labels else ()
         series = self.counters[name][1]
         series[key] = series.get(key, 0) + value
 

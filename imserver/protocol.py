@@ -83,7 +83,7 @@ def parse_client_frame(text, *, max_body_bytes: int, sync_max_limit: int) -> dic
     if isinstance(text, bytes):
         raise ProtocolError("bad_json", "binary frames are not accepted; send JSON text")
     try:
-        frame = json.loads(text)
+        frame = _loads(text)
     except ValueError:
         raise ProtocolError("bad_json", "frame is not valid JSON") from None
     if not isinstance(frame, dict):
@@ -155,8 +155,9 @@ def parse_client_frame(text, *, max_body_bytes: int, sync_max_limit: int) -> dic
     return out
 
 
-def dumps(frame: dict) -> str:
-    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+# One encoder reused (json.dumps with non-default separators builds a new encoder per call).
+dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_loads = json.loads
 
 
 def error_frame(code: str, message: str, ref=None) -> str:

@@ -46,13 +46,14 @@ class TokenBucket:
 
 class Session:
     """Per-connection state (kept small: it is multiplied by every idle connection)."""
-    __slots__ = ("ws", "user", "cid", "bucket", "violations", "inflight", "slots")
+    __slots__ = ("ws", "user", "cid", "bucket", "violations", "inflight", "window_free", "last_rx")
 
-    def __init__(self, ws, user, cid, bucket, max_inflight):
+    def __init__(self, ws, user, cid, bucket, now):
         self.ws, self.user, self.cid, self.bucket = ws, user, cid, bucket
         self.violations = 0
-        self.inflight = 0
-        self.slots = asyncio.Semaphore(max_inflight)
+        self.inflight = 0            # unacked sends of this connection
+        self.window_free = None      # asyncio.Event, created only when the window fills
+        self.last_rx = now
 
 
 class Node:
@@ -67,6 +68,7 @@ class Node:
                                   on_reconnect=self._on_fanout_reconnect, metrics=self.metrics)
         self.media = open_media(cfg, self.secret)
         self.local: dict[str, set[ServerConnection]] = {}
+        self.sessions: set[Session] = set()
         self.user_buckets: dict[str, TokenBucket] = {}
         self.draining = False
         self.ws_server = None
@@ -103,6 +105,7 @@ class Node:
             ping_interval=self.cfg.ping_interval_s, ping_timeout=self.cfg.ping_timeout_s,
             close_timeout=5, server_header=None)
         self.port = self.ws_server.sockets[0].getsockname()[1]
+        self._tasks.append(asyncio.get_running_loop().create_task(self._idle_sweeper()))
         if self.cfg.retention_days > 0:
             self._tasks.append(asyncio.get_running_loop().create_task(self._retention_loop()))
         log.info("listening", extra={"node": self.node_id, "host": self.cfg.listen_host, "port": self.port,
@@ -212,7 +215,8 @@ class Node:
             return
         self._next_cid += 1
         s = Session(ws, user, self._next_cid, TokenBucket(cfg.conn_rate_msgs_per_s, cfg.conn_rate_burst_msgs),
-                    cfg.max_inflight_sends_per_conn)
+                    time.monotonic())
+        self.sessions.add(s)
         first = conns is None
         if first:
             conns = self.local[user] = set()
@@ -231,6 +235,7 @@ class Node:
         except ConnectionClosed as exc:
             close_code = exc.rcvd.code if exc.rcvd else None
         finally:
+            self.sessions.discard(s)
             conns.discard(ws)
             if not conns and self.local.get(user) is conns:
                 del self.local[user]
@@ -254,13 +259,9 @@ class Node:
         ubucket = self.user_buckets[s.user]
         handlers = self._handlers
         while True:
-            try:
-                async with asyncio.timeout(cfg.idle_timeout_s):
-                    text = await ws.recv()
-            except TimeoutError:
-                await ws.close(protocol.CLOSE_IDLE, "idle timeout")
-                return
+            text = await ws.recv()
             t0 = time.perf_counter()
+            s.last_rx = time.monotonic()
             self.metrics.inc("imserver_frames_in_total")
             if not (s.bucket.take() and ubucket.take()):
                 s.violations += 1
@@ -288,12 +289,19 @@ class Node:
 
     # ---- frame handlers ------------------------------------------------------------------
     async def _h_send(self, s: Session, f: dict, t0: float) -> None:
-        await s.slots.acquire()       # bound unacked sends per connection (backpressure: stop reading)
+        while s.inflight >= self.cfg.max_inflight_sends_per_conn:   # backpressure: stop reading
+            if s.window_free is None:
+                s.window_free = asyncio.Event()
+            s.window_free.clear()
+            await s.window_free.wait()
+        s.inflight += 1
         fut = self.store.send(s.user, f["client_msg_id"], f["conv"], f["to"], f["body"], f["media"])
         fut.add_done_callback(lambda fut: self._send_done(s, f["ref"], t0, fut))
 
     def _send_done(self, s: Session, ref, t0: float, fut: asyncio.Future) -> None:
-        s.slots.release()
+        s.inflight -= 1
+        if s.window_free is not None:
+            s.window_free.set()
         exc = fut.exception()
         if exc is not None:
             code = exc.code if isinstance(exc, StoreError) else "unavailable"
@@ -394,6 +402,17 @@ class Node:
         "group_members": _h_group_members, "receipt": _h_receipt, "typing": _h_typing, "upload": _h_upload,
         "media_url": _h_media_url, "ping": _h_ping,
     }
+
+    # ---- idle timeout --------------------------------------------------------------------
+    async def _idle_sweeper(self) -> None:
+        """Close connections that sent no frame for idle_timeout_s (one timer for all, not one per recv)."""
+        period = min(5.0, self.cfg.idle_timeout_s / 4)
+        while True:
+            await asyncio.sleep(period)
+            cutoff = time.monotonic() - self.cfg.idle_timeout_s
+            for s in [s for s in self.sessions if s.last_rx < cutoff]:
+                self.metrics.inc("imserver_errors_total", code="idle_timeout")
+                self._spawn(s.ws.close(protocol.CLOSE_IDLE, "idle timeout"))
 
     # ---- retention -----------------------------------------------------------------------
     async def _retention_loop(self) -> None:

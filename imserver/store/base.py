@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class StoreError(Exception):
@@ -59,12 +59,11 @@ class ReceiptResult:
     members: tuple
 
 
-@dataclass
 class WriteOp:
-    name: str
-    args: tuple
-    future: asyncio.Future
-    enqueued_s: float = field(default_factory=time.perf_counter)
+    __slots__ = ("name", "args", "future")
+
+    def __init__(self, name: str, args: tuple, future: asyncio.Future):
+        self.name, self.args, self.future = name, args, future
 
 
 SCHEMA_VERSION = 1
@@ -90,6 +89,7 @@ class Store(ABC):
     async def migrate(self) -> None: ...
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._writer = asyncio.get_running_loop().create_task(self._write_loop(), name="imserver-writer")
 
@@ -114,7 +114,7 @@ class Store(ABC):
     # ---- group commit --------------------------------------------------------------------
     def submit(self, name: str, *args) -> asyncio.Future:
         """Queue a write; the future resolves after the commit that includes it."""
-        fut = asyncio.get_running_loop().create_future()
+        fut = self._loop.create_future()
         self._queue.append(WriteOp(name, args, fut))
         self.inflight += 1
         self._wake.set()

@@ -121,8 +121,6 @@ class PostgresStore(Store):
             members = await self._members(c, conv)
         await c.execute("INSERT INTO messages(conv, seq, sender, client_msg_id, body, media, ts)"
                         " VALUES ($1,$2,$3,$4,$5,$6,$7)", conv, seq, sender, cmid, body, media, ts)
-        await c.execute("UPDATE members SET read_seq=$1, delivered_seq=GREATEST(delivered_seq, $1)"
-                        " WHERE conv=$2 AND user_id=$3", seq, conv, sender)
         return SendResult(conv, seq, ts, sender, cmid, body, media, members, False)
 
     async def _group(self, c, conv):
@@ -214,10 +212,12 @@ class PostgresStore(Store):
 
     async def inbox(self, user):
         async with self._pool.acquire() as c:
-            rows = await c.fetch("SELECT c.id, c.kind, c.name, c.last_seq, m.read_seq, m.delivered_seq FROM members m"
-                                 " JOIN conversations c ON c.id=m.conv WHERE m.user_id=$1 ORDER BY c.id", user)
+            rows = await c.fetch(
+                "SELECT c.id, c.kind, c.name, c.last_seq, m.read_seq, m.delivered_seq,"
+                " (SELECT count(*) FROM messages g WHERE g.conv=m.conv AND g.seq>m.read_seq AND g.sender<>m.user_id)"
+                " FROM members m JOIN conversations c ON c.id=m.conv WHERE m.user_id=$1 ORDER BY c.id", user)
         return [{"conv": r[0], "kind": r[1], "name": r[2], "last_seq": r[3], "read_seq": r[4],
-                 "delivered_seq": r[5], "unread": max(0, r[3] - r[4])} for r in rows]
+                 "delivered_seq": r[5], "unread": r[6]} for r in rows]
 
     async def members(self, user, conv):
         async with self._pool.acquire() as c:

@@ -1,7 +1,7 @@
 """SQLite backend (embedded default): WAL, synchronous=FULL, one writer thread, one reader thread.
 
-The writer thread owns one connection and runs each group-commit batch as one
-``BEGIN IMMEDIATE ... COMMIT`` (one fsync of the WAL per batch).  Reads run on a second
+Each group-commit batch is one ``BEGIN IMMEDIATE ... COMMIT`` on the writer connection (one
+fsync of the WAL per batch); the statements run on the loop thread, the COMMIT on a thread.  Reads run on a second
 thread with its own connection; WAL lets them proceed while a batch commits.
 """
 from __future__ import annotations
@@ -34,7 +34,9 @@ SCHEMA = [
 
 
 def _connect(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
+    # check_same_thread=False: the writer connection runs statements on the loop thread and
+    # COMMIT on the writer thread, never at the same time (the write loop awaits each batch).
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA busy_timeout=10000")
@@ -49,6 +51,12 @@ class SQLiteStore(Store):
         self._rexec = ThreadPoolExecutor(1, thread_name_prefix="imserver-sqlite-r")
         self._wconn: sqlite3.Connection | None = None
         self._rconn: sqlite3.Connection | None = None
+        # SQLite has exactly one writer (this process), so these caches are authoritative; they
+        # are dropped whenever a batch fails.  last_seq changes are written back once per
+        # conversation per batch, inside the same transaction as the messages.
+        self._last_seq: dict[str, int] = {}
+        self._dirty: set[str] = set()
+        self._members_cache: dict[str, frozenset] = {}
 
     # ---- lifecycle -----------------------------------------------------------------------
     async def open(self) -> None:
@@ -96,9 +104,10 @@ class SQLiteStore(Store):
 
     # ---- group commit --------------------------------------------------------------------
     async def _run_batch(self, batch: list[WriteOp]) -> list:
-        return await asyncio.get_running_loop().run_in_executor(self._wexec, self._batch_sync, batch)
-
-    def _batch_sync(self, batch: list[WriteOp]) -> list:
+        """Statements run on the event-loop thread (microseconds each); only COMMIT (the fsync)
+        runs on the writer thread.  Running the statements on a second thread made every
+        sqlite3 call hand the GIL back and forth with the busy loop thread (a convoy that
+        stretched batches to tens of milliseconds)."""
         c = self._wconn
         ts = now_ms()
         results: list = []
@@ -111,12 +120,44 @@ class SQLiteStore(Store):
                     results.append(getattr(self, "_op_" + op.name)(c, ts, *op.args))
                 except StoreError as exc:
                     results.append(exc)
-            c.execute("COMMIT")
+            if self._dirty:
+                c.executemany("UPDATE conversations SET last_seq=? WHERE id=?",
+                              [(self._last_seq[conv], conv) for conv in self._dirty])
+                self._dirty.clear()
         except BaseException:
+            self._forget()
+            c.execute("ROLLBACK")
+            raise
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._wexec, c.execute, "COMMIT")
+        except BaseException:
+            self._forget()
             if c.in_transaction:
-                c.execute("ROLLBACK")
+                await asyncio.get_running_loop().run_in_executor(self._wexec, c.execute, "ROLLBACK")
             raise
         return results
+
+    def _forget(self) -> None:
+        self._last_seq.clear()
+        self._dirty.clear()
+        self._members_cache.clear()
+
+    def _next_seq(self, c, conv) -> int | None:
+        last = self._last_seq.get(conv)
+        if last is None:
+            row = c.execute("SELECT last_seq FROM conversations WHERE id=?", (conv,)).fetchone()
+            if row is None:
+                return None
+            last = row[0]
+        self._last_seq[conv] = last + 1
+        self._dirty.add(conv)
+        return last + 1
+
+    def _member_set(self, c, conv) -> frozenset:
+        members = self._members_cache.get(conv)
+        if members is None:
+            members = self._members_cache[conv] = frozenset(self._members(c, conv))
+        return members
 
     # ---- write operations (run on the writer thread inside the batch transaction) ---------
     @staticmethod
@@ -137,27 +178,22 @@ class SQLiteStore(Store):
         if pair is not None:
             if sender not in pair or pair[0] == pair[1]:
                 raise StoreError("forbidden", "not a member of that conversation")
-            r = c.execute("UPDATE conversations SET last_seq=last_seq+1 WHERE id=? RETURNING last_seq", (conv,)).fetchone()
-            if r is None:
+            seq = self._next_seq(c, conv)
+            if seq is None:
                 c.execute(
                     "INSERT INTO conversations(id, kind, created_by, created_ts, last_seq, member_count)"
-                    " VALUES (?, 'direct', ?, ?, 1, 2)", (conv, sender, ts))
+                    " VALUES (?, 'direct', ?, ?, 0, 2)", (conv, sender, ts))
                 c.executemany("INSERT INTO members(conv, user_id, joined_ts) VALUES (?, ?, ?)",
                               [(conv, pair[0], ts), (conv, pair[1], ts)])
-                seq = 1
-            else:
-                seq = r[0]
+                seq = self._next_seq(c, conv)
             members = pair
         else:
-            if c.execute("SELECT 1 FROM members WHERE conv=? AND user_id=?", (conv, sender)).fetchone() is None:
+            members = self._member_set(c, conv)
+            if sender not in members:
                 raise StoreError("forbidden", "not a member of that conversation")
-            seq = c.execute("UPDATE conversations SET last_seq=last_seq+1 WHERE id=? RETURNING last_seq",
-                            (conv,)).fetchone()[0]
-            members = self._members(c, conv)
+            seq = self._next_seq(c, conv)
         c.execute("INSERT INTO messages(conv, seq, sender, client_msg_id, body, media, ts) VALUES (?,?,?,?,?,?,?)",
                   (conv, seq, sender, cmid, body, media, ts))
-        c.execute("UPDATE members SET read_seq=?, delivered_seq=max(delivered_seq, ?) WHERE conv=? AND user_id=?",
-                  (seq, seq, conv, sender))
         return SendResult(conv, seq, ts, sender, cmid, body, media, members, False)
 
     def _group(self, c, conv):
@@ -176,11 +212,14 @@ class SQLiteStore(Store):
             return False
         if count + 1 > max_members:
             raise StoreError("group_full", f"group is limited to {max_members} members")
-        last = c.execute("SELECT last_seq FROM conversations WHERE id=?", (conv,)).fetchone()[0]
+        last = self._last_seq.get(conv)
+        if last is None:
+            last = c.execute("SELECT last_seq FROM conversations WHERE id=?", (conv,)).fetchone()[0]
         # A newcomer starts unread-free at the current position but may sync earlier history.
         c.execute("INSERT INTO members(conv, user_id, joined_ts, delivered_seq, read_seq) VALUES (?,?,?,?,?)",
                   (conv, user, ts, last, last))
         c.execute("UPDATE conversations SET member_count=member_count+1 WHERE id=?", (conv,))
+        self._members_cache.pop(conv, None)
         return True
 
     def _op_group_create(self, c, ts, user, conv, name, members, public, max_members):
@@ -211,6 +250,7 @@ class SQLiteStore(Store):
         if not self._is_member(c, conv, user):
             raise StoreError("forbidden", "not a member of that conversation")
         c.execute("DELETE FROM members WHERE conv=? AND user_id=?", (conv, user))
+        self._members_cache.pop(conv, None)
         c.execute("UPDATE conversations SET member_count=member_count-1 WHERE id=?", (conv,))
         return GroupResult(conv, name, self._members(c, conv), (user,))
 
@@ -219,7 +259,7 @@ class SQLiteStore(Store):
                         " WHERE m.conv=? AND m.user_id=?", (conv, user)).fetchone()
         if row is None:
             raise StoreError("forbidden", "not a member of that conversation")
-        seq = min(seq, row[0])
+        seq = min(seq, self._last_seq.get(conv, row[0]))
         if kind == "read":
             c.execute("UPDATE members SET read_seq=max(read_seq, ?), delivered_seq=max(delivered_seq, ?)"
                       " WHERE conv=? AND user_id=?", (seq, seq, conv, user))
@@ -252,10 +292,12 @@ class SQLiteStore(Store):
     async def inbox(self, user):
         def run(c, user):
             rows = c.execute(
-                "SELECT c.id, c.kind, c.name, c.last_seq, m.read_seq, m.delivered_seq FROM members m"
-                " JOIN conversations c ON c.id=m.conv WHERE m.user_id=? ORDER BY c.id", (user,)).fetchall()
+                "SELECT c.id, c.kind, c.name, c.last_seq, m.read_seq, m.delivered_seq,"
+                " (SELECT count(*) FROM messages g WHERE g.conv=m.conv AND g.seq>m.read_seq AND g.sender<>m.user_id)"
+                " FROM members m JOIN conversations c ON c.id=m.conv WHERE m.user_id=? ORDER BY c.id",
+                (user,)).fetchall()
             return [{"conv": r[0], "kind": r[1], "name": r[2], "last_seq": r[3], "read_seq": r[4],
-                     "delivered_seq": r[5], "unread": max(0, r[3] - r[4])} for r in rows]
+                     "delivered_seq": r[5], "unread": r[6]} for r in rows]
 
         return await self._read(run, user)
 
