@@ -1,0 +1,484 @@
+"""Compare two plan JSONs (the report.py contract): per strategy, per breakdown category, per node and per line item,
+with every strategy's cost change split into a price, a load and a topology part that sum to the total change.
+
+Attribution (docs/ci-gates.md has the worked rules). For one strategy, take the cost lines of the old and the new
+plan keyed by (category, item), each with a quantity q and a monthly cost c (unit price p = c / q):
+
+* price     = sum over lines in both plans of  q_old * (p_new - p_old),  counted only when the line's catalog
+              (its `catalog` field, or any catalog when the line names none) has a different sha256 in the two plans:
+              the old topology's quantities re-priced at the new plan's unit prices;
+* load      = sum over lines in both plans of  (c_new - c_old) - price_line,  when the workload's derived demand
+              differs (more users, messages, media...); the new quantities at the new prices minus the re-priced old;
+* topology  = everything else: lines that appear or disappear (a different instance type, purchase option, region,
+              tier grouping, pooling) at their own cost, plus quantity changes when the load did not change
+              (the optimizer chose differently, e.g. because prices moved).
+
+price + load + topology == new total - old total by construction; the cents lost by rounding each line to 2
+decimals in the JSON are assigned to the largest of the three parts so the printed parts add up exactly.
+Pure functions over dicts; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from planner.errors import PlannerError
+from planner.model import CATEGORIES
+
+DIFF_SCHEMA_VERSION = "1.0"
+SUPPORTED_PLAN_MAJOR = "1"
+NODE_KEY = ("tier", "provider", "region", "type", "purchase")
+
+
+class PlanFileError(PlannerError):
+    """A plan JSON given to diff/check is missing, not JSON or not an implan plan (exit 2)."""
+
+
+# ---------- loading and validating a plan JSON ----------
+
+def _require(cond: bool, origin: str, what: str) -> None:
+    if not cond:
+        raise PlanFileError(f"{origin}: not an implan plan JSON: {what}")
+
+
+def _is_num(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def validate_plan(data: Any, origin: str) -> dict:
+    """Check the parts of the contract that diff/check read; one clear line naming the file on the first problem."""
+    _require(isinstance(data, dict), origin, f"expected a JSON object at the top, found {type(data).__name__}")
+    _require("schema_version" in data, origin, "missing 'schema_version' (write it with `implan plan --format json`)")
+    version = str(data["schema_version"])
+    if version.split(".")[0] != SUPPORTED_PLAN_MAJOR:
+        raise PlanFileError(f"{origin}: schema_version {version} is not supported (expected {SUPPORTED_PLAN_MAJOR}.x)")
+    for key, kind in (("workload", dict), ("catalogs", list), ("strategies", list), ("saas", list)):
+        _require(isinstance(data.get(key), kind), origin, f"'{key}' must be a JSON {kind.__name__.replace('dict', 'object').replace('list', 'array')}")
+    w = data["workload"]
+    _require(isinstance(w.get("name"), str), origin, "'workload.name' must be a string")
+    _require(_is_num(w.get("mau")) and w["mau"] > 0, origin, "'workload.mau' must be a positive number")
+    _require(isinstance(w.get("derived"), dict), origin, "'workload.derived' must be an object")
+    for i, c in enumerate(data["catalogs"]):
+        _require(isinstance(c, dict) and isinstance(c.get("name"), str) and isinstance(c.get("sha256"), str),
+                 origin, f"'catalogs[{i}]' needs a 'name' and a 'sha256' string")
+    for i, s in enumerate(data["strategies"]):
+        where = f"'strategies[{i}]'"
+        _require(isinstance(s, dict) and isinstance(s.get("name"), str), origin, f"{where} needs a 'name' string")
+        cost = s.get("monthly_cost_usd")
+        _require(cost is None or _is_num(cost), origin, f"{where}.monthly_cost_usd must be a number or null")
+        _require(isinstance(s.get("breakdown", {}), dict), origin, f"{where}.breakdown must be an object")
+        for key in ("lines", "nodes"):
+            _require(isinstance(s.get(key, []), list), origin, f"{where}.{key} must be an array")
+        for j, line in enumerate(s.get("lines", [])):
+            _require(isinstance(line, dict) and isinstance(line.get("category"), str)
+                     and isinstance(line.get("item"), str) and _is_num(line.get("quantity"))
+                     and _is_num(line.get("monthly_cost_usd")), origin,
+                     f"{where}.lines[{j}] needs category, item, quantity and monthly_cost_usd")
+        for j, node in enumerate(s.get("nodes", [])):
+            _require(isinstance(node, dict) and all(isinstance(node.get(k), str) for k in NODE_KEY)
+                     and _is_num(node.get("count")) and _is_num(node.get("monthly_cost_usd")), origin,
+                     f"{where}.nodes[{j}] needs {', '.join(NODE_KEY)}, count and monthly_cost_usd")
+    for i, q in enumerate(data["saas"]):
+        _require(isinstance(q, dict) and isinstance(q.get("provider"), str) and isinstance(q.get("plan"), str)
+                 and (q.get("monthly_cost_usd") is None or _is_num(q.get("monthly_cost_usd"))), origin,
+                 f"'saas[{i}]' needs provider, plan and monthly_cost_usd (number or null)")
+    return data
+
+
+def load_plan_json(path: Path) -> dict:
+    origin = str(path)
+    if not path.exists():
+        raise PlanFileError(f"{origin}: no such file")
+    if path.is_dir():
+        raise PlanFileError(f"{origin}: is a directory, expected a plan JSON file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PlanFileError(f"{origin}: cannot read: {exc}") from None
+    if not text.strip():
+        raise PlanFileError(f"{origin}: empty file, expected a plan JSON (`implan plan --format json --out FILE`)")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlanFileError(f"{origin}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    return validate_plan(data, origin)
+
+
+# ---------- diff ----------
+
+def _r(x: float | None, digits: int = 2) -> float | None:
+    if x is None:
+        return None
+    v = round(x, digits)
+    return 0.0 if v == 0 else v  # no "-0.0" in the output
+
+
+def _pct(old: float | None, new: float | None) -> float | None:
+    if old is None or new is None or old == 0:
+        return None
+    return _r((new - old) / old * 100, 2)
+
+
+def _catalog_map(plan: dict) -> dict[str, dict]:
+    return {c["name"]: c for c in plan["catalogs"]}
+
+
+def catalog_changes(old: dict, new: dict) -> list[dict]:
+    a, b = _catalog_map(old), _catalog_map(new)
+    out = []
+    for name in sorted(set(a) | set(b)):
+        x, y = a.get(name), b.get(name)
+        if x and y and x["sha256"] == y["sha256"]:
+            continue
+        out.append({"name": name, "change": "added" if x is None else "removed" if y is None else "changed",
+                    "old_sha256": x and x["sha256"], "new_sha256": y and y["sha256"],
+                    "old_as_of": x and x.get("as_of"), "new_as_of": y and y.get("as_of")})
+    return out
+
+
+def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(d, dict):
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: d}
+
+
+def workload_changes(old: dict, new: dict) -> list[dict]:
+    a, b = _flatten(old["workload"].get("resolved") or {}), _flatten(new["workload"].get("resolved") or {})
+    return [{"path": k, "old": a.get(k), "new": b.get(k)} for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+
+
+def demand_changes(old: dict, new: dict) -> list[dict]:
+    a, b = old["workload"]["derived"], new["workload"]["derived"]
+    rows = [{"field": "mau", "old": old["workload"]["mau"], "new": new["workload"]["mau"]}]
+    rows += [{"field": k, "old": a.get(k), "new": b.get(k)} for k in list(a) + [k for k in b if k not in a]]
+    out = []
+    for r in rows:
+        if r["old"] != r["new"]:
+            both = _is_num(r["old"]) and _is_num(r["new"])
+            out.append({**r, "change_pct": _pct(r["old"], r["new"]) if both else None})
+    return out
+
+
+def _lines(strategy: dict | None) -> dict[tuple[str, str], dict]:
+    out: dict[tuple[str, str], dict] = {}
+    for line in (strategy or {}).get("lines", []):
+        key = (line["category"], line["item"])
+        agg = out.setdefault(key, {"quantity": 0.0, "cost": 0.0, "unit": line.get("unit", ""),
+                                   "catalog": line.get("catalog")})
+        agg["quantity"] += line["quantity"]
+        agg["cost"] += line["monthly_cost_usd"]
+    return out
+
+
+def _nodes(strategy: dict | None) -> dict[tuple, dict]:
+    out: dict[tuple, dict] = {}
+    for node in (strategy or {}).get("nodes", []):
+        key = tuple(node[k] for k in NODE_KEY)
+        agg = out.setdefault(key, {"count": 0, "cost": 0.0})
+        agg["count"] += node["count"]
+        agg["cost"] += node["monthly_cost_usd"]
+    return out
+
+
+def _assign_rounding(parts: dict[str, float], total: float) -> dict[str, float]:
+    rounded = {k: round(v, 2) for k, v in parts.items()}
+    residual = round(total - sum(rounded.values()), 2)
+    if residual:
+        biggest = max(rounded, key=lambda k: (abs(parts[k]), k))
+        rounded[biggest] = round(rounded[biggest] + residual, 2)
+    return {k: _r(v) for k, v in rounded.items()}
+
+
+def diff_strategy(name: str, old_s: dict | None, new_s: dict | None, changed_catalogs: set[str],
+                  any_catalog_changed: bool, load_changed: bool) -> dict:
+    old_cost = None if old_s is None else old_s.get("monthly_cost_usd")
+    new_cost = None if new_s is None else new_s.get("monthly_cost_usd")
+    out: dict[str, Any] = {
+        "name": name,
+        "old_status": None if old_s is None else old_s.get("status"),
+        "new_status": None if new_s is None else new_s.get("status"),
+        "old_usd": old_cost, "new_usd": new_cost,
+        "delta_usd": None if old_cost is None or new_cost is None else _r(new_cost - old_cost),
+        "delta_pct": _pct(old_cost, new_cost),
+        "attribution": None, "breakdown": [], "nodes": [], "lines": [], "note": "",
+    }
+    if old_s is None or new_s is None:
+        out["note"] = f"only in the {'new' if old_s is None else 'old'} plan"
+    elif old_cost is None or new_cost is None:
+        which = " and ".join(w for w, c in (("old", old_cost), ("new", new_cost)) if c is None)
+        out["note"] = f"no feasible plan in the {which} plan"
+    old_b, new_b = (old_s or {}).get("breakdown") or {}, (new_s or {}).get("breakdown") or {}
+    for cat in list(CATEGORIES) + sorted((set(old_b) | set(new_b)) - set(CATEGORIES)):
+        a, b = old_b.get(cat, 0.0), new_b.get(cat, 0.0)
+        if a or b:
+            out["breakdown"].append({"category": cat, "old_usd": _r(a), "new_usd": _r(b), "delta_usd": _r(b - a)})
+    old_n, new_n = _nodes(old_s), _nodes(new_s)
+    for key in sorted(set(old_n) | set(new_n)):
+        a, b = old_n.get(key), new_n.get(key)
+        change = "added" if a is None else "removed" if b is None else (
+            "unchanged" if a["count"] == b["count"] and round(a["cost"], 2) == round(b["cost"], 2) else "changed")
+        out["nodes"].append({**dict(zip(NODE_KEY, key)), "old_count": a and a["count"], "new_count": b and b["count"],
+                             "old_usd": a and _r(a["cost"]), "new_usd": b and _r(b["cost"]),
+                             "delta_usd": _r((b["cost"] if b else 0.0) - (a["cost"] if a else 0.0)),
+                             "change": change})
+    old_l, new_l = _lines(old_s), _lines(new_s)
+    parts = {"price": 0.0, "load": 0.0, "topology": 0.0}
+    for key in sorted(set(old_l) | set(new_l)):
+        a, b = old_l.get(key), new_l.get(key)
+        row = {"category": key[0], "item": key[1], "unit": (b or a)["unit"],
+               "old_quantity": a and _r(a["quantity"], 4), "new_quantity": b and _r(b["quantity"], 4),
+               "old_usd": a and _r(a["cost"]), "new_usd": b and _r(b["cost"]),
+               "delta_usd": _r((b["cost"] if b else 0.0) - (a["cost"] if a else 0.0))}
+        price = load = topo = 0.0
+        if a is None:
+            topo = b["cost"]
+        elif b is None:
+            topo = -a["cost"]
+        else:
+            catalog = b["catalog"] or a["catalog"]
+            repriced = catalog in changed_catalogs if catalog else any_catalog_changed
+            if repriced and a["quantity"] > 0 and b["quantity"] > 0:
+                price = a["quantity"] * (b["cost"] / b["quantity"] - a["cost"] / a["quantity"])
+            rest = b["cost"] - a["cost"] - price
+            if load_changed:
+                load = rest
+            else:
+                topo = rest
+        parts["price"] += price
+        parts["load"] += load
+        parts["topology"] += topo
+        row.update(price_usd=_r(price), load_usd=_r(load), topology_usd=_r(topo))
+        if row["delta_usd"] or a is None or b is None:
+            out["lines"].append(row)
+    if out["delta_usd"] is not None:
+        out["attribution"] = _assign_rounding(parts, out["delta_usd"])
+    return out
+
+
+def diff_plans(old: dict, new: dict) -> dict:
+    cat_changes = catalog_changes(old, new)
+    changed = {c["name"] for c in cat_changes}
+    demand = demand_changes(old, new)
+    load_changed = bool(demand)
+    old_s = {s["name"]: s for s in old["strategies"]}
+    new_s = {s["name"]: s for s in new["strategies"]}
+    names = [s["name"] for s in old["strategies"]] + [n for n in new_s if n not in old_s]
+    strategies = [diff_strategy(n, old_s.get(n), new_s.get(n), changed, bool(changed), load_changed) for n in names]
+    old_q = {f"{q['provider']}/{q['plan']}": q.get("monthly_cost_usd") for q in old["saas"]}
+    new_q = {f"{q['provider']}/{q['plan']}": q.get("monthly_cost_usd") for q in new["saas"]}
+    saas = []
+    for name in list(old_q) + [n for n in new_q if n not in old_q]:
+        a, b = old_q.get(name), new_q.get(name)
+        saas.append({"name": name, "old_usd": a, "new_usd": b,
+                     "delta_usd": None if a is None or b is None else _r(b - a), "delta_pct": _pct(a, b)})
+    return {
+        "diff_schema_version": DIFF_SCHEMA_VERSION,
+        "old": {"workload": old["workload"]["name"], "mau": old["workload"]["mau"],
+                "catalogs": {c["name"]: c["sha256"] for c in old["catalogs"]}},
+        "new": {"workload": new["workload"]["name"], "mau": new["workload"]["mau"],
+                "catalogs": {c["name"]: c["sha256"] for c in new["catalogs"]}},
+        "catalog_changes": cat_changes,
+        "prices_changed": bool(cat_changes),
+        "load_changed": load_changed,
+        "demand_changes": demand,
+        "workload_changes": workload_changes(old, new),
+        "strategies": strategies,
+        "saas": saas,
+    }
+
+
+# ---------- formatting helpers shared by diff and check renderers (deterministic, no timestamps) ----------
+
+def usd(x: float | None) -> str:
+    if x is None:
+        return "n/a"
+    return f"${x:,.0f}" if abs(x) >= 100 else f"${x:,.2f}"
+
+
+def signed_usd(x: float | None) -> str:
+    if x is None:
+        return "n/a"
+    if round(x, 2) == 0:
+        return "$0"
+    return ("+" if x > 0 else "-") + usd(abs(x))
+
+
+def signed_pct(x: float | None) -> str:
+    if x is None:
+        return "n/a"
+    if round(x, 1) == 0:
+        return "0.0%"
+    return f"{x:+.1f}%"
+
+
+def arrow(x: float | None) -> str:
+    if x is None or round(x, 2) == 0:
+        return "="
+    return "▲" if x > 0 else "▼"
+
+
+def delta_text(delta: float | None, pct: float | None) -> str:
+    if delta is None:
+        return "n/a"
+    return f"{arrow(delta)} {signed_usd(delta)} ({signed_pct(pct)})" if pct is not None else \
+        f"{arrow(delta)} {signed_usd(delta)}"
+
+
+def _num(x: Any) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, float):
+        return f"{x:,.4g}" if abs(x) < 1000 else f"{x:,.0f}"
+    if isinstance(x, int) and not isinstance(x, bool):
+        return f"{x:,}"
+    return str(x)
+
+
+def short_sha(x: str | None) -> str:
+    return "none" if not x else x[:12]
+
+
+def catalog_change_text(c: dict) -> str:
+    if c["change"] == "added":
+        return f"{c['name']}: added (sha256 {short_sha(c['new_sha256'])}, as of {c['new_as_of']})"
+    if c["change"] == "removed":
+        return f"{c['name']}: removed (was sha256 {short_sha(c['old_sha256'])})"
+    return (f"{c['name']}: sha256 {short_sha(c['old_sha256'])} → {short_sha(c['new_sha256'])} "
+            f"(as of {c['old_as_of']} → {c['new_as_of']})")
+
+
+def attribution_cells(s: dict) -> list[str]:
+    a = s["attribution"]
+    if a is None:
+        return ["n/a"] * 3
+    return [signed_usd(a["price"]), signed_usd(a["load"]), signed_usd(a["topology"])]
+
+
+def _esc(text: str) -> str:
+    return str(text).replace("|", "\\|")
+
+
+def markdown_sections(d: dict, heading: str = "###", collapsible: bool = True) -> list[str]:
+    """The diff as markdown: strategy table, then per strategy collapsible line-item, category and node tables."""
+    out = ["| strategy | baseline | new | change | price | load | topology |", "|---|---:|---:|---|---:|---:|---:|"]
+    for s in d["strategies"]:
+        change = delta_text(s["delta_usd"], s["delta_pct"]) if s["delta_usd"] is not None else (s["note"] or "n/a")
+        out.append(f"| {s['name']} | {usd(s['old_usd'])} | {usd(s['new_usd'])} | {change} | "
+                   + " | ".join(attribution_cells(s)) + " |")
+    out.append("")
+    if d["catalog_changes"]:
+        out += ["**Prices changed** — the baseline was made with different catalogs; the price column is the "
+                "baseline topology re-priced at the new prices:", ""]
+        out += [f"- {catalog_change_text(c)}" for c in d["catalog_changes"]]
+        out.append("")
+    if d["demand_changes"]:
+        out += ["<details><summary>Load changes (derived demand)</summary>" if collapsible else
+                f"{heading} Load changes (derived demand)", "",
+                "| quantity | baseline | new | change |", "|---|---:|---:|---:|"]
+        out += [f"| {r['field']} | {_num(r['old'])} | {_num(r['new'])} | {signed_pct(r['change_pct'])} |"
+                for r in d["demand_changes"]]
+        out += ["", "</details>", ""] if collapsible else [""]
+    other = [w for w in d["workload_changes"] if not w["path"].startswith("users.mau")]
+    if other:
+        out += ["<details><summary>Workload settings changed</summary>" if collapsible else
+                f"{heading} Workload settings changed", "", "| field | baseline | new |", "|---|---|---|"]
+        out += [f"| {_esc(w['path'])} | {_esc(_num(w['old']))} | {_esc(_num(w['new']))} |" for w in other]
+        out += ["", "</details>", ""] if collapsible else [""]
+    for s in d["strategies"]:
+        if not (s["breakdown"] or s["nodes"] or s["lines"]):
+            continue
+        title = f"{s['name']}: line items, categories and nodes"
+        out += [f"<details><summary>{title}</summary>" if collapsible else f"{heading} {title}", ""]
+        if s["breakdown"]:
+            out += ["| category | baseline | new | change |", "|---|---:|---:|---|"]
+            out += [f"| {b['category']} | {usd(b['old_usd'])} | {usd(b['new_usd'])} | "
+                    f"{arrow(b['delta_usd'])} {signed_usd(b['delta_usd'])} |" for b in s["breakdown"]]
+            out.append("")
+        if s["lines"]:
+            out += ["| line item | quantity (baseline → new) | baseline | new | change | price | load | topology |",
+                    "|---|---|---:|---:|---|---:|---:|---:|"]
+            for x in s["lines"]:
+                qty = f"{_num(x['old_quantity'])} → {_num(x['new_quantity'])} {x['unit']}"
+                out.append(f"| {x['category']}: {_esc(x['item'])} | {_esc(qty)} | {usd(x['old_usd'])} | "
+                           f"{usd(x['new_usd'])} | {arrow(x['delta_usd'])} {signed_usd(x['delta_usd'])} | "
+                           f"{signed_usd(x['price_usd'])} | {signed_usd(x['load_usd'])} | "
+                           f"{signed_usd(x['topology_usd'])} |")
+            out.append("")
+        if s["nodes"]:
+            out += ["| tier | location | type | purchase | count (baseline → new) | change |",
+                    "|---|---|---|---|---|---|"]
+            for n in s["nodes"]:
+                count = f"{_num(n['old_count'])} → {_num(n['new_count'])}"
+                out.append(f"| {n['tier']} | {n['provider']} {n['region']} | {n['type']} | {n['purchase']} | "
+                           f"{count} | {n['change']}: {arrow(n['delta_usd'])} {signed_usd(n['delta_usd'])} |")
+            out.append("")
+        out += ["</details>", ""] if collapsible else []
+    priced = [q for q in d["saas"] if q["old_usd"] is not None or q["new_usd"] is not None]
+    if priced:
+        out += ["<details><summary>Chat SaaS offers for the same workload</summary>" if collapsible else
+                f"{heading} Chat SaaS offers", "", "| SaaS offer | baseline | new | change |", "|---|---:|---:|---|"]
+        out += [f"| {q['name']} | {usd(q['old_usd'])} | {usd(q['new_usd'])} | "
+                f"{delta_text(q['delta_usd'], q['delta_pct'])} |" for q in priced]
+        out += ["", "</details>", ""] if collapsible else [""]
+    return out
+
+
+def diff_markdown(d: dict) -> str:
+    head = (f"## implan diff: {d['old']['workload']} ({d['old']['mau']:,} MAU) → {d['new']['workload']} "
+            f"({d['new']['mau']:,} MAU)")
+    return "\n".join([head, ""] + markdown_sections(d)).rstrip("\n") + "\n"
+
+
+def diff_rich(d: dict):
+    """Rich renderables for the terminal (built here, printed by the CLI)."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    parts = []
+    t = Table(title=f"implan diff: {d['old']['workload']} ({d['old']['mau']:,} MAU) → "
+                    f"{d['new']['workload']} ({d['new']['mau']:,} MAU)", expand=False)
+    for col in ("strategy", "baseline", "new", "change", "price", "load", "topology"):
+        t.add_column(col, justify="left" if col in ("strategy", "change") else "right")
+    for s in d["strategies"]:
+        change = delta_text(s["delta_usd"], s["delta_pct"]) if s["delta_usd"] is not None else (s["note"] or "n/a")
+        t.add_row(s["name"], usd(s["old_usd"]), usd(s["new_usd"]), change, *attribution_cells(s))
+    parts.append(t)
+    for c in d["catalog_changes"]:
+        parts.append(Text(f"prices changed: {catalog_change_text(c)}", style="yellow"))
+    if d["demand_changes"]:
+        lt = Table(title="load changes (derived demand)", expand=False)
+        for col in ("quantity", "baseline", "new", "change"):
+            lt.add_column(col, justify="left" if col == "quantity" else "right")
+        for r in d["demand_changes"]:
+            lt.add_row(r["field"], _num(r["old"]), _num(r["new"]), signed_pct(r["change_pct"]))
+        parts.append(lt)
+    for s in d["strategies"]:
+        if not s["lines"] and not s["nodes"]:
+            continue
+        if s["lines"]:
+            it = Table(title=f"{s['name']}: changed line items", expand=False)
+            for col in ("line item", "baseline", "new", "change", "price", "load", "topology"):
+                it.add_column(col, justify="left" if col in ("line item", "change") else "right")
+            for x in s["lines"]:
+                it.add_row(f"{x['category']}: {x['item']}", usd(x["old_usd"]), usd(x["new_usd"]),
+                           f"{arrow(x['delta_usd'])} {signed_usd(x['delta_usd'])}", signed_usd(x["price_usd"]),
+                           signed_usd(x["load_usd"]), signed_usd(x["topology_usd"]))
+            parts.append(it)
+        changed = [n for n in s["nodes"] if n["change"] != "unchanged"]
+        if changed:
+            nt = Table(title=f"{s['name']}: changed nodes", expand=False)
+            for col in ("tier", "location", "type", "purchase", "count", "change"):
+                nt.add_column(col)
+            for n in changed:
+                nt.add_row(n["tier"], f"{n['provider']} {n['region']}", n["type"], n["purchase"],
+                           f"{_num(n['old_count'])} → {_num(n['new_count'])}",
+                           f"{n['change']} {signed_usd(n['delta_usd'])}")
+            parts.append(nt)
+    return Group(*parts)
