@@ -108,6 +108,8 @@ def _ratio(x: float | None) -> str:
 
 def _solver_text(s: dict) -> str:
     sv = s["solver"]
+    if s["monthly_cost_usd"] is None:
+        return sv["status"]
     gap = "" if sv["gap"] is None else f", gap {sv['gap']:.2%}"
     return f"{sv['status']} ({sv['name']}{gap}, {sv['seconds']:.2f} s)"
 
@@ -128,7 +130,7 @@ def compare_table(data: dict) -> RichGroup:
     for s in strategies:
         t.add_row(s["name"], _usd(s["monthly_cost_usd"]), _per(s["cost_per_mau_usd"], 4),
                   _per(s["cost_per_1k_dau_usd"], 2),
-                  s["location"] or s["message"], _solver_text(s))
+                  s["location"] or "-", _solver_text(s))
     saas = Table(title="Chat SaaS for the same workload: SaaS cost / strategy cost", expand=False)
     saas.add_column("SaaS offer")
     saas.add_column("monthly", justify="right")
@@ -142,6 +144,9 @@ def compare_table(data: dict) -> RichGroup:
         saas.add_row(name, _usd(q["monthly_cost_usd"]), *[_ratio(_saas_ratio(data, name, s["name"]))
                                                           for s in strategies])
     parts = [t]
+    for s in strategies:
+        if s["monthly_cost_usd"] is None:
+            parts.append(Text(f"{s['name']}: {s['message']}", style="yellow"))
     if data["saas"]:
         parts.append(saas)
         unpriced = [f"{q['provider']}/{q['plan']}" for q in data["saas"] if q["monthly_cost_usd"] is None]

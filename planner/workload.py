@@ -8,6 +8,7 @@ file, the field path and what was expected (with a did-you-mean for unknown keys
 from __future__ import annotations
 
 import difflib
+import typing
 import importlib.resources
 from pathlib import Path
 from typing import Any, Literal
@@ -118,7 +119,8 @@ class Purchase(Section):
     max_commitment_years: Literal[0, 1, 3] = Field(1, description="longest commitment allowed (0: on-demand only)")
     allow_spot: bool = Field(True, description="let stateless tiers add spot nodes")
     spot_max_share: float = Field(0.5, ge=0, le=1, description="max share of a tier's nodes on spot in a slice")
-    allowed_arch: list[Literal["x86_64", "arm64"]] = Field(default_factory=lambda: ["x86_64", "arm64"])
+    allowed_arch: list[Literal["x86_64", "arm64"]] = Field(default_factory=lambda: ["x86_64", "arm64"],
+                                                            description="CPU architectures the software runs on")
 
 
 class PrivateOverrides(Section):
@@ -135,13 +137,13 @@ class Saas(Section):
 
 
 class Solver(Section):
-    time_limit_s: float = Field(60, gt=0)
+    time_limit_s: float = Field(60, gt=0, description="solver time limit per model, seconds")
     gap_rel: float = Field(0.0001, ge=0, le=1, description="relative MIP gap at which a solve stops")
 
 
 class Workload(Section):
-    name: str = "consumer-chat-1m"
-    description: str = ""
+    name: str = Field("consumer-chat-1m", description="name shown in reports and plan files")
+    description: str = Field("", description="free text")
     users: Users = Users()
     messaging: Messaging = Messaging()
     load_profile: LoadProfile = LoadProfile()
@@ -149,7 +151,8 @@ class Workload(Section):
     availability: Availability = Availability()
     placement: Placement = Placement()
     purchase: Purchase = Purchase()
-    strategies: list[Literal["public", "private", "hybrid"]] = Field(default_factory=lambda: list(STRATEGIES))
+    strategies: list[Literal["public", "private", "hybrid"]] = Field(default_factory=lambda: list(STRATEGIES),
+                                                                     description="strategies to plan")
     private: PrivateOverrides = PrivateOverrides()
     saas: Saas = Saas()
     solver: Solver = Solver()
@@ -256,3 +259,35 @@ def load_workload(path: Path | None = None, overrides: list[str] | None = None) 
 def workload_to_dict(workload: Workload) -> dict:
     """The resolved workload with every default filled in (what `implan workload show` prints)."""
     return workload.model_dump(mode="json")
+
+
+def _type_name(annotation: Any) -> str:
+    if typing.get_origin(annotation) is Literal:
+        return "one of " + ", ".join(str(a) for a in typing.get_args(annotation))
+    text = getattr(annotation, "__name__", None) if typing.get_origin(annotation) is None else None
+    return (text or str(annotation).replace("typing.", "")).replace(" | ", " or ").replace("Literal", "")
+
+
+def reference_rows(model: type[BaseModel] = Workload, prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """(field path, type, default, description) for every leaf field: the source of docs/workload.md."""
+    rows = []
+    defaults = model()
+    for name, field in model.model_fields.items():
+        path = f"{prefix}{name}"
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            rows += reference_rows(annotation, f"{path}.")
+            continue
+        default = getattr(defaults, name)
+        type_name = _type_name(annotation)
+        rows.append((path, type_name, yaml.safe_dump(default, default_flow_style=True).strip().removesuffix("..."
+                                                                                                        ).strip(),
+                     field.description or ""))
+    return rows
+
+
+def reference_markdown() -> str:
+    lines = ["| field | type | default | meaning (unit) |", "|---|---|---|---|"]
+    for path, type_name, default, description in reference_rows():
+        lines.append(f"| `{path}` | {type_name} | `{default}` | {description} |")
+    return "\n".join(lines) + "\n"

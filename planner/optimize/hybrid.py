@@ -25,7 +25,7 @@ import pulp
 from planner.catalog.records import PublicRegion, TransferTier
 from planner.costs import graduated_cost, load_balancer_units
 from planner.model import COMPUTE, LOAD_BALANCING, NETWORK, CostLine, Node, StrategyPlan
-from planner.optimize.candidates import Group, ha_rule, make_groups, node_counts
+from planner.optimize.candidates import Candidate, Group, ha_rule, make_groups, node_counts, prune_dominated
 from planner.optimize.context import PlanContext, private_sites, public_regions
 from planner.optimize.private import (MEDIA_GROUP, SiteVars, _safe, add_site, media_group, server_monthly_usd,
                                       site_lines)
@@ -91,6 +91,27 @@ def _add_tiered_egress(prob, name: str, amount, tiers: tuple[TransferTier, ...],
         lower = tier.up_to_gb if tier.up_to_gb is not None else lower
     prob += pulp.lpSum(parts) == amount, f"egress-total-{name}"
     return cost
+
+
+def _load_chain(group: Group) -> list[tuple[int, int]]:
+    """Pairs (a, b) of consecutive slices, ordered by load, where slice b needs at least as much as a in
+    every dimension."""
+    order = sorted(range(len(group.vcpu)), key=lambda h: (group.vcpu[h], group.memory_gib[h], h))
+    return [(a, b) for a, b in zip(order, order[1:])
+            if group.vcpu[a] <= group.vcpu[b] and group.memory_gib[a] <= group.memory_gib[b]]
+
+
+def burst_candidates(group: Group, offerings: list, ctx: PlanContext) -> list[Candidate]:
+    """Offerings that can carry the burst group, on-demand only, dominated ones pruned."""
+    ha = ha_rule(ctx.workload, group)
+    out = []
+    for o in offerings:
+        if o.arch not in ctx.workload.purchase.allowed_arch:
+            continue
+        counts = node_counts(group, o.vcpu, o.memory_gib, ctx.reserved_gib, ha)
+        if counts is not None:
+            out.append(Candidate(group, o, counts, o.usd_per_hour, "on_demand", (0,) * len(counts)))
+    return prune_dominated(out)
 
 
 def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
@@ -161,14 +182,12 @@ def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
         rkey = f"{region.provider}/{region.region}"
         z = pulp.LpVariable(f"z_{_safe(rkey)}", cat="Binary")
         offerings = [o for o in ctx.catalog.compute if o.provider == region.provider and o.region == region.region
-                     and o.arch in w.purchase.allowed_arch and o.included_egress_gb_per_month == 0]
+                     and o.included_egress_gb_per_month == 0]
         for g in burst_groups:
             ha = ha_rule(w, g)
             ys = []
-            for o in offerings:
-                counts = node_counts(g, o.vcpu, o.memory_gib, ctx.reserved_gib, ha)
-                if counts is None:
-                    continue
+            for c in burst_candidates(g, offerings, ctx):
+                o, counts = c.offering, c.counts
                 tag = f"{_safe(rkey)}_{_safe(g.name)}_{_safe(o.type)}"
                 y = pulp.LpVariable(f"yq_{tag}", cat="Binary")
                 nodes = []
@@ -186,6 +205,12 @@ def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
                         prob += r <= q, f"burst-public-all-{tag}-{h}"
                     objective.append(HOURS_PER_SLICE_PER_MONTH * o.usd_per_hour * q)
                     nodes.append((q, r))
+                # symmetry breaking (valid): with the private capacity fixed, the cheapest cloud share is
+                # max(0, 1 - private/load), monotone in the load, so some optimum uses no more cloud nodes
+                # in a slice than in any slice with at least as much load
+                for a_h, b_h in _load_chain(g):
+                    prob += nodes[a_h][0] <= nodes[b_h][0], f"burst-public-monotone-{tag}-{a_h}-{b_h}"
+                    prob += nodes[a_h][1] <= nodes[b_h][1], f"burst-public-monotone-r-{tag}-{a_h}-{b_h}"
                 ys.append(y)
                 model.burst_public.append(BurstPublic(rkey, g, o, y, nodes))
             prob += pulp.lpSum(ys) <= z, f"burst-public-offering-{_safe(rkey)}-{_safe(g.name)}"

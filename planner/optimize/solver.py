@@ -17,7 +17,9 @@ SOLVERS = ("highs", "cbc")
 
 def _make_solver(name: str, time_limit_s: float, gap_rel: float):
     if name == "highs":
-        return pulp.HiGHS(msg=False, timeLimit=time_limit_s, gapRel=gap_rel)
+        # presolve off: on these models HiGHS's presolve (probing) takes most of the run time and the
+        # branch and bound needs few nodes without it (measured: hybrid 2-7x, public 5-8x faster)
+        return pulp.HiGHS(msg=False, timeLimit=time_limit_s, gapRel=gap_rel, presolve="off")
     if name == "cbc":
         return pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit_s, gapRel=gap_rel)
     raise ValueError(f"unknown solver {name!r}, expected one of {', '.join(SOLVERS)}")
