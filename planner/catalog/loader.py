@@ -16,6 +16,8 @@ from planner.catalog.schema import CatalogFile, FxFile, Priced
 from planner.errors import CatalogError
 
 FX_FILE = "fx.yaml"
+# libyaml's C loader parses the catalogs ~10x faster than the pure-Python one; same safe subset
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def default_pricing_dir() -> Path:
@@ -37,7 +39,7 @@ def _read_yaml(path: Path) -> tuple[Any, bytes]:
     except OSError as exc:
         raise CatalogError(f"{path}: cannot read catalog file: {exc.strerror}") from None
     try:
-        return yaml.safe_load(raw), raw
+        return yaml.load(raw, Loader=_YAML_LOADER), raw
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
