@@ -1,1 +1,59 @@
-"""`implan bundle`: registered on the main app (planner.cli). Filled in by the deploy-bundle work (issue 4)."""
+"""`implan bundle`: registered on the main app (planner.cli). Renders the deploy bundle for one strategy (issue 4)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from planner.cli import PricingOpt, ProfileOpt, SetOpt, SolverOpt, WorkloadArg, _solve, app, handles_errors
+from planner.errors import PlannerError
+
+
+def _read_plan(path: Path) -> dict:
+    if not path.is_file():
+        raise PlannerError(f"--plan {path}: file not found")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PlannerError(f"--plan {path}: not valid JSON ({exc})") from None
+
+
+@app.command()
+@handles_errors
+def bundle(workload: WorkloadArg = None, set_: SetOpt = None, pricing: PricingOpt = None,
+           profile: ProfileOpt = None,
+           strategy: Annotated[str, typer.Option("--strategy", "-s", help="public, private or hybrid")] = "public",
+           out: Annotated[Optional[Path], typer.Option("--out", "-o", help="bundle directory to write")] = None,
+           plan: Annotated[Optional[Path], typer.Option("--plan", help="render a saved `implan plan --format json` "
+                                                        "instead of solving")] = None,
+           force: Annotated[bool, typer.Option(help="replace the contents of a non-empty --out")] = False,
+           wheel: Annotated[Optional[Path], typer.Option(help="carry this implan wheel (default: build one with "
+                                                         "pip wheel --no-deps from the source tree)")] = None,
+           no_wheel: Annotated[bool, typer.Option("--no-wheel", help="carry no wheel (the imserver role then "
+                                                  "expects imserver_wheel_src to point at one)")] = False,
+           solver: SolverOpt = "highs") -> None:
+    """Write Terraform + Ansible that deploy the bundled imserver for one strategy of the plan."""
+    from planner.render import build_wheel, check_out_dir, read_wheel, render_bundle, write_bundle
+    from planner.render.context import STRATEGIES
+
+    if strategy not in STRATEGIES:
+        raise PlannerError(f"--strategy {strategy}: unknown strategy, expected one of {', '.join(STRATEGIES)}")
+    if out is None:
+        raise PlannerError("--out DIR is required (the directory to write the bundle into)")
+    if plan is not None and (workload is not None or set_ or pricing is not None or profile is not None):
+        raise PlannerError("--plan renders a saved plan: do not combine it with a workload, --set, --pricing "
+                           "or --profile")
+    if wheel is not None and no_wheel:
+        raise PlannerError("--wheel and --no-wheel: choose one")
+    check_out_dir(out, force)            # fail before the (slow) solve
+    data = _read_plan(plan) if plan is not None else _solve(workload, set_, pricing, profile, [strategy], solver)
+    carried = None if no_wheel else (read_wheel(wheel) if wheel is not None else build_wheel())
+    files = render_bundle(data, strategy, wheel=carried)
+    write_bundle(files, out, force)
+    entry = next(s for s in data["strategies"] if s["name"] == strategy)
+    Console(stderr=True, highlight=False).print(
+        f"wrote {len(files)} files to {out} ({strategy}: {entry['monthly_cost_usd']:,.2f} USD/month); "
+        f"see {out / 'README.md'}", markup=False, soft_wrap=True)

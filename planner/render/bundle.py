@@ -1,0 +1,139 @@
+"""Render a bundle to {relative path: text or bytes}, and write it: the only module here that touches disk.
+
+``render_bundle`` is pure given its inputs (plan dict, strategy, optional wheel bytes): the same plan gives
+byte-identical files. ``write_bundle`` refuses a non-empty directory unless ``force``, writes everything to a
+temporary sibling directory first and then moves it into place, so a failure never leaves half a bundle.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import jinja2
+
+from planner.errors import PlannerError
+from planner.render.context import build_context
+from planner.render.env import RENDERED_SUFFIX, environment, read_static, template_names
+
+BOM_COLUMNS = ("kind", "site", "provider", "region", "tier", "item", "quantity", "unit", "purchase", "vcpu",
+               "memory_gib", "monthly_cost_usd")
+
+
+class RenderError(PlannerError):
+    """A template failed to render (a bug in a template or a plan the templates cannot express)."""
+
+
+def _sections(ctx: dict) -> list[tuple[str, str]]:
+    """(template prefix, output prefix) pairs this bundle needs."""
+    out = [("bundle", "")]
+    if ctx["aws"]:
+        out.append(("terraform/aws", "terraform/aws"))
+    if ctx["gcp"]:
+        out.append(("terraform/gcp", "terraform/gcp"))
+    if ctx["has_terraform"]:
+        out.append(("terraform/common", "terraform"))
+    out.append(("ansible", "ansible"))
+    return out
+
+
+def _bom_csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=BOM_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: r.get(k, "") for k in BOM_COLUMNS})
+    return buf.getvalue()
+
+
+def render_bundle(plan: dict, strategy: str, *, wheel: tuple[str, bytes] | None = None) -> dict[str, str | bytes]:
+    """Every file of the bundle, keyed by its path relative to the bundle root (sorted)."""
+    ctx = build_context(plan, strategy, wheel_name=wheel[0] if wheel else None)
+    env = environment()
+    files: dict[str, str | bytes] = {}
+    for prefix, out_prefix in _sections(ctx):
+        for name in template_names(prefix):
+            rel = name[len(prefix) + 1:]
+            target = f"{out_prefix}/{rel}" if out_prefix else rel
+            try:
+                if name.endswith(RENDERED_SUFFIX):
+                    text = env.get_template(name).render(ctx)
+                    target = target[: -len(RENDERED_SUFFIX)]
+                    if not text.strip():
+                        continue          # a template may render empty when its part is not in this plan
+                else:
+                    text = read_static(name)
+            except jinja2.TemplateError as exc:
+                raise RenderError(f"template {name}: {exc}") from None
+            files[target] = text
+    files["plan.json"] = json.dumps(plan, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+    files["bom.csv"] = _bom_csv(ctx["bom"])
+    if wheel:
+        files[f"ansible/roles/imserver/files/{wheel[0]}"] = wheel[1]
+    return dict(sorted(files.items()))
+
+
+def build_wheel(source: Path | None = None) -> tuple[str, bytes]:
+    """Build this project's wheel (pip wheel --no-deps) from its source tree; returns (file name, bytes)."""
+    root = source or Path(__file__).resolve().parents[2]
+    if not (root / "pyproject.toml").is_file() or not (root / "imserver").is_dir():
+        raise PlannerError(f"cannot build the imserver wheel: no project source at {root} "
+                           "(pass --wheel FILE with a built implan wheel)")
+    with tempfile.TemporaryDirectory(prefix="implan-wheel-") as tmp:
+        env = dict(os.environ, SOURCE_DATE_EPOCH=os.environ.get("SOURCE_DATE_EPOCH", "1700000000"))
+        proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                               "-w", tmp, str(root)], capture_output=True, text=True, env=env)
+        wheels = sorted(Path(tmp).glob("*.whl"))
+        if proc.returncode != 0 or not wheels:
+            last = (proc.stderr.strip().splitlines() or ["no wheel produced"])[-1]
+            raise PlannerError(f"cannot build the imserver wheel: {last}")
+        return wheels[0].name, wheels[0].read_bytes()
+
+
+def read_wheel(path: Path) -> tuple[str, bytes]:
+    if not path.is_file() or path.suffix != ".whl":
+        raise PlannerError(f"--wheel {path}: expected an existing .whl file")
+    return path.name, path.read_bytes()
+
+
+def check_out_dir(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise PlannerError(f"--out {out}: exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise PlannerError(f"--out {out}: directory is not empty (use --force to replace its contents)")
+
+
+def write_bundle(files: dict[str, str | bytes], out: Path, force: bool = False) -> None:
+    """Write every file under ``out`` at once: stage in a sibling temp dir, then swap it in."""
+    check_out_dir(out, force)
+    parent = out.resolve().parent
+    if not parent.is_dir():
+        raise PlannerError(f"--out {out}: parent directory {parent} does not exist")
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+    try:
+        for rel, content in files.items():
+            path = stage / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content, encoding="utf-8")
+            if rel.endswith(".sh"):
+                path.chmod(0o755)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
+            old.rmdir()
+            out.rename(old)
+            stage.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            stage.rename(out)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise

@@ -1,0 +1,252 @@
+"""Plan dict (the `implan plan --format json` contract) → template context. Pure functions only.
+
+The context is plain data (dicts, lists, str, int, float) so templates stay dumb and the same plan always
+gives the same context, hence byte-identical files.
+
+Mapping from the planner's tiers to what gets deployed:
+
+    gateway, message  → imserver nodes (one stateless process type serves both tiers)
+    database          → PostgreSQL (first host primary, the others streaming replicas)
+    cache             → Redis (pub/sub fan-out between imserver nodes)
+    load_balancer     → HAProxy (own servers); on a public cloud the provider's load balancer
+    object_storage    → MinIO (own servers); on a public cloud the provider's object storage
+
+A node row whose purchase is ``owned`` is one of the user's own servers (private site); any other purchase is a
+cloud instance. Rows of one tier string (pooled tiers are joined with '+') and one provider form one *group*.
+"""
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+
+from planner.errors import PlannerError
+
+STRATEGIES = ("public", "private", "hybrid")
+ROLE_OF_TIER = {"gateway": "imserver", "message": "imserver", "database": "postgresql", "cache": "redis",
+                "load_balancer": "loadbalancer", "object_storage": "minio"}
+ROLE_ORDER = ("postgresql", "redis", "minio", "imserver", "loadbalancer")
+STATEFUL_ROLES = {"postgresql", "redis", "minio"}
+TERRAFORM_PROVIDERS = ("aws", "gcp")      # first-class Terraform; other clouds are documented as manual
+PURCHASES = ("commit_1y", "commit_3y", "on_demand (autoscaled)", "spot (autoscaled)", "owned")
+
+
+def slug(text: str) -> str:
+    """A name usable in Terraform identifiers, Ansible group names and file names."""
+    out = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    return out or "x"
+
+
+def dns_slug(text: str, limit: int = 28) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit].strip("-") or "implan"
+
+
+def select_strategy(plan: dict, strategy: str) -> dict:
+    """The strategy entry of a plan dict, or a PlannerError saying why it cannot be rendered."""
+    if strategy not in STRATEGIES:
+        raise PlannerError(f"--strategy {strategy}: unknown strategy, expected one of {', '.join(STRATEGIES)}")
+    if not isinstance(plan, dict) or not isinstance(plan.get("strategies"), list):
+        raise PlannerError("plan: expected the JSON of `implan plan --format json` (no 'strategies' list)")
+    for entry in plan["strategies"]:
+        if entry.get("name") == strategy:
+            if entry.get("monthly_cost_usd") is None or not entry.get("nodes"):
+                raise PlannerError(f"plan: strategy {strategy} has no feasible plan "
+                                   f"({entry.get('message') or entry.get('status')})")
+            return entry
+    names = ", ".join(str(s.get("name")) for s in plan["strategies"]) or "none"
+    raise PlannerError(f"plan: no strategy {strategy!r} in the plan (it has: {names})")
+
+
+def _check_node(i: int, node: dict) -> None:
+    for key in ("tier", "provider", "region", "type", "count", "purchase", "vcpu", "memory_gib"):
+        if key not in node:
+            raise PlannerError(f"plan: nodes[{i}]: missing field {key!r}")
+    if node["purchase"] not in PURCHASES:
+        raise PlannerError(f"plan: nodes[{i}].purchase: expected one of {', '.join(PURCHASES)}, "
+                           f"got {node['purchase']!r}")
+    if not isinstance(node["count"], int) or node["count"] < 0:
+        raise PlannerError(f"plan: nodes[{i}].count: expected an integer >= 0, got {node['count']!r}")
+    for tier in str(node["tier"]).split("+"):
+        if tier not in ROLE_OF_TIER:
+            raise PlannerError(f"plan: nodes[{i}].tier: unknown tier {tier!r} "
+                               f"(expected {', '.join(ROLE_OF_TIER)} joined with '+')")
+
+
+def aws_arch(instance_type: str) -> str:
+    """Graviton families carry a 'g' after the generation digit (c7g, m7gd, r8g, c7gn, t4g)."""
+    family = instance_type.split(".")[0]
+    return "arm64" if re.match(r"^[a-z]+\d+[a-z]*g[a-z]*$", family) and not family.startswith("g") else "x86_64"
+
+
+def gcp_arch(machine_type: str) -> str:
+    return "arm64" if machine_type.split("-")[0] in ("t2a", "c4a", "n4a") else "x86_64"
+
+
+def build_groups(entry: dict) -> list[dict]:
+    """Node rows → deployment groups (one per tier string and provider), in a stable order."""
+    groups: "OrderedDict[tuple, dict]" = OrderedDict()
+    for i, node in enumerate(entry["nodes"]):
+        _check_node(i, node)
+        owned = node["purchase"] == "owned"
+        key = (node["tier"], node["provider"], node["region"], owned)
+        g = groups.get(key)
+        if g is None:
+            tiers = node["tier"].split("+")
+            roles = [r for r in ROLE_ORDER if r in {ROLE_OF_TIER[t] for t in tiers}]
+            g = groups[key] = {
+                "tier": node["tier"], "tiers": tiers, "roles": roles, "provider": node["provider"],
+                "region": node["region"], "site": "private" if owned else "cloud",
+                "stateful": any(r in STATEFUL_ROLES for r in roles), "rows": [],
+                "base_count": 0, "on_demand_count": 0, "spot_count": 0, "owned_count": 0,
+                "monthly_cost_usd": 0.0, "types": [],
+            }
+        row = {"type": node["type"], "count": node["count"], "purchase": node["purchase"],
+               "vcpu": node["vcpu"], "memory_gib": node["memory_gib"],
+               "monthly_cost_usd": node.get("monthly_cost_usd", 0.0)}
+        g["rows"].append(row)
+        g["monthly_cost_usd"] = round(g["monthly_cost_usd"] + float(row["monthly_cost_usd"] or 0), 2)
+        if node["type"] not in g["types"]:
+            g["types"].append(node["type"])
+        p = node["purchase"]
+        if p == "owned":
+            g["owned_count"] += node["count"]
+        elif p.startswith("commit"):
+            g["base_count"] += node["count"]
+        elif p.startswith("on_demand"):
+            g["on_demand_count"] += node["count"]
+        else:
+            g["spot_count"] += node["count"]
+    names: dict[str, int] = {}
+    out = []
+    for g in groups.values():
+        base = slug(g["tier"]) + ("" if g["site"] == "cloud" else "_own")
+        if g["site"] == "cloud" and any(x["site"] == "cloud" and x["tier"] == g["tier"] and x is not g
+                                        for x in groups.values()):
+            base += "_" + slug(g["provider"])
+        n = names.get(base, 0)
+        names[base] = n + 1
+        g["name"] = base if n == 0 else f"{base}_{n + 1}"
+        g["total_count"] = g["owned_count"] + g["base_count"] + g["on_demand_count"] + g["spot_count"]
+        first = g["rows"][0]
+        g["primary_type"], g["vcpu"], g["memory_gib"] = first["type"], first["vcpu"], first["memory_gib"]
+        out.append(g)
+    return out
+
+
+def _aws_group(g: dict) -> dict:
+    """Terraform shape of one AWS group: fixed instances for stateful tiers, an autoscaling group otherwise.
+
+    Stateless groups: min = committed base (never scaled in), max = base + on-demand + spot peak nodes, the
+    on-demand base capacity = the committed base, spot for the share of the autoscaled peak the plan put on spot.
+    Stateful groups run fixed instances (commitments are a billing construct: buy them as Savings Plans or RIs).
+    """
+    autoscaled = g["on_demand_count"] + g["spot_count"]
+    base = g["base_count"]
+    spot_pct = 0
+    if autoscaled:
+        spot_pct = round(100 * g["spot_count"] / autoscaled)
+    asg = not g["stateful"]
+    fixed = base + autoscaled if g["stateful"] else 0
+    return {
+        "name": g["name"], "tier": g["tier"], "roles": g["roles"], "asg": asg,
+        "instance_type": g["primary_type"], "types": g["types"], "arch": aws_arch(g["primary_type"]),
+        "min_size": max(base, 1) if asg else 0, "max_size": max(base + autoscaled, 1) if asg else 0,
+        "desired": max(base, 1) if asg else 0,
+        "on_demand_base": base, "on_demand_above_base_pct": 100 - spot_pct, "spot": g["spot_count"] > 0,
+        "fixed_count": fixed, "serves_lb": "imserver" in g["roles"],
+        "spot_on_stateful": g["stateful"] and g["spot_count"] > 0,
+        "volume_gib": 100 if "postgresql" in g["roles"] else 30,
+    }
+
+
+def _gcp_group(g: dict) -> dict:
+    autoscaled = g["on_demand_count"] + g["spot_count"]
+    return {
+        "name": g["name"], "tier": g["tier"], "roles": g["roles"], "machine_type": g["primary_type"],
+        "arch": gcp_arch(g["primary_type"]), "min_size": max(g["base_count"], 1),
+        "max_size": max(g["base_count"] + autoscaled, 1), "stateful": g["stateful"],
+        "spot": g["spot_count"] > 0 and not g["stateful"], "serves_lb": "imserver" in g["roles"],
+        "disk_gib": 100 if "postgresql" in g["roles"] else 30,
+    }
+
+
+def _media_backend(groups: list[dict]) -> str:
+    if any("minio" in g["roles"] for g in groups):
+        return "minio"
+    if any(g["site"] == "cloud" and g["provider"] in TERRAFORM_PROVIDERS for g in groups):
+        return "s3" if any(g["provider"] == "aws" for g in groups if g["site"] == "cloud") else "gcs"
+    return "local"
+
+
+def bom_rows(entry: dict, groups: list[dict]) -> list[dict]:
+    """Bill of materials: every node row (instances and servers), then the plan's other cost lines."""
+    rows = []
+    for g in groups:
+        for r in g["rows"]:
+            rows.append({"kind": "server" if r["purchase"] == "owned" else "instance", "site": g["site"],
+                         "provider": g["provider"], "region": g["region"], "tier": g["tier"], "item": r["type"],
+                         "quantity": r["count"], "unit": "servers" if r["purchase"] == "owned" else "instances",
+                         "purchase": r["purchase"], "vcpu": r["vcpu"], "memory_gib": r["memory_gib"],
+                         "monthly_cost_usd": r["monthly_cost_usd"]})
+    for line in entry.get("lines", []):
+        if line.get("category") == "compute" or str(line.get("item", "")).endswith("amortized over 5 years"):
+            continue   # already listed as node rows above
+        unit = line.get("unit", "")
+        kind = {"racks": "rack", "Mbps": "transit", "FTE": "labour", "kWh": "power"}.get(unit, line.get("category"))
+        rows.append({"kind": kind, "site": "", "provider": line.get("catalog", ""), "region": "",
+                     "tier": "", "item": line.get("item", ""), "quantity": line.get("quantity", ""),
+                     "unit": unit, "purchase": "", "vcpu": "", "memory_gib": "",
+                     "monthly_cost_usd": line.get("monthly_cost_usd", "")})
+    return rows
+
+
+def build_context(plan: dict, strategy: str, *, wheel_name: str | None = None) -> dict:
+    """Everything the templates need, derived from the plan dict only (plus the carried wheel's file name)."""
+    entry = select_strategy(plan, strategy)
+    groups = build_groups(entry)
+    workload = plan.get("workload", {})
+    resolved = workload.get("resolved", {}) or {}
+    retention = resolved.get("retention", {}) or {}
+    name = str(workload.get("name") or "implan")
+    deployment = dns_slug(f"{name}-{strategy}", 40)
+    cloud = [g for g in groups if g["site"] == "cloud"]
+    private = [g for g in groups if g["site"] == "private"]
+    aws = [g for g in cloud if g["provider"] == "aws"]
+    gcp = [g for g in cloud if g["provider"] == "gcp"]
+    manual_cloud = [g for g in cloud if g["provider"] not in TERRAFORM_PROVIDERS]
+    region_of = lambda gs: gs[0]["region"] if gs else ""  # noqa: E731
+    roles_present = sorted({r for g in groups for r in g["roles"]}, key=ROLE_ORDER.index)
+    has_lb_tier = "loadbalancer" in roles_present
+    availability = (resolved.get("availability") or {}).get("target_percent", 99.9)
+    return {
+        "deployment": deployment,
+        "name_prefix": dns_slug(deployment, 20),
+        "strategy": strategy,
+        "schema_version": plan.get("schema_version", ""),
+        "generator": plan.get("generator", ""),
+        "workload": {"name": name, "mau": workload.get("mau"),
+                     "message_days": retention.get("message_days", 0) or 0,
+                     "media_days": retention.get("media_days", 0) or 0,
+                     "media_hot_days": retention.get("media_hot_days", 30) or 30,
+                     "availability_percent": availability},
+        "catalogs": [{"name": c.get("name"), "as_of": c.get("as_of"), "sha256": c.get("sha256")}
+                     for c in plan.get("catalogs", [])],
+        "plan": {"status": entry.get("status"), "monthly_cost_usd": entry.get("monthly_cost_usd"),
+                 "location": entry.get("location", ""), "pooling": entry.get("pooling", ""),
+                 "breakdown": [{"category": k, "usd": v} for k, v in (entry.get("breakdown") or {}).items()],
+                 "message": entry.get("message", "")},
+        "groups": groups,
+        "roles_present": roles_present,
+        "aws": {"region": region_of(aws), "groups": [_aws_group(g) for g in aws],
+                "az_count": 3 if availability >= 99.9 else 2,
+                "azs": [f"{region_of(aws)}{z}" for z in ("a", "b", "c")[: 3 if availability >= 99.9 else 2]]}
+        if aws else None,
+        "gcp": {"region": region_of(gcp), "groups": [_gcp_group(g) for g in gcp]} if gcp else None,
+        "manual_cloud": manual_cloud,
+        "private_groups": private,
+        "has_terraform": bool(aws or gcp),
+        "has_lb_tier": has_lb_tier,
+        "media_backend": _media_backend(groups),
+        "retention_days": retention.get("message_days", 0) or 0,
+        "wheel_name": wheel_name or "",
+        "bom": bom_rows(entry, groups),
+    }
