@@ -1,6 +1,7 @@
 """Hybrid strategy as a MILP: own servers carry the base, public cloud carries the daily peak.
 
 Placement rule: the data tiers (database, cache, object storage) and the load balancer stay private;
+the cloud region must be in the private site's jurisdiction (latency and data residency);
 the burst tiers (placement.hybrid_burst_tiers, default gateway and message) may run on both sites.
 One share f_h in [0, 1] of the burst tiers' load is served from the cloud in slice h.
 
@@ -119,6 +120,11 @@ def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
     sites, excluded = private_sites(ctx)
     regions, region_reasons = public_regions(ctx)
     excluded += region_reasons
+    # the cloud burst must sit near the private site: same jurisdiction (latency, and residency of the users' data)
+    site_jurisdictions = {s.jurisdiction for s in sites}
+    excluded += [f"{r.provider}/{r.region}: no allowed private site in its jurisdiction {r.jurisdiction}"
+                 for r in regions if r.jurisdiction not in site_jurisdictions]
+    regions = [r for r in regions if r.jurisdiction in site_jurisdictions]
     prob = pulp.LpProblem(f"hybrid_{'pooled' if pooled else 'dedicated'}", pulp.LpMinimize)
     objective: list = []
     burst_tiers = [t for t in ("gateway", "message") if t in w.placement.hybrid_burst_tiers]
@@ -223,6 +229,10 @@ def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
             lb = region.load_balancer
             objective.append(HOURS_PER_MONTH * lb.usd_per_hour * z)
     prob += pulp.lpSum(v[1] for v in model.regions.values()) == 1, "region-choice"
+    for sv in model.sites:
+        for rkey, (region, z, _) in model.regions.items():
+            if region.jurisdiction != sv.site.jurisdiction:
+                prob += z + sv.x <= 1, f"same-jurisdiction-{_safe(rkey)}-{_safe(sv.site.region)}"
     # cloud egress volume follows the public share
     all_g = pulp.lpSum(v[2] for v in model.regions.values())
     prob += all_g == pulp.lpSum(share[h] * mbps_to_gb_per_month_slice(s.client_egress_mbps + s.internal_mbps)
