@@ -167,12 +167,11 @@ def bisect(sweeper: Sweeper, pair: tuple[str, str], lo: int, hi: int, tolerance:
 def crossing_text(b: dict) -> str:
     first, second = _label(b["pair"][0]), _label(b["pair"][1])
     cheaper, other = (first, second) if b["cheaper_above"] == b["pair"][0] else (second, first)
-    costs = b["costs_high"]
-    a_cost = costs[b["pair"][0]]
-    b_cost = costs[b["pair"][1]]
-    return (f"{cheaper} becomes cheaper than {other} at {b['mau']:,} MAU (between {b['mau_low']:,} and "
-            f"{b['mau_high']:,}; at {b['mau_high']:,}: {_label(b['pair'][0])} ${a_cost:,.2f}, "
-            f"{_label(b['pair'][1])} ${b_cost:,.2f})")
+    def at(costs: dict, saas_name: str | None) -> str:
+        return ", ".join(f"{saas_name if n == SAAS else n} ${costs[n]:,.2f}" for n in b["pair"])
+
+    return (f"{cheaper} becomes cheaper than {other} at {b['mau']:,} MAU (between {b['mau_low']:,}: "
+            f"{at(b['costs_low'], b['saas_low'])} and {b['mau_high']:,}: {at(b['costs_high'], b['saas_high'])})")
 
 
 def run_sweep(sweeper: Sweeper, lo: int, hi: int, steps: int, strategies: list[str], tolerance: float,
