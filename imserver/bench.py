@@ -58,7 +58,7 @@ def add_arguments(p) -> None:
     p.add_argument("--message-bytes", type=int, default=300, help="body size")
     p.add_argument("--group-share", type=float, default=0.2, help="share of sends to groups (mixed)")
     p.add_argument("--group-size", type=int, default=25, help="members per group")
-    p.add_argument("--server-cpu", type=int, default=0, help="CPU to pin the started server to (-1: no pinning)")
+    p.add_argument("--server-cpu", type=int, default=-1, help="CPU to pin the started server to, clients get the others (default -1: no pinning)")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--profile-out", metavar="FILE", help="write a planner capacity profile (YAML)")
 
@@ -307,7 +307,7 @@ def run_phase(args, scenario: str, server_pid: int | None, url: str, secret: str
     start_at = ctx.Value("d", 0.0)
     rss_before = rss_kib(server_pid) if server_pid else None
     all_cpus = sorted(os.sched_getaffinity(0))
-    client_cpus = [c for c in all_cpus if c != args.server_cpu] or all_cpus
+    client_cpus = ([c for c in all_cpus if c != args.server_cpu] or all_cpus) if args.server_cpu >= 0 else None
     workers = []
     for w in range(procs_n):
         mine = users[w::procs_n]
@@ -376,7 +376,26 @@ def run_phase(args, scenario: str, server_pid: int | None, url: str, secret: str
     return out
 
 
+def fsync_probe_ms(directory: str, n: int = 50) -> dict:
+    """fsync latency of the disk under the data dir right now (context for the ack latencies)."""
+    path = Path(directory) / ".fsync-probe"
+    lat = []
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for _ in range(n):
+            os.write(fd, b"x" * 4096)
+            t = time.perf_counter()
+            os.fsync(fd)
+            lat.append(time.perf_counter() - t)
+    finally:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+    return {"p50": round(_pct(lat, 0.5) * 1000, 2), "p99": round(_pct(lat, 0.99) * 1000, 2)}
+
+
 def run(args, argv_text: str) -> dict:
+    context = {"loadavg_1m_at_start": float(Path("/proc/loadavg").read_text().split()[0]),
+               "fsync_ms_at_start": fsync_probe_ms(tempfile.gettempdir())}
     scenarios = ["idle", "durable", "fanout"] if args.scenario == "all" else [args.scenario]
     phases = []
     for scenario in scenarios:
@@ -394,7 +413,8 @@ def run(args, argv_text: str) -> dict:
         finally:
             if server is not None:
                 server.stop()
-    return {"command": argv_text, "cpus": os.cpu_count(), "as_of": dt.date.today().isoformat(), "phases": phases}
+    return {"command": argv_text, "cpus": os.cpu_count(), "as_of": dt.date.today().isoformat(), **context,
+            "phases": phases}
 
 
 def profile_yaml(report: dict) -> str:
@@ -428,7 +448,9 @@ def profile_yaml(report: dict) -> str:
 
 
 def _text(report: dict) -> str:
-    out = [f"imserver bench ({report['cpus']} CPUs): {report['command']}"]
+    out = [f"imserver bench ({report['cpus']} CPUs): {report['command']}",
+           f"machine: load average {report['loadavg_1m_at_start']}, fsync p50/p99 "
+           f"{report['fsync_ms_at_start']['p50']}/{report['fsync_ms_at_start']['p99']} ms"]
     for p in report["phases"]:
         out.append(f"-- {p['scenario']}: {p['connections']} connections over {p['client_processes']} client processes")
         for k, v in p.items():

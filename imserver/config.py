@@ -40,6 +40,7 @@ class Config:
     user_rate_burst_msgs: int = 200
     rate_violations_before_close: int = 20
     max_inflight_sends_per_conn: int = 256
+    max_write_buffer_bytes: int = 4 * 1024 * 1024   # unsent bytes to one client before it is closed (slow consumer)
     idle_timeout_s: float = 300.0
     ping_interval_s: float = 20.0
     ping_timeout_s: float = 20.0
@@ -76,7 +77,7 @@ class Config:
             raise bad("media_port", "a port 0..65535")
         for name in ("max_frame_bytes", "max_body_bytes", "max_group_members", "max_connections_per_user",
                      "conn_rate_burst_msgs", "user_rate_burst_msgs", "sync_max_limit",
-                     "group_commit_max_batch", "max_inflight_sends_per_conn", "rate_violations_before_close",
+                     "group_commit_max_batch", "max_inflight_sends_per_conn", "max_write_buffer_bytes", "rate_violations_before_close",
                      "max_media_bytes", "upload_url_ttl_s"):
             if getattr(self, name) < 1:
                 raise bad(name, "an integer >= 1")

@@ -9,12 +9,14 @@ import asyncio
 import logging
 import secrets
 import ssl
+import struct
 import time
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.asyncio.server import ServerConnection, broadcast, serve
+from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request
+from websockets.protocol import State
 
 from . import auth, protocol
 from .config import Config
@@ -26,6 +28,24 @@ from .store import StoreError, StoreUnavailable, open_store
 from .store.base import now_ms
 
 log = logging.getLogger("imserver.server")
+
+
+_OPEN = State.OPEN
+
+
+def text_frame(text: str) -> bytes:
+    """One unmasked, unfragmented, uncompressed server text frame (RFC 6455 §5.2).
+
+    Fan-out serializes a frame once and writes the same bytes to every recipient's transport,
+    instead of websockets.broadcast()'s per-connection serialization (the server runs without
+    compression extensions, so the bytes are identical for everyone)."""
+    payload = text.encode()
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 65536:
+        return struct.pack("!BBH", 0x81, 126, n) + payload
+    return struct.pack("!BBQ", 0x81, 127, n) + payload
 
 
 class TokenBucket:
@@ -175,22 +195,43 @@ class Node:
         return None
 
     # ---- connections ---------------------------------------------------------------------
+    def push(self, conns, text: str) -> int:
+        """Write one frame to several connections without waiting (no per-connection coroutine).
+
+        A connection whose unsent buffer exceeds max_write_buffer_bytes is a slow consumer: it
+        is closed with 1008 and recovers through sync."""
+        frame = text_frame(text)
+        limit = self.cfg.max_write_buffer_bytes
+        n = 0
+        for ws in conns:
+            if ws.protocol.state is not _OPEN or ws.send_in_progress is not None:
+                continue
+            transport = ws.transport
+            if transport.get_write_buffer_size() > limit:
+                self.metrics.inc("imserver_errors_total", code="slow_consumer")
+                self._spawn(ws.close(protocol.CLOSE_POLICY, "slow consumer"))
+                continue
+            transport.write(frame)
+            n += 1
+        return n
+
     def deliver_local(self, users, text: str, exclude=None) -> None:
         targets = []
+        local = self.local
         for u in users:
-            conns = self.local.get(u)
+            conns = local.get(u)
             if conns:
                 targets.extend(conns)
         if exclude is not None and exclude in targets:
             targets.remove(exclude)
         if targets:
-            broadcast(targets, text)
+            n = self.push(targets, text)
             if text.startswith('{"type":"msg"'):
-                self.metrics.inc("imserver_messages_out_total", len(targets))
+                self.metrics.inc("imserver_messages_out_total", n)
 
     def _on_fanout_reconnect(self) -> None:
         conns = [ws for users in self.local.values() for ws in users]
-        broadcast(conns, dumps({"type": "resync", "reason": "fan-out reconnected; sync your conversations"}))
+        self.push(conns, dumps({"type": "resync", "reason": "fan-out reconnected; sync your conversations"}))
 
     def _on_commit(self, n: int, seconds: float) -> None:
         self.metrics.inc("imserver_commit_batches_total")
@@ -309,14 +350,14 @@ class Node:
             if not isinstance(exc, (StoreError, StoreUnavailable)):
                 log.error("send failed", extra={"error": type(exc).__name__})
             self.metrics.inc("imserver_errors_total", code=code)
-            broadcast([s.ws], error_frame(code, message, ref))
+            self.push((s.ws,), error_frame(code, message, ref))
             return
         r = fut.result()
         ack = {"type": "ack", "ref": ref, "client_msg_id": r.client_msg_id, "conv": r.conv, "seq": r.seq, "ts": r.ts}
         if r.duplicate:
             ack["duplicate"] = True
             self.metrics.inc("imserver_messages_duplicate_total")
-        broadcast([s.ws], dumps(ack))
+        self.push((s.ws,), dumps(ack))
         self.metrics.ack_latency.observe(time.perf_counter() - t0)
         if not r.duplicate:
             self.metrics.inc("imserver_messages_in_total")
