@@ -1,0 +1,110 @@
+"""implan check: exit codes 0/1/2, every gate, the CI renderings, determinism, catalog changes reported as prices."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+
+def check(run, tiny, baseline, mau, *args):
+    return run("check", "--pricing", tiny, "--set", f"users.mau={mau}", "--baseline", baseline, *args)
+
+
+def test_within_limit_passes(run, tiny, baseline_file):
+    r = check(run, tiny, baseline_file, 24000, "--max-increase", "10")
+    assert r.exit_code == 0, r.stderr
+    assert "implan cost check passed: public $274 → $291/month" in r.stdout
+
+
+def test_over_limit_fails_with_the_numbers(run, tiny, baseline_file):
+    r = check(run, tiny, baseline_file, 40000, "--max-increase", "10")
+    assert r.exit_code == 1
+    assert "FAILED" in r.stdout
+    assert "gate max_increase_pct failed: public: monthly cost $274 → $402 is +46.7%, limit +10%" in r.stderr
+
+
+@pytest.mark.parametrize("gate,limit,passes", [
+    ("--max-increase-usd", "20", True), ("--max-increase-usd", "10", False),
+    ("--budget", "300", True), ("--budget", "280", False),
+    ("--max-cost-per-1k-mau", "12.5", True), ("--max-cost-per-1k-mau", "12", False),
+    ("--max-increase", "6.3", True), ("--max-increase", "6.1", False),
+])
+def test_each_gate(run, tiny, baseline_file, gate, limit, passes):
+    # 24k MAU: public $291.00 = +$16.86 (+6.2%) over $274.13; $291.00 / 24 = $12.12 per 1k MAU
+    r = check(run, tiny, baseline_file, 24000, gate, limit, "-f", "json")
+    assert r.exit_code == (0 if passes else 1), r.stdout
+    data = json.loads(r.stdout)
+    assert data["passed"] is passes and len(data["gates"]) == 1
+    assert data["new_usd"] == 290.99 or data["new_usd"] == pytest.approx(290.99, abs=0.02)
+
+
+def test_markdown_is_deterministic_and_has_arrows(run, tiny, baseline_file, tmp_path):
+    outs = []
+    for i in range(2):
+        out = tmp_path / f"c{i}.md"
+        r = check(run, tiny, baseline_file, 24000, "--max-increase", "10", "-f", "markdown", "-o", out)
+        assert r.exit_code == 0
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+    md = outs[0].decode()
+    assert md.startswith("<!-- implan-check -->\n### ✅ implan cost check passed")
+    assert "▲ +$16.86 (+6.2%)" in md and "<details><summary>" in md and "</details>" in md
+    assert "| max increase % | +10% | +6.2% | ✅ pass |" in md
+    assert " s)" not in md and "seconds" not in md  # no solver timings
+
+
+def test_github_annotations_and_gitlab_note(run, tiny, baseline_file, tmp_path):
+    out = tmp_path / "comment.md"
+    r = check(run, tiny, baseline_file, 40000, "--max-increase", "10", "--budget", "1000", "-f", "github", "-o", out)
+    assert r.exit_code == 1
+    assert r.stdout == ("::error title=implan cost gate max_increase_pct::public: monthly cost $274 → $402 is "
+                        "+46.7%25, limit +10%25\n")  # the budget gate passed: one annotation
+    assert "❌" in out.read_text(encoding="utf-8") and "::error" not in out.read_text(encoding="utf-8")
+    both = check(run, tiny, baseline_file, 40000, "--max-increase", "10", "-f", "github")
+    assert both.stdout.startswith("::error title=implan cost gate max_increase_pct::")
+    assert "<!-- implan-check -->" in both.stdout
+    gl = check(run, tiny, baseline_file, 40000, "--max-increase", "10", "-f", "gitlab")
+    assert gl.exit_code == 1 and gl.stdout.startswith("<!-- implan-check:gitlab -->") and "::error" not in gl.stdout
+
+
+def test_catalog_change_is_reported_as_a_price_change(run, baseline_file, pricier):
+    r = run("check", "--pricing", pricier, "--set", "users.mau=20000", "--baseline", baseline_file,
+            "--max-increase", "5", "-f", "markdown")
+    assert r.exit_code == 1  # +$34 on $274 is +12.5%
+    assert "**Prices changed**" in r.stdout and "cloudx: sha256 84b5c395ad7a" in r.stdout
+    assert "Change attributed to price +$34.15, load $0, topology $0." in r.stdout
+
+
+def test_strategy_choice_and_save_plan(run, tiny, baseline_file, tmp_path):
+    saved = tmp_path / "new-plan.json"
+    r = check(run, tiny, baseline_file, 24000, "--strategy", "private", "--budget", "9000", "-f", "json",
+              "--save-plan", saved)
+    assert r.exit_code == 1 and json.loads(r.stdout)["strategy"] == "private"
+    assert json.loads(saved.read_text())["workload"]["mau"] == 24000
+    no_gate = check(run, tiny, baseline_file, 24000)
+    assert no_gate.exit_code == 0 and "public" in no_gate.stdout
+
+
+@pytest.mark.parametrize("args,expected", [
+    ((), "--baseline FILE is required"),
+    (("--baseline", "{missing}"), "no such file"),
+    (("--baseline", "{bad}"), "not valid JSON"),
+    (("--baseline", "{base}", "--strategy", "edge"), "--strategy edge: not in the baseline"),
+    (("--baseline", "{base}", "--budget", "-5"), "--budget -5: expected a positive number"),
+    (("--baseline", "{base}", "--set", "users.mau=-3"), "users.mau"),
+    (("--baseline", "{base}", "--pricing", "{missing}"), ""),
+])
+def test_usage_errors_exit_2(run, tiny, baseline_file, tmp_path, args, expected):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    subs = {"{missing}": str(tmp_path / "nope"), "{bad}": str(bad), "{base}": str(baseline_file)}
+    args = [subs.get(a, a) for a in args]
+    if "--pricing" not in args:
+        args = ["--pricing", str(tiny), *args]
+    r = run("check", *args)
+    assert r.exit_code == 2, (r.stdout, r.stderr)
+    assert len(r.stderr.strip().splitlines()) == 1 and expected in r.stderr and "Traceback" not in r.stderr
+    if "{bad}" in str(args) or str(bad) in args:
+        assert str(bad) in r.stderr

@@ -1,0 +1,119 @@
+"""implan diff: per-strategy price/load/topology attribution that sums to the total change, and its bad inputs."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from conftest import solve_dict
+
+from planner.diff import diff_plans
+
+
+def _check_sums(d: dict) -> None:
+    for s in d["strategies"]:
+        if s["delta_usd"] is None:
+            continue
+        a = s["attribution"]
+        assert round(a["price"] + a["load"] + a["topology"], 2) == s["delta_usd"], s["name"]
+        assert round(s["old_usd"] + s["delta_usd"], 2) == s["new_usd"]
+
+
+def test_identical_plans_have_no_change(plan_20k):
+    d = diff_plans(plan_20k, copy.deepcopy(plan_20k))
+    assert not d["prices_changed"] and not d["load_changed"] and d["catalog_changes"] == []
+    for s in d["strategies"]:
+        assert s["delta_usd"] == 0 and s["attribution"] == {"price": 0, "load": 0, "topology": 0}
+        assert s["lines"] == []
+
+
+def test_load_change_is_attributed_to_load(plan_20k):
+    new = solve_dict(24000)
+    d = diff_plans(plan_20k, new)
+    _check_sums(d)
+    assert d["load_changed"] and not d["prices_changed"]
+    public = next(s for s in d["strategies"] if s["name"] == "public")
+    # same nodes at 20k and 24k MAU on the tiny catalog: storage, egress and LB units grow with the users
+    assert public["attribution"]["price"] == 0 and public["attribution"]["topology"] == 0
+    assert public["attribution"]["load"] == public["delta_usd"] > 0
+    assert {r["field"] for r in d["demand_changes"]} >= {"mau", "dau", "media_stored_gb"}
+
+
+def test_price_change_reprices_the_old_topology(plan_20k, pricier):
+    d = diff_plans(plan_20k, solve_dict(20000, pricier))
+    _check_sums(d)
+    assert [c["name"] for c in d["catalog_changes"]] == ["cloudx"] and not d["load_changed"]
+    public = next(s for s in d["strategies"] if s["name"] == "public")
+    # by hand: 4 small nodes x 730 h x +0.01 $/h = 29.20, plus 495.6359 GB internet egress x +0.01 $/GB = 4.96
+    assert public["attribution"]["price"] == pytest.approx(29.20 + 4.96, abs=0.02)
+    assert public["attribution"]["load"] == 0
+    private = next(s for s in d["strategies"] if s["name"] == "private")  # colox did not change
+    assert private["delta_usd"] == 0 and private["attribution"]["price"] == 0
+
+
+def test_price_and_load_change_together(plan_20k, pricier):
+    d = diff_plans(plan_20k, solve_dict(24000, pricier))
+    _check_sums(d)
+    public = next(s for s in d["strategies"] if s["name"] == "public")
+    # the price part re-prices the OLD quantities: the same as the price-only case
+    assert public["attribution"]["price"] == pytest.approx(34.16, abs=0.02)
+    assert public["attribution"]["load"] > 0
+
+
+def test_topology_change_without_load_or_price_change(plan_20k):
+    d = diff_plans(plan_20k, solve_dict(20000, extra=["placement.pooling=dedicated"]))
+    _check_sums(d)
+    assert not d["load_changed"] and not d["prices_changed"]
+    public = next(s for s in d["strategies"] if s["name"] == "public")
+    assert public["delta_usd"] > 0  # pooled was cheaper (the default `auto` picked it)
+    assert public["attribution"]["topology"] == public["delta_usd"]
+    assert {n["change"] for n in public["nodes"]} >= {"added", "removed"}
+    assert any(w["path"] == "placement.pooling" for w in d["workload_changes"])
+
+
+def test_diff_formats(run, tmp_path, baseline_file, tiny):
+    new = tmp_path / "new.json"
+    assert run("plan", "--pricing", tiny, "--set", "users.mau=24000", "-f", "json", "-o", new).exit_code == 0
+    r = run("diff", baseline_file, new, "-f", "json")
+    assert r.exit_code == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["strategies"][0]["name"] == "public" and data["load_changed"]
+    md = run("diff", baseline_file, new, "-f", "markdown")
+    assert md.exit_code == 0 and "▲ +$16.86 (+6.2%)" in md.stdout and "<details>" in md.stdout
+    table = run("diff", baseline_file, new)
+    assert table.exit_code == 0 and "implan diff" in table.stdout and "topology" in table.stdout
+    out = tmp_path / "d.md"
+    assert run("diff", baseline_file, new, "-f", "markdown", "-o", out).exit_code == 0
+    assert out.read_text(encoding="utf-8") == md.stdout
+
+
+BAD = [
+    ("missing", None, "no such file"),
+    ("empty.json", "", "empty file"),
+    ("broken.json", '{"schema_version": "1.0",\n  "workload": }', "not valid JSON: Expecting value at line 2"),
+    ("list.json", "[]", "expected a JSON object at the top, found list"),
+    ("noschema.json", "{}", "missing 'schema_version'"),
+    ("v9.json", '{"schema_version": "9.0"}', "schema_version 9.0 is not supported"),
+]
+
+
+@pytest.mark.parametrize("name,text,expected", BAD, ids=[b[0] for b in BAD])
+def test_bad_plan_files_exit_2_with_one_line(run, tmp_path, baseline_file, name, text, expected):
+    path = tmp_path / name
+    if text is not None:
+        path.write_text(text, encoding="utf-8")
+    r = run("diff", path, baseline_file)
+    assert r.exit_code == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0] and expected in lines[0], r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_malformed_strategy_is_named(run, tmp_path, plan_20k, baseline_file):
+    bad = copy.deepcopy(plan_20k)
+    bad["strategies"][1]["lines"][0].pop("quantity")
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad), encoding="utf-8")
+    r = run("diff", baseline_file, path)
+    assert r.exit_code == 2 and "strategies[1]'.lines[0] needs category, item, quantity" in r.stderr
