@@ -90,7 +90,8 @@ def _read(path: Path) -> _ProfileFile:
         for key, value in values.items():
             known = REQUIRED[tier] + UTILIZATION_KEYS
             if key not in known:
-                raise ProfileError(f"{path}: tiers.{tier}.{key}: unknown coefficient (expected one of {', '.join(known)})")
+                raise ProfileError(f"{path}: tiers.{tier}.{key}: unknown coefficient "
+                                   f"(expected one of {', '.join(known)})")
             is_util = key in UTILIZATION_KEYS
             if is_util != isinstance(value, float) or (is_util and not 0 < value <= 1):
                 expected = "a number in (0, 1]" if is_util else "{value, unit, source, as_of, basis}"

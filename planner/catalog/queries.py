@@ -51,7 +51,8 @@ def validate(catalog: Catalog, max_age_days: int, today: dt.date) -> list[Findin
             if price is not None and price > c.usd_per_hour:
                 findings.append(Finding("warning", c.ref.catalog, f"{c.key}: {label} price {price:.4f} is above "
                                         f"on-demand {c.usd_per_hour:.4f}"))
-        if c.usd_per_hour_commit_1y and c.usd_per_hour_commit_3y and c.usd_per_hour_commit_3y > c.usd_per_hour_commit_1y:
+        one, three = c.usd_per_hour_commit_1y, c.usd_per_hour_commit_3y
+        if one and three and three > one:
             findings.append(Finding("warning", c.ref.catalog, f"{c.key}: 3-year commitment dearer than 1-year"))
         ratio = c.memory_gib / c.vcpu
         if not 0.5 <= ratio <= 32:

@@ -39,21 +39,22 @@ def make_groups(requirements: dict[str, TierRequirement], profile: CapacityProfi
     groups = []
     for names in members:
         reqs = [requirements[t] for t in names]
-        slices = range(len(reqs[0].vcpu))
-
-        def total(attr: str, raw: bool) -> tuple[float, ...]:
-            return tuple(sum(getattr(r, attr)[h] * (_util(profile, r.tier, attr) if raw else 1.0) for r in reqs)
-                         for h in slices)
-
         stateful = any(r.stateful for r in reqs)
-        vcpu, memory = total("vcpu", False), total("memory_gib", False)
+        vcpu, memory = _summed(reqs, profile, "vcpu", False), _summed(reqs, profile, "memory_gib", False)
         if stateful:
             vcpu, memory = (max(vcpu),) * len(vcpu), (max(memory),) * len(memory)
         groups.append(Group(name="+".join(names), tiers=tuple(names), vcpu=vcpu, memory_gib=memory,
-                            raw_vcpu=total("vcpu", True), raw_memory_gib=total("memory_gib", True),
+                            raw_vcpu=_summed(reqs, profile, "vcpu", True),
+                            raw_memory_gib=_summed(reqs, profile, "memory_gib", True),
                             stateful=stateful, spot_eligible=all(r.spot_eligible for r in reqs),
                             min_nodes=max(r.min_nodes for r in reqs)))
     return groups
+
+
+def _summed(reqs: list[TierRequirement], profile: CapacityProfile, attr: str, raw: bool) -> tuple[float, ...]:
+    """Per-slice sum over the tiers of a group; raw=True undoes the headroom (what is actually demanded)."""
+    return tuple(sum(getattr(r, attr)[h] * (_util(profile, r.tier, attr) if raw else 1.0) for r in reqs)
+                 for h in range(len(reqs[0].vcpu)))
 
 
 def _util(profile: CapacityProfile, tier: str, attr: str) -> float:
@@ -80,7 +81,8 @@ class Candidate:
         return max(self.counts)
 
 
-def node_counts(group: Group, vcpu: float, memory_gib: float, reserved_gib: float, ha: HaRule) -> tuple[int, ...] | None:
+def node_counts(group: Group, vcpu: float, memory_gib: float, reserved_gib: float,
+                ha: HaRule) -> tuple[int, ...] | None:
     counts = []
     for v, m in zip(group.vcpu, group.memory_gib):
         n = nodes_needed(v, m, vcpu, memory_gib, reserved_gib, ha)
@@ -145,6 +147,7 @@ def usage(group: Group, counts: tuple[int, ...], vcpu: float, memory_gib: float,
     need_cpu = surviving_nodes_needed(group.vcpu[peak], 0, vcpu, memory_gib, reserved_gib) or 0
     need_mem = surviving_nodes_needed(0, group.memory_gib[peak], vcpu, memory_gib, reserved_gib) or 0
     binding = "vcpu" if need_cpu >= need_mem else "memory"
-    if ha.total_for_surviving(max(need_cpu, need_mem, 1)) == group.min_nodes and max(need_cpu, need_mem) < group.min_nodes - 1:
+    load_nodes = max(need_cpu, need_mem)
+    if ha.total_for_surviving(max(load_nodes, 1)) == group.min_nodes and load_nodes < group.min_nodes - 1:
         binding = "availability (minimum nodes)"
     return TierUsage(group.name, cpu_util, mem_util, binding)

@@ -28,7 +28,7 @@ from planner.costs import graduated_cost, load_balancer_units
 from planner.model import COMPUTE, LOAD_BALANCING, NETWORK, CostLine, Node, StrategyPlan
 from planner.optimize.candidates import Candidate, Group, ha_rule, make_groups, node_counts, prune_dominated
 from planner.optimize.context import PlanContext, private_sites, public_regions
-from planner.optimize.private import (MEDIA_GROUP, SiteVars, _safe, add_site, media_group, server_monthly_usd,
+from planner.optimize.private import (SiteVars, _safe, add_site, media_group, server_monthly_usd,
                                       site_lines)
 from planner.units import BYTES_PER_GB, HOURS_PER_MONTH, HOURS_PER_SLICE_PER_MONTH, SECONDS_PER_HOUR
 
@@ -129,8 +129,8 @@ def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
     objective: list = []
     burst_tiers = [t for t in ("gateway", "message") if t in w.placement.hybrid_burst_tiers]
     private_tiers = PRIVATE_ONLY + [t for t in ("gateway", "message") if t not in burst_tiers]
-    private_groups = make_groups(ctx.requirements, ctx.profile, private_tiers, pooled,
-                                 ("cache", "load_balancer", *[t for t in ("gateway", "message") if t not in burst_tiers]))
+    private_pool = ("cache", "load_balancer", *[t for t in ("gateway", "message") if t not in burst_tiers])
+    private_groups = make_groups(ctx.requirements, ctx.profile, private_tiers, pooled, private_pool)
     private_groups.append(media_group(ctx))
     burst_groups = make_groups(ctx.requirements, ctx.profile, burst_tiers, pooled, tuple(burst_tiers))
     slices = ctx.demand.slices
@@ -190,7 +190,6 @@ def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
         offerings = [o for o in ctx.catalog.compute if o.provider == region.provider and o.region == region.region
                      and o.included_egress_gb_per_month == 0]
         for g in burst_groups:
-            ha = ha_rule(w, g)
             ys = []
             for c in burst_candidates(g, offerings, ctx):
                 o, counts = c.offering, c.counts
@@ -331,7 +330,7 @@ def extract_hybrid(ctx: PlanContext, m: HybridModel, solver_info) -> StrategyPla
                           "GB", graduated_cost(cloud_gb, region.internet_egress), region.internet_egress_ref))
     if region.load_balancer is not None:
         lb = region.load_balancer
-        unit_hours = sum(f * load_balancer_units(region, ctx.demand.slices[h]) * HOURS_PER_SLICE_PER_MONTH for h, f in enumerate(share))
+        unit_hours = sum(f * load_balancer_units(region, s) * HOURS_PER_SLICE_PER_MONTH for f, s in zip(share, slices))
         lines.append(CostLine(LOAD_BALANCING, f"{lb.name} hours (cloud burst entry)", HOURS_PER_MONTH, "hours",
                               HOURS_PER_MONTH * lb.usd_per_hour, lb.ref))
         lines.append(CostLine(LOAD_BALANCING, f"{lb.name} capacity units", unit_hours, "unit-hours",

@@ -31,7 +31,7 @@ import pulp
 from planner.catalog.records import PublicRegion
 from planner.costs import allowance_egress_cost, autoscaled_cost, internet_egress_gb, public_region_lines
 from planner.errors import CatalogError
-from planner.model import COMPUTE, NETWORK, CostLine, Node, StrategyPlan, TierUsage
+from planner.model import COMPUTE, NETWORK, CostLine, Node, StrategyPlan
 from planner.optimize.candidates import Candidate, Group, ha_rule, make_groups, public_candidates, usage
 from planner.optimize.context import PlanContext, public_regions
 from planner.units import HOURS_PER_MONTH, HOURS_PER_SLICE_PER_MONTH
@@ -128,9 +128,9 @@ def build_public(ctx: PlanContext, pooled: bool, regions: list[PublicRegion] | N
                         objective.append(hours * c.offering.usd_per_hour_spot * s_var)
                     od[(need, cap)], sp[(need, cap)] = d, s_var
                 if c.offering.included_egress_gb_per_month:
+                    slices_with = {k: sum(1 for x in zip(c.counts, c.spot_cap) if x == k) for k in od}
                     node_months = base + pulp.lpSum(
-                        (od[k] + (sp[k] if sp[k] is not None else 0)) * sum(1 for x in zip(c.counts, c.spot_cap) if x == k)
-                        for k in od) / len(c.counts)
+                        (od[k] + (sp[k] if sp[k] is not None else 0)) * slices_with[k] for k in od) / len(c.counts)
                     allowance_terms.append(c.offering.included_egress_gb_per_month * node_months)
                 gv = GroupVars(c, y, base, od, sp)
                 chosen.append(gv)
