@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 import time
@@ -61,7 +62,11 @@ def _gap(prob: pulp.LpProblem, name: str, objective: float | None) -> float | No
     if name == "highs" and solver_model is not None:
         try:
             info = solver_model.getInfo()
-            return abs(float(info.mip_gap)) if info.mip_node_count >= 0 and info.mip_gap < 1e20 else 0.0
+            if info.mip_node_count < 0:  # solved as an LP (no integer columns): no MIP gap
+                return 0.0
+            gap = abs(float(info.mip_gap))
+            # no finite bound yet: the gap is unknown, and must not read as 0 % (that claims optimality)
+            return gap if math.isfinite(gap) and gap < 1e20 else None
         except Exception:  # noqa: BLE001 - older highspy builds lack getInfo fields
             return None
     return None
@@ -81,6 +86,11 @@ def solve(prob: pulp.LpProblem, solver_name: str, time_limit_s: float, gap_rel: 
     # sol_status: 1 optimal, 2 integer feasible (not proven: time limit), 0/-1/-2/-3 none/infeasible/unbounded
     sol_status = prob.sol_status
     if status == "Infeasible" or sol_status == pulp.LpSolutionInfeasible:
+        if name == "cbc" and seconds >= time_limit_s:
+            # CBC cut short in pre-processing by its time limit says "infeasible" without having proved it
+            return SolverInfo(name, "not_solved", None, seconds, None,
+                              f"time limit {time_limit_s:g} s reached before the solver found a solution or "
+                              "proved there is none; raise solver.time_limit_s")
         return SolverInfo(name, "infeasible", None, seconds, None, "no topology satisfies every constraint")
     if sol_status == pulp.LpSolutionOptimal:
         objective = pulp.value(prob.objective)
