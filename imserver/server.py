@@ -11,6 +11,7 @@ import secrets
 import ssl
 import struct
 import time
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import ServerConnection, serve
@@ -128,6 +129,9 @@ class Node:
         self._tasks.append(asyncio.get_running_loop().create_task(self._idle_sweeper()))
         if self.cfg.retention_days > 0:
             self._tasks.append(asyncio.get_running_loop().create_task(self._retention_loop()))
+        if not self.cfg.jwt_secret:
+            log.warning("using the development jwt secret; set jwt_secret in production",
+                        extra={"path": str(Path(self.cfg.data_dir).resolve() / "dev-secret")})
         log.info("listening", extra={"node": self.node_id, "host": self.cfg.listen_host, "port": self.port,
                                      "media_port": getattr(self.media, "port", None),
                                      "tls": bool(ssl_ctx), "fanout": "redis" if self.cfg.redis_url else "local"})

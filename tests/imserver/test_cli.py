@@ -30,8 +30,9 @@ async def test_two_users_chat_on_a_fresh_directory_with_one_command(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "imserver", "serve"], cwd=tmp_path, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        line = json.loads(proc.stderr.readline())          # structured JSON log line
-        assert line["event"] == "listening" and line["port"] == port
+        lines = [json.loads(proc.stderr.readline()) for _ in range(2)]     # structured JSON log lines
+        assert lines[0]["event"].startswith("using the development jwt secret")
+        assert lines[1]["event"] == "listening" and lines[1]["port"] == port
         assert (tmp_path / "imserver-data" / "imserver.db").exists()      # SQLite, no other service
         tokens = {u: _run(["token", u], tmp_path, env).stdout.strip() for u in ("alice", "bob")}
         url = f"ws://127.0.0.1:{port}/ws"

@@ -122,3 +122,26 @@ def test_sigv4_presign_matches_aws_documented_example():
                      now=dt.datetime(2013, 5, 24, tzinfo=dt.timezone.utc))
     assert url.startswith("https://examplebucket.s3.amazonaws.com/test.txt?")
     assert url.endswith("X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404")
+
+
+async def test_native_tls(node_factory, mint, tmp_path):
+    import shutil
+    import ssl
+    import subprocess
+    from websockets.asyncio.client import connect
+    if not shutil.which("openssl"):
+        pytest.skip("openssl CLI not installed (needed to make a throwaway certificate)")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    node = await node_factory(database_url=f"sqlite:///{tmp_path}/im.db", tls_cert_file=str(cert),
+                              tls_key_file=str(key))
+    ctx = ssl.create_default_context(cafile=str(cert))
+    async with connect(f"wss://127.0.0.1:{node.port}/ws", ssl=ctx,
+                       additional_headers={"Authorization": "Bearer " + mint("alice")}) as ws:
+        assert '"hello"' in await ws.recv()
+    with pytest.raises(Exception):      # plain ws:// to a TLS port does not get a session
+        async with connect(f"ws://127.0.0.1:{node.port}/ws", open_timeout=3,
+                           additional_headers={"Authorization": "Bearer " + mint("alice")}) as ws:
+            await ws.recv()
