@@ -19,6 +19,7 @@ from planner_testlib import TINY_DIR  # noqa: E402
 def pytest_configure(config):
     # PuLP 3.3 warns on every LpVariable(...) about its 4.0 API; that is noise here
     config.addinivalue_line("filterwarnings", "ignore:Constructing LpVariable:DeprecationWarning")
+    config.addinivalue_line("filterwarnings", "ignore:PULP_CBC_CMD is deprecated:DeprecationWarning")
 
 
 def pytest_addoption(parser):
