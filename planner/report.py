@@ -156,7 +156,15 @@ def compare_table(data: dict) -> RichGroup:
     parts.append(Text("Cheapest: " + ("none feasible" if c is None else
                                       f"{c['name']} ({c['kind']}) at {_usd(c['monthly_cost_usd'])}/month"),
                       style="bold"))
+    parts.append(_provenance(data))
     return RichGroup(*parts)
+
+
+def _provenance(data: dict) -> Text:
+    """Which capacity profile and catalogs the figures rest on."""
+    catalogs = ", ".join(f"{c['name']} ({c['as_of']})" for c in data["catalogs"])
+    return Text(f"Capacity profile: {' + '.join(data['capacity_profile'])}. Catalogs (oldest price): {catalogs}.",
+                style="dim")
 
 
 def plan_tables(data: dict) -> RichGroup:
@@ -197,6 +205,7 @@ def plan_tables(data: dict) -> RichGroup:
         parts += [b, n, u]
         if s["message"]:
             parts.append(Text(s["message"], style="dim"))
+    parts.append(_provenance(data))
     return RichGroup(*parts)
 
 
