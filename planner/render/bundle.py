@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,7 +21,7 @@ import jinja2
 
 from planner.errors import PlannerError
 from planner.render.context import build_context
-from planner.render.env import RENDERED_SUFFIX, environment, read_static, template_names
+from planner.render.env import CHECKOV_SKIPS, RENDERED_SUFFIX, environment, read_static, template_names
 
 BOM_COLUMNS = ("kind", "site", "provider", "region", "tier", "item", "quantity", "unit", "purchase", "vcpu",
                "memory_gib", "monthly_cost_usd")
@@ -32,7 +33,7 @@ class RenderError(PlannerError):
 
 def _sections(ctx: dict) -> list[tuple[str, str]]:
     """(template prefix, output prefix) pairs this bundle needs."""
-    out = [("bundle", "")]
+    out = []
     if ctx["aws"]:
         out.append(("terraform/aws", "terraform/aws"))
     if ctx["gcp"]:
@@ -40,6 +41,7 @@ def _sections(ctx: dict) -> list[tuple[str, str]]:
     if ctx["has_terraform"]:
         out.append(("terraform/common", "terraform"))
     out.append(("ansible", "ansible"))
+    out.append(("bundle", ""))          # last: its README lists the checkov skips the Terraform above uses
     return out
 
 
@@ -58,6 +60,10 @@ def render_bundle(plan: dict, strategy: str, *, wheel: tuple[str, bytes] | None 
     env = environment()
     files: dict[str, str | bytes] = {}
     for prefix, out_prefix in _sections(ctx):
+        if prefix == "bundle":
+            used = sorted({m.group(1) for path, text in files.items() if path.endswith(".tf")
+                           for m in re.finditer(r"#checkov:skip=([A-Z0-9_]+):", text)})
+            ctx = dict(ctx, checkov_skips=[(i, CHECKOV_SKIPS[i]) for i in used])
         for name in template_names(prefix):
             rel = name[len(prefix) + 1:]
             target = f"{out_prefix}/{rel}" if out_prefix else rel
