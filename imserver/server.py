@@ -90,6 +90,9 @@ class Node:
         self.media = open_media(cfg, self.secret)
         self.local: dict[str, set[ServerConnection]] = {}
         self.sessions: set[Session] = set()
+        self._outq: dict = {}
+        self._flush_scheduled = False
+        self._loop = None
         self.user_buckets: dict[str, TokenBucket] = {}
         self.draining = False
         self.ws_server = None
@@ -107,6 +110,7 @@ class Node:
 
     # ---- lifecycle -----------------------------------------------------------------------
     async def start(self) -> int:
+        self._loop = asyncio.get_running_loop()
         await self.store.open()
         await self.store.start()
         await self.fanout.start()
@@ -200,24 +204,42 @@ class Node:
 
     # ---- connections ---------------------------------------------------------------------
     def push(self, conns, text: str) -> int:
-        """Write one frame to several connections without waiting (no per-connection coroutine).
+        """Queue one frame for several connections without waiting (no per-connection coroutine).
 
-        A connection whose unsent buffer exceeds max_write_buffer_bytes is a slow consumer: it
-        is closed with 1008 and recovers through sync."""
+        Frames are serialized once and coalesced per connection until the end of the current
+        loop iteration, so a connection that gets an ack and a message from the same group
+        commit gets them in one write (one syscall).  A connection whose unsent buffer exceeds
+        max_write_buffer_bytes is a slow consumer: it is closed with 1008 and recovers by sync."""
         frame = text_frame(text)
-        limit = self.cfg.max_write_buffer_bytes
+        out = self._outq
         n = 0
         for ws in conns:
             if ws.protocol.state is not _OPEN or ws.send_in_progress is not None:
+                continue
+            q = out.get(ws)
+            if q is None:
+                out[ws] = [frame]
+            else:
+                q.append(frame)
+            n += 1
+        if n and not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self._flush)
+        return n
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        out, self._outq = self._outq, {}
+        limit = self.cfg.max_write_buffer_bytes
+        for ws, frames in out.items():
+            if ws.protocol.state is not _OPEN:
                 continue
             transport = ws.transport
             if transport.get_write_buffer_size() > limit:
                 self.metrics.inc("imserver_errors_total", code="slow_consumer")
                 self._spawn(ws.close(protocol.CLOSE_POLICY, "slow consumer"))
                 continue
-            transport.write(frame)
-            n += 1
-        return n
+            transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
 
     def deliver_local(self, users, text: str, exclude=None) -> None:
         targets = []
