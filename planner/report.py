@@ -62,6 +62,26 @@ def _strategy(s: StrategyPlan, mau: int, dau: float) -> dict:
     }
 
 
+# Published claims this report checks: self-hosting costs 1/8 of a chat SaaS on public cloud, 1/100 on private.
+CLAIMED_SAAS_RATIO = {"public": 8.0, "private": 100.0}
+
+
+def _claims(strategies: list[dict], ratios: list[dict]) -> list[dict]:
+    """For public and private: SaaS cost / strategy cost over the priced offers, against the claimed ratio."""
+    out = []
+    for s in strategies:
+        claimed = CLAIMED_SAAS_RATIO.get(s["name"])
+        values = sorted(r["ratio"] for r in ratios if r["strategy"] == s["name"])
+        if claimed is None or not values:
+            continue
+        median = values[len(values) // 2] if len(values) % 2 else (values[len(values) // 2 - 1]
+                                                                   + values[len(values) // 2]) / 2
+        out.append({"strategy": s["name"], "claimed_ratio": claimed, "saas_offers": len(values),
+                    "min_ratio": values[0], "median_ratio": round(median, 3), "max_ratio": values[-1],
+                    "claim_met_by_median": median >= claimed})
+    return out
+
+
 def plan_to_dict(result: PlanResult) -> dict:
     strategies = [_strategy(s, result.mau, result.dau) for s in result.strategies]
     saas = [{"provider": q.provider, "plan": q.plan, "metric": q.metric, "units": q.units,
@@ -83,6 +103,7 @@ def plan_to_dict(result: PlanResult) -> dict:
         "strategies": strategies,
         "saas": saas,
         "ratios": ratios,
+        "claims": _claims(strategies, ratios),
         "cheapest": None if cheapest is None else {"kind": cheapest[0], "name": cheapest[1],
                                                    "monthly_cost_usd": _money(cheapest[2])},
     }
@@ -152,12 +173,21 @@ def compare_table(data: dict) -> RichGroup:
         unpriced = [f"{q['provider']}/{q['plan']}" for q in data["saas"] if q["monthly_cost_usd"] is None]
         if unpriced:
             parts.append(Text(f"Sales quote only at this size: {', '.join(unpriced)}", style="dim"))
+    for claim in data["claims"]:
+        parts.append(Text(_claim_text(claim)))
     c = data["cheapest"]
     parts.append(Text("Cheapest: " + ("none feasible" if c is None else
                                       f"{c['name']} ({c['kind']}) at {_usd(c['monthly_cost_usd'])}/month"),
                       style="bold"))
     parts.append(_provenance(data))
     return RichGroup(*parts)
+
+
+def _claim_text(c: dict) -> str:
+    verdict = "holds" if c["claim_met_by_median"] else "does not hold"
+    return (f"Claim 'SaaS costs {c['claimed_ratio']:g}x {c['strategy']}': {verdict} for this workload "
+            f"(median {c['median_ratio']:.1f}x, range {c['min_ratio']:.1f}x-{c['max_ratio']:.1f}x over "
+            f"{c['saas_offers']} priced offers)")
 
 
 def _provenance(data: dict) -> Text:
@@ -225,6 +255,7 @@ def to_markdown(data: dict, detailed: bool) -> str:
             cells = [_ratio(_saas_ratio(data, name, n)) for n in names]
             out.append(f"| {name} | {'quote' if q['monthly_cost_usd'] is None else _usd(q['monthly_cost_usd'])} | "
                        + " | ".join(cells) + " |")
+    out += [""] + [f"- {_claim_text(c)}" for c in data["claims"]]
     c = data["cheapest"]
     out += ["", "**Cheapest:** " + ("none feasible" if c is None else
                                      f"{c['name']} ({c['kind']}) at {_usd(c['monthly_cost_usd'])}/month")]
