@@ -48,6 +48,7 @@ def add_arguments(p) -> None:
     p.add_argument("--secret", help="with --url: the server's jwt_secret (default: $IMSERVER_JWT_SECRET)")
     p.add_argument("--database-url", help="for the started server (default: SQLite in a temp dir)")
     p.add_argument("--connections", type=int, default=400, help="active connections (durable/mixed/fanout)")
+    p.add_argument("--fanout-connections", type=int, default=1000, help="connections for the fanout scenario")
     p.add_argument("--idle-connections", type=int, default=10_000, help="connections for the idle scenario")
     p.add_argument("--processes", type=int, default=0, help="client processes (default: enough for the fd limit, min 2)")
     p.add_argument("--duration-s", type=float, default=10.0, help="measurement window (after --warmup-s)")
@@ -276,7 +277,7 @@ def _setup_groups(url: str, secret: str, groups: list[list[str]]) -> list[str]:
 
 
 def run_phase(args, scenario: str, server_pid: int | None, url: str, secret: str) -> dict:
-    n = args.idle_connections if scenario == "idle" else args.connections
+    n = {"idle": args.idle_connections, "fanout": args.fanout_connections}.get(scenario, args.connections)
     users = [f"u{i}" for i in range(n)]
     targets: dict[str, dict] = {}
     rate = 0.0
@@ -460,7 +461,7 @@ def _text(report: dict) -> str:
 
 
 def run_cli(args) -> int:
-    for name in ("connections", "idle_connections", "window", "message_bytes", "group_size"):
+    for name in ("connections", "idle_connections", "fanout_connections", "window", "message_bytes", "group_size"):
         if getattr(args, name) < 1 and not (name == "message_bytes"):
             print(f"imserver: --{name.replace('_', '-')}: expected an integer >= 1", file=sys.stderr)
             return 2
