@@ -74,7 +74,12 @@ def _read(path: Path) -> _ProfileFile:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ProfileError(f"{path}: capacity profile not found") from None
-    except (OSError, yaml.YAMLError) as exc:
+    except yaml.YAMLError as exc:  # one line: where, and what the parser expected
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise ProfileError(f"{path}:{where} invalid YAML: {problem}") from None
+    except (OSError, UnicodeDecodeError) as exc:
         raise ProfileError(f"{path}: cannot read capacity profile: {exc}") from None
     if not isinstance(data, dict):
         raise ProfileError(f"{path}: expected a YAML mapping with schema, name, as_of, source, tiers")
