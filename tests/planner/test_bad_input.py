@@ -1,0 +1,211 @@
+"""One test per kind of bad input: exit code 2, one line naming the file, the field path and what is expected,
+no traceback. The CLI runs in-process with catch_exceptions=False, so an unhandled exception fails the test."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from planner_testlib import TINY_DIR
+
+FAST = ["--pricing", str(TINY_DIR), "-s", "public"]
+
+
+def assert_one_line_error(result, *needles: str, code: int = 2) -> str:
+    assert result.exit_code == code, (result.exit_code, result.output)
+    assert "Traceback" not in result.output
+    message = result.stderr.strip()
+    assert message.startswith("implan: error: ")
+    assert "\n" not in message, message
+    for needle in needles:
+        assert needle in message, (needle, message)
+    return message
+
+
+def _workload(tmp_path, text: str):
+    path = tmp_path / "workload.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------- workload file
+def test_wrong_type(cli, tmp_path):
+    path = _workload(tmp_path, "users:\n  mau: lots\n")
+    assert_one_line_error(cli("plan", path, *FAST), str(path), "users.mau", "valid integer", "got 'lots'",
+                          "expected monthly active users")
+
+
+def test_negative_number(cli, tmp_path):
+    path = _workload(tmp_path, "messaging:\n  messages_per_dau_per_day: -3\n")
+    assert_one_line_error(cli("plan", path, *FAST), str(path), "messaging.messages_per_dau_per_day",
+                          "greater than or equal to 0", "expected messages sent per daily active user per day")
+
+
+def test_share_above_one(cli, tmp_path):
+    path = _workload(tmp_path, "messaging:\n  group_share: 1.5\n")
+    assert_one_line_error(cli("plan", path, *FAST), str(path), "messaging.group_share", "less than or equal to 1")
+
+
+@pytest.mark.parametrize("text, path, suggestion", [
+    ("users:\n  maus: 5\n", "users.maus", "did you mean 'mau'?"),
+    ("userz:\n  mau: 5\n", "userz", "did you mean 'users'?"),
+    ("retention:\n  media_day: 5\n", "retention.media_day", "did you mean 'media_days'?"),
+])
+def test_unknown_key_with_did_you_mean(cli, tmp_path, text, path, suggestion):
+    file = _workload(tmp_path, text)
+    assert_one_line_error(cli("plan", file, *FAST), str(file), path, "unknown field", suggestion)
+
+
+def test_missing_workload_file(cli, tmp_path):
+    missing = tmp_path / "nope.yaml"
+    assert_one_line_error(cli("plan", missing, *FAST), str(missing), "workload file not found")
+
+
+def test_invalid_yaml(cli, tmp_path):
+    path = _workload(tmp_path, "users: [1, 2\n")
+    assert_one_line_error(cli("plan", path, *FAST), str(path), "line 2", "invalid YAML")
+
+
+def test_workload_not_a_mapping(cli, tmp_path):
+    path = _workload(tmp_path, "- users\n- messaging\n")
+    assert_one_line_error(cli("plan", path, *FAST), str(path), "expected a YAML mapping")
+
+
+def test_bad_hourly_weights(cli, tmp_path):
+    path = _workload(tmp_path, "load_profile:\n  hourly_weights: [1, 2, 3]\n")
+    assert_one_line_error(cli("plan", path, *FAST), str(path), "load_profile", "24 non-negative numbers")
+
+
+def test_workload_show_reports_the_same_error(cli, tmp_path):
+    path = _workload(tmp_path, "users:\n  mau: -1\n")
+    assert_one_line_error(cli("workload", "show", path), str(path), "users.mau")
+
+
+# ---------------------------------------------------------------- --set, --strategy, --solver
+@pytest.mark.parametrize("override, needles", [
+    ("users.mau", ("--set users.mau", "expected path.to.field=value")),
+    ("=5", ("--set =5", "empty field path")),
+    ("users.mau.x=5", ("--set users.mau.x=5", "not a section")),
+    ("users.mau=many", ("(with --set)", "users.mau", "valid integer", "got 'many'")),
+    ("users.maux=5", ("(with --set)", "users.maux", "did you mean 'mau'?")),
+])
+def test_bad_set(cli, override, needles):
+    assert_one_line_error(cli("plan", "--set", override, *FAST), *needles)
+
+
+def test_unknown_strategy(cli):
+    assert_one_line_error(cli("plan", "--pricing", TINY_DIR, "-s", "cheapest"), "--strategy cheapest",
+                          "expected one of public, private, hybrid")
+
+
+def test_unknown_solver(cli):
+    assert_one_line_error(cli("compare", *FAST, "--solver", "gurobi"), "--solver gurobi", "expected one of highs, cbc")
+
+
+# ---------------------------------------------------------------- catalogs (--pricing DIR)
+@pytest.fixture
+def catalog_copy(tmp_path):
+    target = tmp_path / "pricing"
+    shutil.copytree(TINY_DIR, target)
+    return target
+
+
+def _edit(path, old: str, new: str):
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_catalog_dir_missing(cli, tmp_path):
+    missing = tmp_path / "no-such-dir"
+    assert_one_line_error(cli("plan", "--pricing", missing), str(missing), "pricing directory not found")
+
+
+def test_catalog_dir_empty(cli, tmp_path):
+    assert_one_line_error(cli("pricing", "list", "--pricing", tmp_path), str(tmp_path), "no catalog files")
+
+
+def test_catalog_invalid_yaml(cli, catalog_copy):
+    (catalog_copy / "cloudx.yaml").write_text("schema: [\n", encoding="utf-8")
+    assert_one_line_error(cli("plan", "--pricing", catalog_copy), str(catalog_copy / "cloudx.yaml"),
+                          "invalid YAML")
+
+
+def test_catalog_price_with_unknown_source(cli, catalog_copy):
+    _edit(catalog_copy / "cloudx.yaml", "spot_per_hour: 0.03, source: test", "spot_per_hour: 0.03, source: nope")
+    assert_one_line_error(cli("plan", "--pricing", catalog_copy), str(catalog_copy / "cloudx.yaml"),
+                          "compute[0].source", "unknown source key 'nope'", "known: test")
+
+
+def test_catalog_missing_required_field(cli, catalog_copy):
+    _edit(catalog_copy / "cloudx.yaml", "vcpu: 2, memory_gib: 4,", "memory_gib: 4,")
+    assert_one_line_error(cli("pricing", "validate", "--pricing", catalog_copy), str(catalog_copy / "cloudx.yaml"),
+                          "compute.0.vcpu", "Field required")
+
+
+def test_catalog_wrong_type_and_negative_price(cli, catalog_copy):
+    path = catalog_copy / "colox.yaml"
+    _edit(path, "capex: 12000", "capex: -12000")
+    assert_one_line_error(cli("plan", "--pricing", catalog_copy), str(path), "servers.0.capex", "greater than 0")
+
+
+def test_catalog_region_not_declared(cli, catalog_copy):
+    _edit(catalog_copy / "cloudx.yaml", "region: r1, family: s", "region: r9, family: s")
+    assert_one_line_error(cli("plan", "--pricing", catalog_copy), "compute[0].region", "'r9' is not declared")
+
+
+def test_catalog_currency_without_rate(cli, catalog_copy):
+    _edit(catalog_copy / "cloudx.yaml", "kind: public", "kind: public\ncurrency: EUR")
+    assert_one_line_error(cli("plan", "--pricing", catalog_copy), str(catalog_copy / "cloudx.yaml"),
+                          "prices in EUR", "fx.yaml has no USD rate")
+
+
+# ---------------------------------------------------------------- capacity profile (--profile FILE)
+def test_profile_missing(cli, tmp_path):
+    assert_one_line_error(cli("plan", *FAST, "--profile", tmp_path / "none.yaml"), "capacity profile not found")
+
+
+def test_profile_invalid_yaml(cli, tmp_path):
+    path = tmp_path / "profile.yaml"
+    path.write_text("tiers: [\n", encoding="utf-8")
+    assert_one_line_error(cli("plan", *FAST, "--profile", path), str(path), "invalid YAML")
+
+
+def test_profile_not_utf8(cli, tmp_path):
+    path = tmp_path / "profile.yaml"
+    path.write_bytes(b"\xff\xfe\x00bad")
+    assert_one_line_error(cli("plan", *FAST, "--profile", path), str(path), "cannot read capacity profile")
+
+
+PROFILE_HEAD = "schema: implan-capacity-profile/1\nname: mine\nas_of: 2026-11-01\nsource: bench\ntiers:\n"
+
+
+@pytest.mark.parametrize("body, needles", [
+    ("  gatewy: {}\n", ("tiers.gatewy", "unknown tier", "expected one of gateway")),
+    ("  gateway:\n    connections_per_vcpu: 5\n", ("tiers.gateway.connections_per_vcpu",
+                                                    "expected {value, unit, source, as_of, basis}")),
+    ("  gateway:\n    target_cpu_utilization: 1.5\n", ("tiers.gateway.target_cpu_utilization",
+                                                        "a number in (0, 1]")),
+    ("  gateway:\n    conections_per_vcpu: {value: 1, unit: u, source: s, as_of: 2026-01-01, basis: measured}\n",
+     ("tiers.gateway.conections_per_vcpu", "unknown coefficient")),
+])
+def test_profile_bad_content(cli, tmp_path, body, needles):
+    path = tmp_path / "profile.yaml"
+    path.write_text(PROFILE_HEAD + body, encoding="utf-8")
+    assert_one_line_error(cli("plan", *FAST, "--profile", path), str(path), *needles)
+
+
+# ---------------------------------------------------------------- --out
+def test_out_into_a_missing_directory_fails_cleanly(cli, tmp_path):
+    target = tmp_path / "missing" / "plan.json"
+    assert_one_line_error(cli("plan", *FAST, "--set", "users.mau=20000", "--format", "json", "--out", target),
+                          str(target), "does not exist")
+    assert not target.parent.exists()
+    assert list(tmp_path.iterdir()) == []  # no partial or temporary file anywhere
+
+
+def test_workload_init_refuses_to_overwrite(cli, tmp_path):
+    path = _workload(tmp_path, "name: mine\n")
+    assert_one_line_error(cli("workload", "init", path), str(path), "already exists", "--force")
+    assert path.read_text() == "name: mine\n"
