@@ -177,11 +177,11 @@ async def _worker(spec: dict, go, start_at, results) -> dict:
             self.prefix = None
             if target is not None:
                 key, value = next(iter(target.items()))
-                self.prefix = '{"type":"send","%s":"%s","client_msg_id":"%s.' % (key, value, user)
+                self.prefix = '{"type":"send","%s":"%s","client_msg_id":"%s.%s.' % (key, value, user, spec["run"])
 
         def send_one(self, now):
             self.n += 1
-            cmid = f"{self.user}.{self.n}"
+            cmid = f"{self.user}.{spec['run']}.{self.n}"
             self.pending[cmid] = now
             self.ws.send_text(f'{self.prefix}{self.n}","body":"t:{now:.6f}|{pad}"}}')
             counts["sent"] += 1
@@ -307,12 +307,13 @@ def run_phase(args, scenario: str, server_pid: int | None, url: str, secret: str
     go = ctx.Event()
     start_at = ctx.Value("d", 0.0)
     rss_before = rss_kib(server_pid) if server_pid else None
+    run_id = "%08x" % random.getrandbits(32)    # client_msg_ids stay unique across runs on one database
     all_cpus = sorted(os.sched_getaffinity(0))
     client_cpus = ([c for c in all_cpus if c != args.server_cpu] or all_cpus) if args.server_cpu >= 0 else None
     workers = []
     for w in range(procs_n):
         mine = users[w::procs_n]
-        spec = {"worker": w, "url": url, "cpus": client_cpus, "secret": secret, "users": mine,
+        spec = {"worker": w, "url": url, "cpus": client_cpus, "run": run_id, "secret": secret, "users": mine,
                 "targets": {u: targets[u] for u in mine if u in targets},
                 "rate_per_sender": (rate / senders) if senders and rate else 0.0,
                 "window": args.window, "message_bytes": args.message_bytes,

@@ -121,3 +121,18 @@ async def test_presence_to_contacts(node, client_factory):
     await bob.close()
     p = await alice.next_push("presence")
     assert (p["user"], p["status"]) == ("bob", "offline")
+
+
+async def test_pipelined_duplicates_and_order_in_one_batch(node, client_factory):
+    alice = await client_factory(node, "alice")
+    frames = [{"type": "send", "client_msg_id": f"p-{i % 20}", "to": "bob", "body": f"b{i % 20}",
+               "ref": f"r{i}"} for i in range(40)]          # every id twice, not waiting for acks
+    acks = await asyncio.gather(*(alice.submit(f) for f in frames))
+    by_id = {}
+    for a in acks:
+        assert a["type"] == "ack"
+        by_id.setdefault(a["client_msg_id"], set()).add(a["seq"])
+    assert all(len(seqs) == 1 for seqs in by_id.values())
+    msgs = await alice.sync_all("d:alice:bob")
+    assert [m["client_msg_id"] for m in msgs] == [f"p-{i}" for i in range(20)]   # stored once, in send order
+    assert [m["seq"] for m in msgs] == list(range(1, 21))
