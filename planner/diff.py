@@ -312,8 +312,10 @@ def signed_usd(x: float | None) -> str:
 def signed_pct(x: float | None) -> str:
     if x is None:
         return "n/a"
-    if round(x, 1) == 0:
+    if x == 0:
         return "0.0%"
+    if abs(x) < 0.05:  # a small change is still shown with its sign, never as 0.0%
+        return f"{x:+.2f}%"
     return f"{x:+.1f}%"
 
 
