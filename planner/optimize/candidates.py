@@ -146,8 +146,13 @@ def usage(group: Group, counts: tuple[int, ...], vcpu: float, memory_gib: float,
     mem_util = group.raw_memory_gib[peak] / (n * usable_memory) if n else 0.0
     need_cpu = surviving_nodes_needed(group.vcpu[peak], 0, vcpu, memory_gib, reserved_gib) or 0
     need_mem = surviving_nodes_needed(0, group.memory_gib[peak], vcpu, memory_gib, reserved_gib) or 0
-    binding = "vcpu" if need_cpu >= need_mem else "memory"
-    load_nodes = max(need_cpu, need_mem)
-    if ha.total_for_surviving(max(load_nodes, 1)) == group.min_nodes and load_nodes < group.min_nodes - 1:
+    # the resource that needs more nodes; on equal node counts (both round up to the same number, e.g. 1)
+    # the one that fills a larger share of a node, at the tier's target utilization
+    cpu_share = group.vcpu[peak] / vcpu
+    mem_share = group.memory_gib[peak] / usable_memory if usable_memory > 0 else 0.0
+    binding = "vcpu" if (need_cpu, cpu_share) >= (need_mem, mem_share) else "memory"
+    load_nodes = max(need_cpu, need_mem, 1)
+    # the minimum node count decides when the HA rule without that floor would ask for fewer nodes
+    if HaRule(ha.node_loss, ha.domain_loss, ha.domains, 0).total_for_surviving(load_nodes) < group.min_nodes:
         binding = "availability (minimum nodes)"
     return TierUsage(group.name, cpu_util, mem_util, binding)
