@@ -65,29 +65,48 @@ def bash(line: str, env: dict, workdir: Path, shim: Path) -> subprocess.Complete
                           timeout=120)
 
 
-@pytest.mark.parametrize("example,reader,flavor", [("github-actions.yml", github_job, "github"),
-                                                   ("gitlab-ci.yml", gitlab_job, "gitlab")])
-def test_example_ci_job(example, reader, flavor, tmp_path, shim):
-    env, scripts, lines = reader(EXAMPLES / example)
+JOBS = {"github": ("github-actions.yml", github_job), "gitlab": ("gitlab-ci.yml", gitlab_job)}
+
+
+@pytest.fixture(scope="module")
+def jobs(tmp_path_factory, shim) -> dict:
+    """Both examples' implan lines, run on a within-limit and an over-limit pull request, concurrently."""
+    out = {}
+    for flavor, (example, reader) in JOBS.items():
+        env, scripts, lines = reader(EXAMPLES / example)
+        root = tmp_path_factory.mktemp(flavor)
+        out[flavor] = {"env": env, "scripts": scripts, "lines": lines,
+                       "within_dir": checkout(root / "within", BASE_MAU, WITHIN_MAU),
+                       "over_dir": checkout(root / "over", BASE_MAU, OVER_MAU)}
+    with ThreadPoolExecutor(4) as pool:
+        # both checkouts of a job share the target branch: its baseline plan (the first line) runs once, is copied
+        plans = {f: pool.submit(bash, j["lines"][0], j["env"], j["within_dir"], shim) for f, j in out.items()}
+        for f, j in out.items():
+            j["plan"] = plans[f].result()
+            if j["plan"].returncode == 0:
+                (j["over_dir"] / "baseline.json").write_bytes((j["within_dir"] / "baseline.json").read_bytes())
+        checks = {(f, case): pool.submit(bash, j["lines"][1], j["env"], j[f"{case}_dir"], shim)
+                  for f, j in out.items() if len(j["lines"]) > 1 for case in ("within", "over")}
+        for (f, case), fut in checks.items():
+            out[f][case] = fut.result()
+    return out
+
+
+@pytest.mark.parametrize("flavor", list(JOBS))
+def test_example_ci_job(flavor, jobs):
+    job = jobs[flavor]
+    lines, scripts = job["lines"], job["scripts"]
     assert [line.split()[1] for line in lines] == ["plan", "check"]
     assert f"--format {flavor} --out implan-comment.md" in lines[1]
     # the step that posts the comment reads the file the check writes
     assert any("implan-comment.md" in s and ("gh pr comment" in s or "/notes" in s) for s in scripts)
-    within_dir = checkout(tmp_path / "within", BASE_MAU, WITHIN_MAU)
-    over_dir = checkout(tmp_path / "over", BASE_MAU, OVER_MAU)
-    # both checkouts share the target branch, so the baseline plan (the first line) is run once and copied
-    plan = bash(lines[0], env, within_dir, shim)
-    assert plan.returncode == 0, plan.stderr
-    (over_dir / "baseline.json").write_bytes((within_dir / "baseline.json").read_bytes())
-    with ThreadPoolExecutor(2) as pool:
-        within_f = pool.submit(bash, lines[1], env, within_dir, shim)
-        over_f = pool.submit(bash, lines[1], env, over_dir, shim)
-        within, over = within_f.result(), over_f.result()
+    assert job["plan"].returncode == 0, job["plan"].stderr
+    within, over = job["within"], job["over"]
     assert within.returncode == 0, within.stderr
     assert over.returncode == 1, over.stderr
 
-    ok = (tmp_path / "within" / "implan-comment.md").read_text(encoding="utf-8")
-    bad = (tmp_path / "over" / "implan-comment.md").read_text(encoding="utf-8")
+    ok = (job["within_dir"] / "implan-comment.md").read_text(encoding="utf-8")
+    bad = (job["over_dir"] / "implan-comment.md").read_text(encoding="utf-8")
     money = r"\$[\d,]+(?:\.\d\d)?"
     assert re.search(rf"^### ✅ implan cost check passed: public {money} → {money}/month \(▲ \+{money}, \+\d+\.\d%\)$",
                      ok, re.M), ok
