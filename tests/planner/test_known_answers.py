@@ -160,3 +160,23 @@ def test_private_space_binds_racks_when_power_is_plenty(tmp_path, profile):
     assert plan.monthly_cost_usd == pytest.approx(48176.7833, abs=0.01)
     racks = next(line for line in plan.lines if line.item.startswith("colocation"))
     assert racks.quantity == 3
+
+
+# ---------------------------------------------------------------- peak utilization and binding resource
+@pytest.mark.parametrize("vcpu, memory, min_nodes, binding", [
+    (0.2, 4.0, 2, "memory"),            # both fit one node; memory fills 53 % of it, CPU 10 %
+    (0.2, 0.5, 2, "vcpu"),              # 10 % vs 7 %
+    (5.0, 4.0, 2, "vcpu"),              # CPU needs 3 nodes, memory 1
+    (0.2, 20.0, 2, "memory"),           # memory needs 3 nodes
+    (0.2, 4.0, 3, "availability (minimum nodes)"),  # 1 node + HA = 2 < 3 database copies
+])
+def test_usage_names_the_binding_resource(vcpu, memory, min_nodes, binding):
+    from planner.costs import HaRule
+    from planner.optimize.candidates import Group, usage
+    # nodes of 2 vCPU and 8 GiB with 0.5 GiB reserved (7.5 usable); target utilization 0.5 CPU, 0.8 memory
+    g = Group("database", ("database",), (vcpu,) * 24, (memory,) * 24, (vcpu * 0.5,) * 24, (memory * 0.8,) * 24,
+              stateful=True, spot_eligible=False, min_nodes=min_nodes)
+    u = usage(g, (4,) * 24, 2, 8, 0.5, HaRule(True, True, 3, min_nodes))
+    assert u.binding_resource == binding
+    assert u.peak_utilization_cpu == pytest.approx(vcpu * 0.5 / 8)
+    assert u.peak_utilization_memory == pytest.approx(memory * 0.8 / 30)
