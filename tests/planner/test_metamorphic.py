@@ -185,3 +185,39 @@ def test_set_overrides_equal_editing_the_file(tmp_path, cli, tiny_dir):
     a, b = _comparable(overridden.stdout), _comparable(direct.stdout)
     assert a["workload"]["resolved"]["users"]["mau"] == 20000
     assert a == b
+
+
+# ---------------------------------------------------------------- hybrid can always fall back to all-private
+@pytest.mark.parametrize("target", [99.95, 99.0])
+def test_hybrid_never_costs_more_than_private_plus_the_cloud_entry(tiny_catalog, profile, target):
+    # with a cloud share of 0 in every hour, the dedicated hybrid plan is the dedicated private plan plus the
+    # chosen region's load-balancer hours (tiny: 0.02 * 730 = 14.60): the optimum can only be cheaper
+    from planner.optimize import plan_strategy
+    from planner.optimize.context import PlanContext
+    lb_hours = 0.02 * 730
+    for mau in (20000, 3000000):
+        workload = _workload(users={"mau": mau}, availability={"target_percent": target},
+                             placement={"pooling": "dedicated"})
+        ctx = PlanContext.build(workload, profile, tiny_catalog)
+        private, hybrid = plan_strategy(ctx, "private"), plan_strategy(ctx, "hybrid")
+        assert hybrid.monthly_cost_usd <= private.monthly_cost_usd + lb_hours + 1e-6, mau
+
+
+def test_placement_filters_regions_and_providers(tmp_path, profile):
+    files = tiny_files()
+    cloudy = copy.deepcopy(files["cloudx"])
+    cloudy["provider"] = "cloudy"
+    for row in cloudy["compute"]:
+        row["on_demand_per_hour"] /= 2
+        row["commit_1y_per_hour"] /= 2
+    files["cloudy"] = cloudy
+    catalog = load_catalog(write_catalogs(tmp_path / "cat", files))
+
+    def provider(**placement):
+        result = run_plan(_workload(users={"mau": 20000}, strategies=["public"], placement=placement), profile,
+                          catalog)
+        return {n.provider for n in result.strategies[0].nodes}
+
+    assert provider() == {"cloudy"}  # cheaper
+    assert provider(providers=["cloudx"]) == {"cloudx"}
+    assert provider(public_regions=["cloudx/r1"]) == {"cloudx"}
