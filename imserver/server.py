@@ -329,6 +329,7 @@ class Node:
             text = await ws.recv()
             t0 = time.perf_counter()
             s.last_rx = time.monotonic()
+            frame = {}
             self.metrics.inc("imserver_frames_in_total")
             if not (s.bucket.take() and ubucket.take()):
                 s.violations += 1
@@ -353,6 +354,14 @@ class Node:
             except StoreUnavailable:
                 self.metrics.inc("imserver_errors_total", code="unavailable")
                 await ws.send(error_frame("unavailable", protocol.ERROR_CODES["unavailable"], frame.get("ref")))
+            except ConnectionClosed:
+                raise
+            except Exception as exc:   # a read failed (database down...) or a bug: report, keep serving
+                code = "unavailable" if isinstance(exc, OSError) or "asyncpg" in type(exc).__module__ else "internal"
+                log.error("frame failed", extra={"user": s.user, "cid": s.cid, "error": type(exc).__name__,
+                                                 "frame_type": frame.get("type") if isinstance(frame, dict) else None})
+                self.metrics.inc("imserver_errors_total", code=code)
+                await ws.send(error_frame(code, protocol.ERROR_CODES[code], frame.get("ref")))
 
     # ---- frame handlers ------------------------------------------------------------------
     async def _h_send(self, s: Session, f: dict, t0: float) -> None:

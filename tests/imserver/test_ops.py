@@ -145,3 +145,29 @@ async def test_native_tls(node_factory, mint, tmp_path):
         async with connect(f"ws://127.0.0.1:{node.port}/ws", open_timeout=3,
                            additional_headers={"Authorization": "Bearer " + mint("alice")}) as ws:
             await ws.recv()
+
+
+async def test_retention_job_runs_on_its_own(node_factory, client_factory, tmp_path):
+    node = await node_factory(database_url=f"sqlite:///{tmp_path}/im.db", retention_days=0.00001,   # ~0.9 s
+                              retention_interval_s=0.2)
+    alice = await client_factory(node, "alice")
+    await alice.send("short-lived", to="bob", client_msg_id="t-1")
+    async with asyncio.timeout(30):
+        while await alice.sync_all("d:alice:bob"):
+            await asyncio.sleep(0.2)
+    assert node.metrics.get("imserver_retention_deleted_total") >= 1
+
+
+async def test_read_failure_is_an_error_frame_and_connection_survives(node_factory, client_factory, tmp_path):
+    node = await node_factory(database_url=f"sqlite:///{tmp_path}/im.db")
+    alice = await client_factory(node, "alice")
+    await alice.send("x", to="bob", client_msg_id="f-1")
+
+    async def broken(*args):
+        raise OSError("database unreachable")
+
+    node.store.history = broken
+    with pytest.raises(RequestError) as info:
+        await alice.request({"type": "sync", "conv": "d:alice:bob"})
+    assert info.value.code == "unavailable"
+    assert (await alice.request({"type": "ping"}))["type"] == "pong"
