@@ -466,6 +466,10 @@ class Node:
     async def _h_media_url(self, s, f, t0):
         if self.media is None:
             raise ProtocolError("media_disabled", protocol.ERROR_CODES["media_disabled"], f["ref"])
+        # The uploader may always fetch its own object (key prefix); anyone else only when the
+        # key was sent in a conversation they are a member of.
+        if f["key"].split("/", 1)[0] != s.user and not await self.store.can_read_media(s.user, f["key"]):
+            raise ProtocolError("forbidden", "no conversation of yours carries that media key", f["ref"])
         await s.ws.send(dumps({"type": "media_url", "ref": f["ref"], "key": f["key"],
                                "url": self.media.download_url(f["key"]), "expires_in_s": self.cfg.upload_url_ttl_s}))
 

@@ -189,6 +189,10 @@ class Store(ABC):
     async def contacts(self, user: str) -> list[str]: ...
 
     @abstractmethod
+    async def can_read_media(self, user: str, key: str) -> bool:
+        """True when a message carrying media ``key`` is in a conversation ``user`` belongs to."""
+
+    @abstractmethod
     async def ping(self) -> bool: ...
 
 

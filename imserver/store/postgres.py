@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS messages(
     body TEXT NOT NULL, media TEXT, ts BIGINT NOT NULL,
     PRIMARY KEY(conv, seq), UNIQUE(sender, client_msg_id));
 CREATE INDEX IF NOT EXISTS messages_by_ts ON messages(ts);
+CREATE INDEX IF NOT EXISTS messages_by_media ON messages(media) WHERE media IS NOT NULL;
 CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL);
 """
 
@@ -320,6 +321,11 @@ class PostgresStore(Store):
         if user not in members:
             raise StoreError("forbidden", "not a member of that conversation")
         return members
+
+    async def can_read_media(self, user, key):
+        async with self._pool.acquire() as c:
+            return await c.fetchval("SELECT 1 FROM messages g JOIN members m ON m.conv=g.conv"
+                                    " WHERE g.media=$1 AND m.user_id=$2 LIMIT 1", key, user) is not None
 
     async def contacts(self, user):
         async with self._pool.acquire() as c:

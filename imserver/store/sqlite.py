@@ -29,6 +29,7 @@ SCHEMA = [
         body TEXT NOT NULL, media TEXT, ts INTEGER NOT NULL,
         PRIMARY KEY(conv, seq), UNIQUE(sender, client_msg_id))""",
     "CREATE INDEX IF NOT EXISTS messages_by_ts ON messages(ts)",
+    "CREATE INDEX IF NOT EXISTS messages_by_media ON messages(media) WHERE media IS NOT NULL",
     "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)",
 ]
 
@@ -309,6 +310,13 @@ class SQLiteStore(Store):
             return members
 
         return await self._read(run, user, conv)
+
+    async def can_read_media(self, user, key):
+        def run(c, user, key):
+            return c.execute("SELECT 1 FROM messages g JOIN members m ON m.conv=g.conv"
+                             " WHERE g.media=? AND m.user_id=? LIMIT 1", (key, user)).fetchone() is not None
+
+        return await self._read(run, user, key)
 
     async def contacts(self, user):
         def run(c, user):

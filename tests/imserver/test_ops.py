@@ -74,6 +74,10 @@ async def test_local_media_upload_and_download(node_factory, client_factory, tmp
     assert status == 200 and body == b"PNG!!"
     status, _ = await asyncio.to_thread(_http, "GET", link["url"].replace("op=get", "op=put"))
     assert status == 403
+    mallory = await client_factory(node, "mallory")      # knows the key, is in no conversation carrying it
+    with pytest.raises(RequestError) as info:
+        await mallory.request({"type": "media_url", "key": up["key"]})
+    assert info.value.code == "forbidden"
 
 
 async def test_s3_presigned_upload_against_moto(node_factory, client_factory, tmp_path):
