@@ -22,8 +22,8 @@ BUILDERS = {
 }
 
 FIXES = {
-    "public": "allow more regions (placement.residency, placement.public_regions, placement.providers) or lower "
-              "availability.target_percent",
+    "public": "allow more regions (placement.residency, placement.public_regions, placement.providers), more "
+              "instance types (purchase.allowed_arch) or lower availability.target_percent",
     "private": "add a site to the private catalog, widen placement.residency / placement.private_sites, or lower "
                "availability.target_percent",
     "hybrid": "the hybrid strategy needs both an allowed private site and an allowed public region",
