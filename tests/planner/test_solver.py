@@ -121,6 +121,7 @@ def test_no_allowed_instance_type_is_infeasible_and_says_which_tiers(tiny_catalo
     result = run_plan(workload, profile, tiny_catalog, ["public", "private"])
     public, private = result.strategies
     assert public.status == "infeasible" and "no allowed instance type can carry" in public.message
+    assert "purchase.allowed_arch" in public.message  # the fix names the rule that emptied the region
     assert private.status == "optimal"  # owned servers are not filtered by the cloud arch rule
 
 
