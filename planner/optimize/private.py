@@ -71,11 +71,13 @@ def private_groups(ctx: PlanContext, pooled: bool, tiers: list[str] | None = Non
 
 
 def server_count(group: Group, sku: ServerSku, storage_tb: float, reserved_gib: float, ha: HaRule) -> int | None:
-    """Servers for the busiest slice, HA applied to compute; disk is replicated already, so it is a floor."""
-    peak = max(range(len(group.vcpu)), key=lambda h: (group.vcpu[h], group.memory_gib[h]))
-    n = nodes_needed(group.vcpu[peak], group.memory_gib[peak], sku.vcpu, sku.memory_gib, reserved_gib, ha)
-    if n is None:
+    """Servers for the busiest slice, HA applied to compute; disk is replicated already, so it is a floor.
+    The busiest slice is taken per resource: the CPU peak and the memory peak need not be the same hour."""
+    counts = [nodes_needed(v, m, sku.vcpu, sku.memory_gib, reserved_gib, ha)
+              for v, m in zip(group.vcpu, group.memory_gib)]
+    if not counts or None in counts:
         return None
+    n = max(counts)
     if storage_tb > 0:
         if sku.storage_tb <= 0:
             return None
