@@ -90,11 +90,11 @@ def _servers(ctx, group, sku) -> int | None:
     role = "storage" if group.name == "object_storage" else "compute"
     if sku.role != role:
         return None
-    peak = max(range(len(group.vcpu)), key=lambda h: (group.vcpu[h], group.memory_gib[h]))
-    n = nodes_needed(group.vcpu[peak], group.memory_gib[peak], sku.vcpu, sku.memory_gib, ctx.reserved_gib,
-                     _ha(w, group))
-    if n is None:
+    counts = [nodes_needed(v, m, sku.vcpu, sku.memory_gib, ctx.reserved_gib, _ha(w, group))
+              for v, m in zip(group.vcpu, group.memory_gib)]
+    if None in counts:
         return None
+    n = max(counts)  # owned servers run all day: enough for every hour
     p = w.private
     disk_tb = {"database": gib_to_gb(ctx.demand.database_storage_gib) * p.database_replicas / GB_PER_TB,
                "object_storage": ctx.demand.media_stored_gb / GB_PER_TB * p.media_replication_factor

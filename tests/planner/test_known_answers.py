@@ -180,3 +180,15 @@ def test_usage_names_the_binding_resource(vcpu, memory, min_nodes, binding):
     assert u.binding_resource == binding
     assert u.peak_utilization_cpu == pytest.approx(vcpu * 0.5 / 8)
     assert u.peak_utilization_memory == pytest.approx(memory * 0.8 / 30)
+
+
+def test_private_servers_cover_the_cpu_peak_and_the_memory_peak_hours(tmp_path, profile):
+    # gateway: 128 vCPU at hour 0 (2 c64 by CPU), 700 GiB at hour 1 (700 / 256 -> 3 c64 by memory).
+    # Owned servers run all day, so 3 are needed; sizing for "the" peak hour by CPU alone gave 2.
+    vcpu = [128.0] + [10.0] * 23
+    memory = [10.0, 700.0] + [10.0] * 22
+    catalog = load_catalog(write_catalogs(tmp_path / "cat", {"colox": read_tiny("colox")}))
+    ctx = context_with(quiet_workload(private={"database_replicas": 1}), profile, catalog,
+                       {"gateway": requirement("gateway", vcpu, memory)})
+    plan = plan_strategy(ctx, "private")
+    assert [n.count for n in plan.nodes if n.tier == "gateway"] == [3]
