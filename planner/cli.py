@@ -81,11 +81,19 @@ def write_output(text: str, out: Path | None) -> None:
     directory = out.parent if str(out.parent) else Path(".")
     if not directory.is_dir():
         raise PlannerError(f"{out}: directory {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{out.name}.", suffix=".tmp")
+    if out.is_dir():
+        raise PlannerError(f"{out}: is a directory, expected a file name for the report")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{out.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise PlannerError(f"{out}: cannot write into {directory}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, out)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise PlannerError(f"{out}: cannot write the report: {exc.strerror or exc}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
