@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pulp
 
+from planner.errors import PlannerError
 from planner.model import SolverInfo
 
 SOLVERS = ("highs", "cbc")
@@ -106,7 +107,11 @@ def solve(prob: pulp.LpProblem, solver_name: str, time_limit_s: float, gap_rel: 
 
 
 def export_mps(prob: pulp.LpProblem, directory: Path, strategy: str) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{strategy}.mps"
-    prob.writeMPS(str(path))
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        prob.writeMPS(str(path))
+    except OSError as exc:
+        raise PlannerError(f"{directory}: cannot write the model {path.name} (--export-model expects a directory): "
+                           f"{exc.strerror or exc}") from None
     return path
