@@ -209,3 +209,19 @@ def test_workload_init_refuses_to_overwrite(cli, tmp_path):
     path = _workload(tmp_path, "name: mine\n")
     assert_one_line_error(cli("workload", "init", path), str(path), "already exists", "--force")
     assert path.read_text() == "name: mine\n"
+
+
+def test_out_naming_a_directory_fails_cleanly(cli, tmp_path):
+    target = tmp_path / "reports"
+    target.mkdir()
+    assert_one_line_error(cli("plan", *FAST, "--set", "users.mau=20000", "--format", "json", "--out", target),
+                          str(target), "is a directory")
+    assert list(target.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["reports"]
+
+
+def test_export_model_into_a_file_fails_cleanly(cli, tmp_path):
+    target = tmp_path / "models"
+    target.write_text("not a directory")
+    assert_one_line_error(cli("plan", *FAST, "--set", "users.mau=20000", "--export-model", target),
+                          str(target), "--export-model expects a directory")
+    assert target.read_text() == "not a directory"
