@@ -196,7 +196,12 @@ def _saas(conv: _Converter) -> list[r.SaasOfferUsd]:
 
 
 def _oldest_as_of(parsed: CatalogFile) -> dt.date:
+    """Oldest date of the file: every source's, and every row's own `as_of` where a row overrides its source's."""
     dates = [s.as_of for s in parsed.sources.values()]
+    for name in type(parsed).model_fields:
+        rows = getattr(parsed, name)
+        if isinstance(rows, list):
+            dates += [row.as_of for row in rows if isinstance(row, Priced) and row.as_of is not None]
     return min(dates)
 
 
