@@ -246,3 +246,20 @@ def test_python_m_planner_version():
                           cwd=ROOT, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"implan {planner.__version__}"
+
+
+def test_a_row_older_than_its_source_makes_the_catalog_stale(cli, tmp_path):
+    # a price row may carry its own as_of; the catalog is as old as its oldest price, sources or rows
+    from planner.catalog.loader import load_catalog
+    from planner_testlib import tiny_files, write_catalogs
+    files = tiny_files()
+    files["cloudx"]["compute"][1]["as_of"] = "2020-01-01"
+    directory = write_catalogs(tmp_path / "cat", files)
+    info = {i.name: i.as_of.isoformat() for i in load_catalog(directory).infos}
+    assert info == {"cloudx": "2020-01-01", "colox": "2026-11-01", "chatco": "2026-11-01"}
+    import datetime as dt
+    max_age = (dt.date.today() - dt.date(2026, 11, 1)).days + 30  # the tiny prices are fresh, 2020 is not
+    result = cli("pricing", "validate", "--pricing", directory, "--max-age-days", str(max_age))
+    assert result.exit_code == 0
+    assert "warning: cloudx: oldest price is from 2020-01-01" in result.stdout
+    assert "colox" not in result.stdout.split("catalogs valid")[0]
