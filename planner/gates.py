@@ -52,7 +52,9 @@ def evaluate(baseline: dict, current: dict, strategy: str, gates: Gates) -> dict
     results: list[dict] = []
     if new is None:
         results.append(_gate("feasible", "feasible plan", "a plan", row["new_status"] or "missing", False, 0, None,
-                             f"{strategy}: no feasible plan in the new run ({row['new_status'] or 'not solved'})"))
+                             f"{strategy}: no feasible plan in the new run ({row['new_status'] or 'not solved'})"
+                             + (f": {why}" if (why := next((s.get("message") for s in current["strategies"]
+                                                             if s["name"] == strategy), "")) else "")))
     else:
         if gates.max_increase_pct is not None:
             if old is None or old == 0:

@@ -108,3 +108,12 @@ def test_usage_errors_exit_2(run, tiny, baseline_file, tmp_path, args, expected)
     assert len(r.stderr.strip().splitlines()) == 1 and expected in r.stderr and "Traceback" not in r.stderr
     if "{bad}" in str(args) or str(bad) in args:
         assert str(bad) in r.stderr
+
+
+def test_infeasible_new_plan_fails_the_gate_with_the_reason(run, tiny, baseline_file):
+    r = run("check", "--pricing", tiny, "--set", "users.mau=20000", "--set", 'placement.residency=["EU"]',
+            "--baseline", baseline_file, "--budget", "1000", "-f", "markdown")
+    assert r.exit_code == 1
+    assert "### ❌ implan cost check FAILED: public has no feasible plan" in r.stdout
+    assert "gate feasible failed: public: no feasible plan in the new run (infeasible): no allowed location" \
+        in r.stderr
