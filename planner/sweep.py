@@ -251,10 +251,15 @@ def sweep_rich(data: dict):
         if saas:
             opts.append((saas["monthly_cost_usd"], saas["name"]))
         t.add_row(f"{p['mau']:,}", *["infeasible" if p["strategies"][n] is None else f"${p['strategies'][n]:,.0f}"
-                                      for n in names],
+                                      + ("" if p["status"][n] == "optimal" else "*") for n in names],
                   "quote only" if not saas else f"${saas['monthly_cost_usd']:,.0f} {saas['name']}",
                   min(opts)[1] if opts else "none")
-    parts = [t, Text("Break-even points (bisection to a relative MAU tolerance of "
+    parts = [t]
+    if any(p["status"][n] not in ("optimal", None) and p["strategies"][n] is not None
+           for p in data["points"] for n in names):
+        parts.append(Text("* feasible, not proven optimal (stopped at the solver's time limit or gap); "
+                          "see --format json for each status", style="dim"))
+    parts += [Text("Break-even points (bisection to a relative MAU tolerance of "
                      f"{data['tolerance']:g}):", style="bold")]
     if not data["break_even"]:
         parts.append(Text("  none in this range: the cheapest option does not change between grid points"))
