@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.datastructures import Headers
 from websockets.http11 import Request
 from websockets.protocol import State
 
@@ -32,6 +33,11 @@ log = logging.getLogger("imserver.server")
 
 
 _OPEN = State.OPEN
+# After the handshake the connection keeps its Request and Response (headers included, ~2.5 KiB
+# per connection) only for the application's benefit; imserver has read what it needs (the
+# user), so they are replaced by one shared placeholder (must stay non-None: websockets treats
+# a None request as "handshake not received yet").
+_SLIM_REQUEST = Request("/ws", Headers())
 
 
 def text_frame(text: str) -> bytes:
@@ -202,6 +208,11 @@ class Node:
         connection.imserver_user = claims["sub"]
         return None
 
+    @staticmethod
+    def _slim(ws: ServerConnection) -> None:
+        ws.request = _SLIM_REQUEST
+        ws.response = None
+
     # ---- connections ---------------------------------------------------------------------
     def push(self, conns, text: str) -> int:
         """Queue one frame for several connections without waiting (no per-connection coroutine).
@@ -271,6 +282,7 @@ class Node:
 
     async def handler(self, ws: ServerConnection) -> None:
         user = ws.imserver_user
+        self._slim(ws)
         cfg = self.cfg
         conns = self.local.get(user)
         if self.draining:
