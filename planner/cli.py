@@ -22,7 +22,7 @@ from rich.console import Console
 from planner import __version__
 from planner.capacity import load_profile
 from planner.catalog.loader import load_catalog
-from planner.catalog.queries import compute_frame, validate
+from planner.catalog.queries import validate
 from planner.errors import PlannerError
 from planner.optimize import plan as run_plan
 from planner.optimize.solver import SOLVERS
@@ -90,6 +90,7 @@ def write_output(text: str, out: Path | None) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the mode a plain open() would
         os.replace(tmp, out)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -97,6 +98,12 @@ def write_output(text: str, out: Path | None) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def render_rich(renderable) -> str:
@@ -172,6 +179,8 @@ def pricing_list(pricing: PricingOpt = None, format: Annotated[ListFormat, typer
                  ListFormat.table, provider: Annotated[Optional[str], typer.Option(help="only this provider")] = None,
                  region: Annotated[Optional[str], typer.Option(help="only this region")] = None) -> None:
     """Every compute offering: provider, region, type, vCPU, GiB, USD per hour (on-demand, commitments, spot)."""
+    from planner.catalog.queries import compute_frame  # pandas is slow to import: only this command needs it
+
     frame = compute_frame(load_catalog(pricing))
     if provider:
         frame = frame[frame["provider"] == provider]

@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import pandas as pd
-
 from planner.catalog.records import Catalog
 
 COMPUTE_COLUMNS = ["provider", "region", "type", "family", "class", "arch", "vcpu", "memory_gib", "usd_per_hour",
@@ -14,8 +12,10 @@ COMPUTE_COLUMNS = ["provider", "region", "type", "family", "class", "arch", "vcp
                    "included_egress_gb_per_month", "estimated", "as_of", "source"]
 
 
-def compute_frame(catalog: Catalog) -> pd.DataFrame:
-    """One row per compute offering, prices in USD per hour."""
+def compute_frame(catalog: Catalog):
+    """One row per compute offering, prices in USD per hour (a pandas DataFrame)."""
+    import pandas as pd  # imported here: pandas costs ~1 s at start-up and only `pricing list` needs it
+
     rows = [{
         "provider": c.provider, "region": c.region, "type": c.type, "family": c.family, "class": c.klass,
         "arch": c.arch, "vcpu": c.vcpu, "memory_gib": c.memory_gib, "usd_per_hour": round(c.usd_per_hour, 6),
