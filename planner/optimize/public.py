@@ -24,7 +24,7 @@ Stateful groups (database, cache) have n constant over the day, so they never sc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pulp
 
@@ -119,8 +119,11 @@ def build_public(ctx: PlanContext, pooled: bool, regions: list[PublicRegion] | N
                     if need <= 0 or (c.group.stateful and c.base_usd_per_hour <= c.offering.usd_per_hour):
                         prob += base >= need * y, f"cover-{tag}-{need}-{cap}"
                         continue
-                    d = pulp.LpVariable(f"d_{tag}_{need}_{cap}", lowBound=0)
-                    s_var = pulp.LpVariable(f"s_{tag}_{need}_{cap}", lowBound=0) if cap > 0 else None
+                    # where instances bundle traffic, running nodes beyond the load can pay for themselves in
+                    # allowance: then they are whole nodes the plan reports (elsewhere d, s are integral anyway)
+                    kind = "Integer" if c.offering.included_egress_gb_per_month else "Continuous"
+                    d = pulp.LpVariable(f"d_{tag}_{need}_{cap}", lowBound=0, cat=kind)
+                    s_var = pulp.LpVariable(f"s_{tag}_{need}_{cap}", lowBound=0, cat=kind) if cap > 0 else None
                     prob += base + d + (s_var if s_var is not None else 0) >= need * y, f"cover-{tag}-{need}-{cap}"
                     objective.append(hours * c.offering.usd_per_hour * d)
                     if s_var is not None:
@@ -170,11 +173,17 @@ def extract_public(ctx: PlanContext, m: PublicModel, solver_info) -> StrategyPla
         c, o = gv.candidate, gv.candidate.offering
         base = round(_value(gv.base))
         spot = tuple(round(_value(gv.spot.get(k))) for k in zip(c.counts, c.spot_cap))
-        cost = autoscaled_cost(c.counts, base, spot, c.base_usd_per_hour, o.usd_per_hour, o.usd_per_hour_spot)
-        lines.append(CostLine(COMPUTE, f"{c.group.name}: {o.type}", max(c.counts), "nodes at peak", cost, o.ref))
-        nodes.extend(_node_rows(c, base, spot))
+        running = c.counts
+        if o.included_egress_gb_per_month:
+            # the model may run more nodes than the load needs for their traffic allowance: report what it bought
+            on_demand = tuple(round(_value(gv.on_demand.get(k))) for k in zip(c.counts, c.spot_cap))
+            running = tuple(max(n, base + d + s) for n, d, s in zip(c.counts, on_demand, spot))
+        bought = replace(c, counts=running)
+        cost = autoscaled_cost(running, base, spot, c.base_usd_per_hour, o.usd_per_hour, o.usd_per_hour_spot)
+        lines.append(CostLine(COMPUTE, f"{c.group.name}: {o.type}", max(running), "nodes at peak", cost, o.ref))
+        nodes.extend(_node_rows(bought, base, spot))
         usages.append(usage(c.group, c.counts, o.vcpu, o.memory_gib, ctx.reserved_gib, ha_rule(ctx.workload, c.group)))
-        node_hours = sum(row.node_hours_per_month for row in _node_rows(c, base, spot))
+        node_hours = sum(row.node_hours_per_month for row in _node_rows(bought, base, spot))
         allowance_gb += o.included_egress_gb_per_month * node_hours / HOURS_PER_MONTH
     if key in m.allowance_vars:
         billed = allowance_egress_cost(region, ctx.demand, allowance_gb)
