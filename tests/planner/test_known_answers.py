@@ -192,3 +192,27 @@ def test_private_servers_cover_the_cpu_peak_and_the_memory_peak_hours(tmp_path, 
                        {"gateway": requirement("gateway", vcpu, memory)})
     plan = plan_strategy(ctx, "private")
     assert [n.count for n in plan.nodes if n.tier == "gateway"] == [3]
+
+
+def test_servers_bought_for_their_traffic_allowance_are_reported_and_priced(tmp_path, profile):
+    # Budget-cloud style: each n4 node-month includes 200 GB of internet egress; beyond, 0.05 USD/GB. An n4 costs
+    # 0.005 * 730 = 3.65 a month and brings 200 GB (worth 10 USD), so running N nodes where the load needs one pays
+    # off: cost(N) = 3.65 N + 0.05 max(E - 200 N, 0), E the month's egress; the optimum is min over N >= 1.
+    # The plan must show the N nodes it pays for, and its cost must be the solver's objective.
+    from planner.costs import internet_egress_gb, public_region_lines
+    catalog_data = free_public([{"type": "n4", "vcpu": 4, "memory_gib": 16, "on_demand_per_hour": 0.005,
+                                 "included_egress_gb_per_month": 200}])
+    catalog_data["transfer"][0]["tiers"] = [{"per_gb": 0.05}]
+    catalog = load_catalog(write_catalogs(tmp_path / "cat", {"cloudx": catalog_data}))
+    workload = quiet_workload(users={"mau": 200000},
+                              messaging={"messages_per_dau_per_day": 40, "media_share": 0.15})
+    ctx = context_with(workload, profile, catalog, {"gateway": requirement("gateway", 4.0, 1.0)})
+    (region,) = catalog.public_regions
+    egress = internet_egress_gb(region, ctx.demand)
+    fixed = sum(line.monthly_cost_usd for line in public_region_lines(region, ctx.demand, workload, 1, True))
+    best_n = min(range(1, 1000), key=lambda n: 3.65 * n + 0.05 * max(egress - 200 * n, 0))
+    assert best_n > 1  # the instance exercises the allowance
+    plan = plan_strategy(ctx, "public")
+    assert plan.monthly_cost_usd == pytest.approx(plan.solver.objective_usd, rel=1e-9)
+    assert plan.monthly_cost_usd == pytest.approx(fixed + 3.65 * best_n + 0.05 * max(egress - 200 * best_n, 0))
+    assert sum(n.node_hours_per_month for n in plan.nodes) == pytest.approx(730 * best_n)
