@@ -93,11 +93,12 @@ def build_wheel(source: Path | None = None) -> tuple[str, bytes]:
                            "(pass --wheel FILE with a built implan wheel)")
     with tempfile.TemporaryDirectory(prefix="implan-wheel-") as tmp:
         env = dict(os.environ, SOURCE_DATE_EPOCH=os.environ.get("SOURCE_DATE_EPOCH", "1700000000"))
-        proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+        proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
                                "-w", tmp, str(root)], capture_output=True, text=True, env=env)
         wheels = sorted(Path(tmp).glob("*.whl"))
         if proc.returncode != 0 or not wheels:
-            last = (proc.stderr.strip().splitlines() or ["no wheel produced"])[-1]
+            lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip().lower().startswith("error")]
+            last = (lines or proc.stderr.strip().splitlines() or ["no wheel produced"])[-1]
             raise PlannerError(f"cannot build the imserver wheel: {last}")
         return wheels[0].name, wheels[0].read_bytes()
 
