@@ -183,6 +183,19 @@ class SaasOffer(Priced):
     per_million_messages: float = Field(default=0, ge=0)
     included_messages_per_month: float = Field(default=0, ge=0)
 
+    @model_validator(mode="after")
+    def _ladder_covers_every_priceable_unit(self) -> "SaasOffer":
+        """Units beyond a bounded last step would be priced at 0: the ladder must end unbounded, or max_units
+        must stop at its last bound (beyond it the offer is a sales quote)."""
+        bounds = [s.up_to for s in self.steps]
+        if any(b is None for b in bounds[:-1]) or [b for b in bounds if b is not None] != sorted(
+                b for b in bounds if b is not None):
+            raise ValueError("steps must be in ascending up_to order, only the last one unbounded")
+        if bounds and bounds[-1] is not None and (self.max_units is None or self.max_units > bounds[-1]):
+            raise ValueError(f"the last step ends at {bounds[-1]:g} units: make it unbounded (no up_to) or set "
+                             f"max_units <= {bounds[-1]:g}")
+        return self
+
 
 class CatalogFile(Strict):
     schema_id: Literal["implan-catalog/1"] = Field(alias="schema")
