@@ -225,3 +225,14 @@ def test_export_model_into_a_file_fails_cleanly(cli, tmp_path):
     assert_one_line_error(cli("plan", *FAST, "--set", "users.mau=20000", "--export-model", target),
                           str(target), "--export-model expects a directory")
     assert target.read_text() == "not a directory"
+
+
+def test_catalog_saas_ladder_with_a_gap_after_its_last_step(cli, catalog_copy):
+    # a bounded last step without max_units would price every user beyond it at 0
+    path = catalog_copy / "chatco.yaml"
+    _edit(path, "{per_unit: 0.01}", "{up_to: 50000, per_unit: 0.01}")
+    assert_one_line_error(cli("compare", "--pricing", catalog_copy), str(path), "saas.0",
+                          "make it unbounded (no up_to) or set max_units <= 50000")
+    _edit(path, "storage_per_gb_month", "max_units: 50000, storage_per_gb_month")
+    ok = cli("pricing", "validate", "--pricing", catalog_copy)
+    assert ok.exit_code == 0, ok.output
