@@ -221,3 +221,26 @@ def test_placement_filters_regions_and_providers(tmp_path, profile):
     assert provider() == {"cloudy"}  # cheaper
     assert provider(providers=["cloudx"]) == {"cloudx"}
     assert provider(public_regions=["cloudx/r1"]) == {"cloudx"}
+
+
+# ---------------------------------------------------------------- a faster server never costs more
+def test_more_capacity_per_vcpu_never_costs_more(tmp_path, tiny_catalog, profile):
+    # a measured profile (--profile) that doubles every per-vCPU throughput coefficient
+    from planner.capacity import load_profile
+    tiers = {}
+    for tier, coefficients in profile.coefficients.items():
+        for key, c in coefficients.items():
+            if key.endswith("_per_vcpu"):
+                tiers.setdefault(tier, {})[key] = {"value": 2 * c.value, "unit": c.unit, "source": "test bench",
+                                                   "as_of": "2026-11-01", "basis": "measured"}
+    path = tmp_path / "fast.yaml"
+    path.write_text(yaml.safe_dump({"schema": "implan-capacity-profile/1", "name": "fast", "as_of": "2026-11-01",
+                                    "source": "test", "tiers": tiers}))
+    fast = load_profile(path)
+    assert fast.names == ("public-anchors", "fast")
+    workload = _workload(users={"mau": 3000000})
+    slow_costs = _costs(run_plan(workload, profile, tiny_catalog))
+    fast_costs = _costs(run_plan(workload, fast, tiny_catalog))
+    for name in STRATEGIES:
+        assert fast_costs[name] <= slow_costs[name] * (1 + 1e-4), name
+    assert fast_costs["public"] < slow_costs["public"]
