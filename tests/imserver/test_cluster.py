@@ -49,21 +49,25 @@ async def test_redis_restart_under_load_nodes_reconnect_and_sync_fills_gaps(
             await asyncio.sleep(0.002)
 
     tasks = [asyncio.create_task(load(i, c)) for i, c in enumerate(senders)]
-    while len(acked) < 60:
-        await asyncio.sleep(0.01)
+
+    async def until(cond, what):
+        try:
+            async with asyncio.timeout(60):    # a hang fails the test instead of the CI job
+                while not cond():
+                    await asyncio.sleep(0.01)
+        except TimeoutError:
+            raise AssertionError(f"timed out waiting for {what}") from None
+
+    await until(lambda: len(acked) >= 60, "acks before the Redis stop")
     redis.stop()                                          # Redis goes away under load
-    while a.fanout.healthy() or b.fanout.healthy():
-        await asyncio.sleep(0.02)
+    await until(lambda: not (a.fanout.healthy() or b.fanout.healthy()), "nodes to notice Redis is gone")
     n_down = len(acked)
-    while len(acked) < n_down + 60:                        # sends keep being acked: storage is not Redis
-        await asyncio.sleep(0.01)
+    await until(lambda: len(acked) >= n_down + 60, "acks while Redis is down")   # storage is not Redis
     redis.start()                                         # same port: nodes must reconnect by themselves
-    while not (a.fanout.healthy() and b.fanout.healthy()):
-        await asyncio.sleep(0.05)
+    await until(lambda: a.fanout.healthy() and b.fanout.healthy(), "nodes to reconnect to Redis")
     assert (await receiver.next_push("resync", timeout=20))["type"] == "resync"
     n_up = len(acked)
-    while len(acked) < n_up + 60:
-        await asyncio.sleep(0.01)
+    await until(lambda: len(acked) >= n_up + 60, "acks after the Redis restart")
     stop.set()
     await asyncio.gather(*tasks)
     # Live delivery works again after the reconnect (subscriptions were restored).

@@ -121,8 +121,9 @@ async def test_kill_9_under_load_loses_and_duplicates_nothing(database_url, tmp_
         clients = [await ImClient.connect(url, mint(s.user)) for s in senders]
         stop = asyncio.Event()
         tasks = [asyncio.create_task(s.run(c, stop)) for s, c in zip(senders, clients)]
-        while sum(len(s.acked) for s in senders) < 400:
-            await asyncio.sleep(0.005)
+        async with asyncio.timeout(60):
+            while sum(len(s.acked) for s in senders) < 400:
+                await asyncio.sleep(0.005)
         os.kill(proc.pid, signal.SIGKILL)                 # crash with sends in flight
         proc.wait(10)
         await asyncio.wait_for(asyncio.gather(*tasks), 30)
@@ -160,8 +161,9 @@ async def test_sigterm_drains_and_closes_with_1001(tmp_path, mint, secret):
         client = await ImClient.connect(f"ws://127.0.0.1:{port}/ws", mint("alice"))
         stop = asyncio.Event()
         task = asyncio.create_task(sender.run(client, stop))
-        while len(sender.acked) < 100:
-            await asyncio.sleep(0.005)
+        async with asyncio.timeout(60):
+            while len(sender.acked) < 100:
+                await asyncio.sleep(0.005)
         proc.send_signal(signal.SIGTERM)
         await asyncio.wait_for(client.closed.wait(), 30)
         await asyncio.wait_for(task, 30)
