@@ -155,6 +155,18 @@ def parse_client_frame(text, *, max_body_bytes: int, sync_max_limit: int) -> dic
     return out
 
 
+def peek_ref(text):
+    """The ref a refused frame would have had (for rate_limited errors), or None."""
+    try:
+        frame = _loads(text)
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(frame, dict):
+        return None
+    ref = frame.get("ref", frame.get("client_msg_id") if frame.get("type") == "send" else None)
+    return ref if isinstance(ref, (str, int)) and not isinstance(ref, bool) and len(str(ref)) <= 64 else None
+
+
 # One encoder reused (json.dumps with non-default separators builds a new encoder per call).
 dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _loads = json.loads

@@ -349,7 +349,8 @@ class Node:
                 if s.violations >= cfg.rate_violations_before_close:
                     await ws.close(protocol.CLOSE_POLICY, "rate limit exceeded")
                     return
-                await ws.send(error_frame("rate_limited", protocol.ERROR_CODES["rate_limited"]))
+                await ws.send(error_frame("rate_limited", protocol.ERROR_CODES["rate_limited"],
+                                          protocol.peek_ref(text)))
                 continue
             try:
                 frame = protocol.parse_client_frame(text, max_body_bytes=cfg.max_body_bytes,

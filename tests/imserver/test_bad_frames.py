@@ -38,6 +38,12 @@ async def test_bad_frames_errors_and_closes(node_factory, client_factory, mint, 
         assert e["code"] == "forbidden" and e["ref"] == "m1"
         e = await _error_for(ws, '{"type":"group_members","conv":"g:deadbeef"}')
         assert e["code"] == "forbidden"
+        e = await _error_for(ws, '{"type":"receipt","conv":"%s","seq":1,"kind":"read"}' % carol_conv)
+        assert e["code"] == "forbidden"
+        e = await _error_for(ws, '{"type":"typing","conv":"%s"}' % carol_conv)
+        assert e["code"] == "forbidden"
+        e = await _error_for(ws, '{"type":"group_add","conv":"g:deadbeef","user":"mallory"}')
+        assert e["code"] == "not_found"
 
     # Oversized frame → close 1009.
     async with connect(url, additional_headers={"Authorization": "Bearer " + mint("mallory")},
@@ -99,3 +105,17 @@ async def test_idle_timeout_closes(node_factory, mint, tmp_path):
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 10)
         assert closed.value.rcvd.code == 1000 and closed.value.rcvd.reason == "idle timeout"
+
+
+async def test_per_user_rate_limit_spans_connections(node_factory, client_factory, tmp_path):
+    node = await node_factory(database_url=f"sqlite:///{tmp_path}/im.db", user_rate_msgs_per_s=1,
+                              user_rate_burst_msgs=6, conn_rate_msgs_per_s=100, conn_rate_burst_msgs=100,
+                              rate_violations_before_close=100)
+    c1 = await client_factory(node, "alice")
+    c2 = await client_factory(node, "alice")
+    futs = [c.submit({"type": "ping"}) for _ in range(5) for c in (c1, c2)]   # 5 per connection: each
+    replies = await asyncio.wait_for(asyncio.gather(*futs), 20)              # within its own budget
+    codes = [r.get("code", r["type"]) for r in replies]
+    # The user's burst is 6 (+1 per second of test time); no connection exceeded its own 100.
+    assert codes.count("pong") >= 6 and codes.count("rate_limited") >= 1
+    assert codes.count("pong") + codes.count("rate_limited") == 10
