@@ -89,3 +89,34 @@ async def test_redis_restart_under_load_nodes_reconnect_and_sync_fills_gaps(
             assert m["client_msg_id"] not in stored
             stored[m["client_msg_id"]] = (m["conv"], m["seq"])
     assert all(stored.get(k) == v for k, v in acked.items())
+
+
+async def test_postgres_writer_connection_killed_recovers(node_factory, client_factory, pg_dsn):
+    import asyncpg
+    node = await node_factory(database_url=pg_dsn)
+    alice = await client_factory(node, "alice")
+    acked = {}
+    for i in range(5):
+        acked[f"k-{i}"] = (await alice.send(f"m{i}", to="bob", client_msg_id=f"k-{i}"))["seq"]
+    admin = await asyncpg.connect(pg_dsn)
+    try:
+        killed = await admin.fetchval("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                                      " WHERE application_name = 'imserver-writer'")
+    finally:
+        await admin.close()
+    assert killed == 1
+    # The next sends may fail with `unavailable` while the writer reconnects; resending the same
+    # client_msg_id (the client outbox rule) must converge without loss or duplicates.
+    for i in range(5, 10):
+        cmid = f"k-{i}"
+        async with asyncio.timeout(30):
+            while True:
+                try:
+                    acked[cmid] = (await alice.send(f"m{i}", to="bob", client_msg_id=cmid))["seq"]
+                    break
+                except RequestError as exc:
+                    assert exc.code == "unavailable"
+                    await asyncio.sleep(0.1)
+    msgs = await alice.sync_all("d:alice:bob")
+    assert [m["client_msg_id"] for m in msgs] == [f"k-{i}" for i in range(10)]
+    assert {m["client_msg_id"]: m["seq"] for m in msgs} == acked
