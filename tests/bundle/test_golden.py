@@ -75,7 +75,8 @@ def test_bundle_matches_golden(case, tmp_path):
             (gold_dir / rel).write_text(text, encoding="utf-8")
         return
     assert gold_dir.is_dir(), f"no golden files for {case}: run with IMPLAN_UPDATE_GOLDEN=1"
-    want = _tree(gold_dir)
+    want = {p.relative_to(gold_dir).as_posix(): p.read_text(encoding="utf-8")
+            for p in sorted(gold_dir.rglob("*")) if p.is_file()}
     assert sorted(got) == sorted(want), "file lists differ"
     for rel in want:
         assert got[rel] == want[rel], f"{case}/{rel} differs from the golden file"
