@@ -123,7 +123,10 @@ def write_bundle(files: dict[str, str | bytes], out: Path, force: bool = False) 
     if not parent.is_dir():
         raise PlannerError(f"--out {out}: parent directory {parent} does not exist")
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        stage.chmod(0o777 & ~umask)          # mkdtemp makes 0700; the bundle gets an ordinary directory's mode
         for rel, content in files.items():
             path = stage / rel
             path.parent.mkdir(parents=True, exist_ok=True)
