@@ -59,6 +59,8 @@ def add_arguments(p) -> None:
     p.add_argument("--message-bytes", type=int, default=300, help="body size")
     p.add_argument("--group-share", type=float, default=0.2, help="share of sends to groups (mixed)")
     p.add_argument("--group-size", type=int, default=25, help="members per group")
+    p.add_argument("--commit-delay-ms", type=float, default=None,
+                   help="group_commit_delay_ms of the started server (default: the server default)")
     p.add_argument("--server-cpu", type=int, default=-1, help="CPU to pin the started server to, clients get the others (default -1: no pinning)")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.add_argument("--profile-out", metavar="FILE", help="write a planner capacity profile (YAML)")
@@ -86,7 +88,7 @@ def _pct(values: list[float], q: float) -> float | None:
 
 # ---- server -----------------------------------------------------------------------------------
 class StartedServer:
-    def __init__(self, database_url: str | None, cpu: int):
+    def __init__(self, database_url: str | None, cpu: int, commit_delay_ms: float | None = None):
         self.dir = tempfile.mkdtemp(prefix="imserver-bench-")
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -99,6 +101,8 @@ class StartedServer:
         }
         if database_url:
             cfg["database_url"] = database_url
+        if commit_delay_ms is not None:
+            cfg["group_commit_delay_ms"] = commit_delay_ms
         path = Path(self.dir) / "bench.json"   # JSON is valid YAML
         path.write_text(json.dumps(cfg))
         cmd = [sys.executable, "-m", "imserver", "serve", "--config", str(path)]
@@ -409,7 +413,7 @@ def run(args, argv_text: str) -> dict:
                 if not secret:
                     raise BenchError("--url needs --secret or IMSERVER_JWT_SECRET to mint client tokens")
             else:
-                server = StartedServer(args.database_url, args.server_cpu)
+                server = StartedServer(args.database_url, args.server_cpu, args.commit_delay_ms)
                 url, pid, secret = server.url, server.pid, BENCH_SECRET
             phases.append(run_phase(args, scenario, pid, url, secret))
         finally:

@@ -47,6 +47,7 @@ class Config:
     drain_timeout_s: float = 10.0
     sync_max_limit: int = 500
     group_commit_max_batch: int = 1024
+    group_commit_delay_ms: float = 0.0     # >0: wait this long for more writes when < 64 are queued
     retention_days: float = 0.0            # 0 → keep forever
     retention_interval_s: float = 3600.0
     media_backend: str = "local"           # local | s3 | none
@@ -85,6 +86,8 @@ class Config:
                      "retention_interval_s"):
             if getattr(self, name) <= 0:
                 raise bad(name, "a number > 0")
+        if not (0 <= self.group_commit_delay_ms <= 100):
+            raise bad("group_commit_delay_ms", "a number of milliseconds in 0..100")
         if self.retention_days < 0:
             raise bad("retention_days", "a number >= 0 (0 keeps messages forever)")
         url = self.resolved_database_url()

@@ -89,7 +89,8 @@ class Node:
         self.node_id = cfg.node_id or secrets.token_hex(4)
         self.secret = secret or cfg.secret()
         self.metrics = Metrics()
-        self.store = open_store(cfg.resolved_database_url(), max_batch=cfg.group_commit_max_batch)
+        self.store = open_store(cfg.resolved_database_url(), max_batch=cfg.group_commit_max_batch,
+                                commit_delay_s=cfg.group_commit_delay_ms / 1000)
         self.store.on_commit = self._on_commit
         self.fanout = open_fanout(cfg.redis_url, self.node_id, self.deliver_local,
                                   on_reconnect=self._on_fanout_reconnect, metrics=self.metrics)

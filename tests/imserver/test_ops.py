@@ -175,3 +175,15 @@ async def test_read_failure_is_an_error_frame_and_connection_survives(node_facto
         await alice.request({"type": "sync", "conv": "d:alice:bob"})
     assert info.value.code == "unavailable"
     assert (await alice.request({"type": "ping"}))["type"] == "pong"
+
+
+async def test_group_commit_shares_transactions(node_factory, client_factory, tmp_path):
+    node = await node_factory(database_url=f"sqlite:///{tmp_path}/im.db", group_commit_delay_ms=5)
+    clients = [await client_factory(node, f"u{i}") for i in range(10)]
+    futs = [c.submit({"type": "send", "client_msg_id": f"{i}-{j}", "to": "sink", "body": "x"})
+            for j in range(5) for i, c in enumerate(clients)]
+    acks = await asyncio.wait_for(asyncio.gather(*futs), 30)
+    assert all(a["type"] == "ack" for a in acks)
+    ops = node.metrics.get("imserver_commit_ops_total")
+    batches = node.metrics.get("imserver_commit_batches_total")
+    assert ops == 50 and batches < ops      # concurrent sends shared transactions (one fsync each)
