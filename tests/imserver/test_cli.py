@@ -97,3 +97,13 @@ def test_bench_smoke_writes_profile_in_planner_format(tmp_path):
 def test_bench_bad_flag_is_one_line(tmp_path):
     r = _run(["bench", "--connections", "0"], tmp_path)
     assert r.returncode == 2 and r.stderr.count("\n") == 1
+
+
+def test_port_in_use_is_one_line(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = _run(["serve", "--port", str(port), "--data-dir", str(tmp_path / "d")], tmp_path,
+                 env={"IMSERVER_MEDIA_PORT": "0"})
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "cannot listen" in r.stderr
