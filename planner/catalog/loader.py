@@ -234,13 +234,21 @@ def load_catalog(directory: Path | None = None) -> r.Catalog:
             sites += _private_sites(conv)
         else:
             saas += _saas(conv)
-    _check_unique(compute, regions)
+    _check_unique(compute, regions, sites)
     return r.Catalog(directory=str(directory), infos=tuple(infos), fx_as_of=fx.as_of if fx else None,
                      compute=tuple(compute), public_regions=tuple(regions), private_sites=tuple(sites),
                      saas=tuple(saas))
 
 
-def _check_unique(compute: list[r.ComputeOffering], regions: list[r.PublicRegion]) -> None:
+def _check_unique(compute: list[r.ComputeOffering], regions: list[r.PublicRegion],
+                  sites: list[r.PrivateSite] = ()) -> None:
+    declared: dict[tuple[str, str], str] = {}
+    for where, catalog in [((g.provider, g.region), g.block_storage_ref.catalog) for g in regions] + \
+            [((x.provider, x.region), x.facility_ref.catalog) for x in sites]:
+        if where in declared:
+            raise CatalogError(f"{catalog}: region {where[0]}/{where[1]} is declared twice (also in "
+                               f"{declared[where]}): declare each region or site once")
+        declared[where] = catalog
     seen: dict[str, str] = {}
     for c in compute:
         if c.key in seen:
