@@ -9,7 +9,7 @@ names (`..._per_hour` is per instance-hour, `..._per_gb_month` per decimal GB-mo
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -243,4 +243,4 @@ class FxFile(Strict):
     schema_id: Literal["implan-fx/1"] = Field(alias="schema")
     as_of: dt.date
     source: Source
-    usd_per_unit: dict[str, float]
+    usd_per_unit: dict[str, Annotated[float, Field(gt=0)]]  # a zero or negative rate would zero or flip prices
