@@ -236,3 +236,26 @@ def test_catalog_saas_ladder_with_a_gap_after_its_last_step(cli, catalog_copy):
     _edit(path, "storage_per_gb_month", "max_units: 50000, storage_per_gb_month")
     ok = cli("pricing", "validate", "--pricing", catalog_copy)
     assert ok.exit_code == 0, ok.output
+
+
+@pytest.mark.parametrize("where", ["same file", "second file"])
+def test_catalog_region_declared_twice(cli, catalog_copy, where):
+    # the same provider/region twice (in one file, or split over two files) used to crash the model builder
+    path = catalog_copy / "cloudx.yaml"
+    if where == "same file":
+        _edit(path, '  - {id: r1, name: "Region One", jurisdiction: US, failure_domains: 3}',
+              '  - {id: r1, name: "Region One", jurisdiction: US, failure_domains: 3}\n'
+              '  - {id: r1, name: "Region One again", jurisdiction: US, failure_domains: 3}')
+    else:
+        twin = catalog_copy / "cloudx2.yaml"
+        twin.write_text(path.read_text().replace("type: small", "type: tiny").replace("type: big", "type: huge"))
+    assert_one_line_error(cli("plan", "--pricing", catalog_copy, "-s", "public", "--set", "users.mau=20000"),
+                          "region cloudx/r1 is declared twice", "declare each region or site once")
+
+
+def test_fx_rate_must_be_positive(cli, catalog_copy):
+    (catalog_copy / "fx.yaml").write_text(
+        "schema: implan-fx/1\nas_of: 2026-11-01\nsource: {title: t, url: 'https://example.invalid', as_of: "
+        "2026-11-01}\nusd_per_unit: {EUR: 0}\n", encoding="utf-8")
+    assert_one_line_error(cli("pricing", "validate", "--pricing", catalog_copy), str(catalog_copy / "fx.yaml"),
+                          "usd_per_unit.EUR", "greater than 0")
