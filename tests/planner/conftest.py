@@ -1,11 +1,12 @@
 """Fixtures of the planner test suite.
 
 `--update-golden` rewrites the golden files under tests/planner/golden/ instead of comparing against them
-(run `python -m pytest tests/planner --update-golden`, then review the diff).
+(run `python -m pytest tests/planner --update-golden`, or set IMPLAN_UPDATE_GOLDEN=1, then review the diff).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -29,8 +30,10 @@ def pytest_addoption(parser):
 
 @pytest.fixture(scope="session")
 def update_golden(pytestconfig) -> bool:
-    # getoption with a default: the option only exists when this conftest is an initial one
-    return bool(pytestconfig.getoption("--update-golden", default=False))
+    # getoption with a default: the option only exists when this conftest is an initial one (tests/planner named
+    # on the command line); IMPLAN_UPDATE_GOLDEN=1 works from anywhere, as for the bundle goldens
+    return bool(pytestconfig.getoption("--update-golden", default=False)) or os.environ.get(
+        "IMPLAN_UPDATE_GOLDEN") == "1"
 
 
 @pytest.fixture(scope="session")
