@@ -36,7 +36,8 @@ LOAD_SHAPES: dict[str, tuple[float, ...]] = {
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: YAML `true` is not a number and "3" is not an int; ints still fill float fields
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Users(Section):
@@ -152,7 +153,7 @@ class Workload(Section):
     placement: Placement = Placement()
     purchase: Purchase = Purchase()
     strategies: list[Literal["public", "private", "hybrid"]] = Field(default_factory=lambda: list(STRATEGIES),
-                                                                     description="strategies to plan")
+                                                                     min_length=1, description="strategies to plan")
     private: PrivateOverrides = PrivateOverrides()
     saas: Saas = Saas()
     solver: Solver = Solver()
