@@ -23,13 +23,16 @@ N_PAIRS = 4
 WINDOW = 16
 
 
-def _start_server(tmp_path, database_url, port, secret):
-    cfg = tmp_path / "imserver.yaml"
-    cfg.write_text(yaml.safe_dump({
-        "listen_port": port, "media_backend": "none", "data_dir": str(tmp_path / "data"),
+def _start_server(tmp_path, database_url, port, secret, redis_url=None, name="imserver"):
+    cfg = tmp_path / f"{name}.yaml"
+    values = {
+        "listen_port": port, "media_backend": "none", "data_dir": str(tmp_path / f"data-{name}"),
         "database_url": database_url, "jwt_secret": secret, "conn_rate_msgs_per_s": 100000,
         "conn_rate_burst_msgs": 100000, "user_rate_msgs_per_s": 100000, "user_rate_burst_msgs": 100000,
-        "log_level": "warning"}))
+        "log_level": "warning", "node_id": name}
+    if redis_url:
+        values["redis_url"] = redis_url
+    cfg.write_text(yaml.safe_dump(values))
     return subprocess.Popen([sys.executable, "-m", "imserver", "serve", "--config", str(cfg)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -181,3 +184,51 @@ async def test_sigterm_drains_and_closes_with_1001(tmp_path, mint, secret):
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+async def test_kill_9_one_of_two_nodes_clients_fail_over(tmp_path, mint, secret, pg_dsn, redis_url):
+    """Clients on two nodes (PostgreSQL + Redis); node A is killed; its clients fail over to B."""
+    import socket
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    procs = [_start_server(tmp_path, pg_dsn, ports[i], secret, redis_url, name=f"node{i}") for i in range(2)]
+    try:
+        for port, proc in zip(ports, procs):
+            await _wait_ready(port, proc)
+        urls = [f"ws://127.0.0.1:{p}/ws" for p in ports]
+        senders = []
+        for i in range(N_PAIRS):
+            senders += [Sender(f"a{i}", f"b{i}"), Sender(f"b{i}", f"a{i}")]   # a* on node 0, b* on node 1
+        clients = [await ImClient.connect(urls[k % 2], mint(s.user)) for k, s in enumerate(senders)]
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(s.run(c, stop)) for s, c in zip(senders, clients)]
+        async with asyncio.timeout(60):
+            while sum(len(s.acked) for s in senders) < 400:
+                await asyncio.sleep(0.005)
+        os.kill(procs[0].pid, signal.SIGKILL)
+        procs[0].wait(10)
+        async with asyncio.timeout(60):        # node 1's clients keep going while node 0 is dead
+            n0 = sum(len(s.acked) for s in senders[1::2])
+            while sum(len(s.acked) for s in senders[1::2]) < n0 + 100:
+                await asyncio.sleep(0.005)
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 30)
+        survivors = clients[1::2]
+        failed_over = [await ImClient.connect(urls[1], mint(s.user)) for s in senders[0::2]]
+        await asyncio.gather(*(s.resend_outbox(c) for s, c in zip(senders[0::2], failed_over)))
+        histories = {}
+        for i in range(N_PAIRS):
+            conv = f"d:a{i}:b{i}"
+            histories[conv] = await failed_over[i].sync_all(conv)
+        n = check(senders, histories)
+        assert n == sum(len(s.sent) for s in senders)
+        for c in failed_over + survivors:
+            await c.close()
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
