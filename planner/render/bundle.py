@@ -38,6 +38,8 @@ def _sections(ctx: dict) -> list[tuple[str, str]]:
         out.append(("terraform/aws", "terraform/aws"))
     if ctx["gcp"]:
         out.append(("terraform/gcp", "terraform/gcp"))
+    if ctx["hetzner"]:
+        out.append(("terraform/hetzner", "terraform/hetzner"))
     if ctx["has_terraform"]:
         out.append(("terraform/common", "terraform"))
     out.append(("ansible", "ansible"))

@@ -26,8 +26,12 @@ ROLE_OF_TIER = {"gateway": "imserver", "message": "imserver", "database": "postg
                 "load_balancer": "loadbalancer", "object_storage": "minio"}
 ROLE_ORDER = ("postgresql", "redis", "minio", "imserver", "loadbalancer")
 STATEFUL_ROLES = {"postgresql", "redis", "minio"}
-TERRAFORM_PROVIDERS = ("aws", "gcp")      # first-class Terraform; other clouds are documented as manual
-PURCHASES = ("commit_1y", "commit_3y", "on_demand (autoscaled)", "spot (autoscaled)", "owned")
+TERRAFORM_PROVIDERS = ("aws", "gcp", "hetzner")   # Terraform modules; other clouds are documented as manual
+HETZNER_LOCATIONS = {"eu-central": ["fsn1", "nbg1", "hel1"], "us-east": ["ash"], "us-west": ["hil"],
+                     "ap-southeast": ["sin"]}
+# Always-on base rows: commit_1y, commit_3y, on_demand (no commitment chosen); rows added in busy hours carry
+# "(autoscaled)"; owned = your own servers.
+PURCHASES = ("commit_1y", "commit_3y", "on_demand", "on_demand (autoscaled)", "spot (autoscaled)", "owned")
 
 
 def slug(text: str) -> str:
@@ -109,9 +113,9 @@ def build_groups(entry: dict) -> list[dict]:
         p = node["purchase"]
         if p == "owned":
             g["owned_count"] += node["count"]
-        elif p.startswith("commit"):
+        elif p.startswith("commit") or p == "on_demand":
             g["base_count"] += node["count"]
-        elif p.startswith("on_demand"):
+        elif p == "on_demand (autoscaled)":
             g["on_demand_count"] += node["count"]
         else:
             g["spot_count"] += node["count"]
@@ -135,8 +139,8 @@ def build_groups(entry: dict) -> list[dict]:
 def _aws_group(g: dict) -> dict:
     """Terraform shape of one AWS group: fixed instances for stateful tiers, an autoscaling group otherwise.
 
-    Stateless groups: min = committed base (never scaled in), max = base + on-demand + spot peak nodes, the
-    on-demand base capacity = the committed base, spot for the share of the autoscaled peak the plan put on spot.
+    Stateless groups: min = the always-on base (committed or plain on-demand; never scaled in), max = base +
+    on-demand + spot peak nodes, the on-demand base capacity = the base, spot for the share of the autoscaled peak the plan put on spot.
     Stateful groups run fixed instances (commitments are a billing construct: buy them as Savings Plans or RIs).
     """
     autoscaled = g["on_demand_count"] + g["spot_count"]
@@ -169,12 +173,27 @@ def _gcp_group(g: dict) -> dict:
     }
 
 
+def _hetzner_groups(groups: list[dict]) -> list[dict]:
+    """Hetzner has no autoscaling groups: every group runs the plan's peak count as fixed servers."""
+    out, offset = [], 10
+    for g in groups:
+        autoscaled = g["on_demand_count"] + g["spot_count"]
+        count = g["base_count"] + autoscaled
+        out.append({"name": g["name"], "tier": g["tier"], "roles": g["roles"], "server_type": g["primary_type"],
+                    "count": count, "autoscaled": autoscaled > 0, "stateful": g["stateful"],
+                    "serves_lb": "imserver" in g["roles"], "host_offset": offset})
+        offset += max(count, 1) + 10
+    return out
+
+
 def _media_backend(groups: list[dict]) -> str:
+    """minio on own storage servers; otherwise the cloud's object storage (S3 API; GCS is separate)."""
     if any("minio" in g["roles"] for g in groups):
         return "minio"
-    if any(g["site"] == "cloud" and g["provider"] in TERRAFORM_PROVIDERS for g in groups):
-        return "s3" if any(g["provider"] == "aws" for g in groups if g["site"] == "cloud") else "gcs"
-    return "local"
+    cloud = [g["provider"] for g in groups if g["site"] == "cloud"]
+    if not cloud:
+        return "local"
+    return "gcs" if cloud[0] == "gcp" else "s3"
 
 
 def bom_rows(entry: dict, groups: list[dict]) -> list[dict]:
@@ -212,6 +231,7 @@ def build_context(plan: dict, strategy: str, *, wheel_name: str | None = None) -
     private = [g for g in groups if g["site"] == "private"]
     aws = [g for g in cloud if g["provider"] == "aws"]
     gcp = [g for g in cloud if g["provider"] == "gcp"]
+    hetzner = [g for g in cloud if g["provider"] == "hetzner"]
     manual_cloud = [g for g in cloud if g["provider"] not in TERRAFORM_PROVIDERS]
     region_of = lambda gs: gs[0]["region"] if gs else ""  # noqa: E731
     roles_present = sorted({r for g in groups for r in g["roles"]}, key=ROLE_ORDER.index)
@@ -241,9 +261,11 @@ def build_context(plan: dict, strategy: str, *, wheel_name: str | None = None) -
                 "azs": [f"{region_of(aws)}{z}" for z in ("a", "b", "c")[: 3 if availability >= 99.9 else 2]]}
         if aws else None,
         "gcp": {"region": region_of(gcp), "groups": [_gcp_group(g) for g in gcp]} if gcp else None,
+        "hetzner": {"region": region_of(hetzner), "groups": _hetzner_groups(hetzner),
+                    "locations": HETZNER_LOCATIONS.get(region_of(hetzner), [region_of(hetzner)])} if hetzner else None,
         "manual_cloud": manual_cloud,
         "private_groups": private,
-        "has_terraform": bool(aws or gcp),
+        "has_terraform": bool(aws or gcp or hetzner),
         "has_lb_tier": has_lb_tier,
         "media_backend": _media_backend(groups),
         "retention_days": retention.get("message_days", 0) or 0,

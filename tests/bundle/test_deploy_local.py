@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import pwd
+import random
 import re
 import shutil
 import signal
@@ -35,25 +36,34 @@ PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PLAYBOOK_TIMEOUT_S = 600
 
 
+_TAKEN: set[int] = set()
+
+
 def _free_port(pairs: int = 1) -> int:
-    """A free loopback port p such that p .. p+pairs-1 are all free."""
-    for _ in range(200):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        ok = True
-        for extra in range(1, pairs):
-            t = socket.socket()
-            try:
+    """A free loopback port p such that p .. p+pairs-1 are all free.
+
+    Drawn below Linux's ephemeral range (32768-60999), so busy client sockets (a load test running alongside)
+    cannot take p+1 between this check and the service binding it.
+    """
+    rng = random.Random()
+    for _ in range(2000):
+        port = rng.randrange(20000, 32000)
+        if any(port + extra in _TAKEN for extra in range(pairs)):
+            continue
+        socks = []
+        try:
+            for extra in range(pairs):
+                t = socket.socket()
+                socks.append(t)
                 t.bind(("127.0.0.1", port + extra))
-            except OSError:
-                ok = False
-            finally:
-                t.close()
-        if ok and port + pairs < 65535:
+            _TAKEN.update(port + extra for extra in range(pairs))
             return port
-    raise RuntimeError("no free port")
+        except OSError:
+            continue
+        finally:
+            for t in socks:
+                t.close()
+    raise RuntimeError("no free loopback port")
 
 
 def _missing_prereqs() -> str | None:

@@ -28,6 +28,7 @@ CASES = {
     "tiny-hybrid": ["-s", "hybrid", *TINY_ARGS],
     "aws-public": ["-s", "public", "--plan", str(FIXTURES / "plan-aws-public.json")],
     "gcp-public": ["-s", "public", "--plan", str(FIXTURES / "plan-gcp-public.json")],
+    "hetzner-public": ["-s", "public", "--plan", str(FIXTURES / "plan-hetzner-public.json")],
 }
 
 
@@ -42,7 +43,7 @@ def _normalise(rel: str, text: str) -> str:
 
 def _is_static(rel: str) -> bool:
     """Files copied verbatim from templates/ (roles, ansible.cfg...): listed in MANIFEST, not stored twice."""
-    for section in ("ansible", "terraform/aws", "terraform/gcp"):
+    for section in ("ansible", "terraform/aws", "terraform/gcp", "terraform/hetzner"):
         if rel.startswith(section + "/"):
             return (REPO / "templates" / rel).is_file() or (REPO / "templates" / section / rel[len(section) + 1:]).is_file()
     return False
