@@ -2,6 +2,7 @@
 
 Placement rule: the data tiers (database, cache, object storage) and the load balancer stay private;
 the cloud region must be in the private site's jurisdiction (latency and data residency);
+the burst tiers form one burst cell (co-located) in both pooling variants;
 the burst tiers (placement.hybrid_burst_tiers, default gateway and message) may run on both sites.
 One share f_h in [0, 1] of the burst tiers' load is served from the cloud in slice h.
 
@@ -132,7 +133,9 @@ def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
     private_pool = ("cache", "load_balancer", *[t for t in ("gateway", "message") if t not in burst_tiers])
     private_groups = make_groups(ctx.requirements, ctx.profile, private_tiers, pooled, private_pool)
     private_groups.append(media_group(ctx))
-    burst_groups = make_groups(ctx.requirements, ctx.profile, burst_tiers, pooled, tuple(burst_tiers))
+    # the burst tiers always form one burst cell (co-located on the same nodes, private and cloud alike):
+    # the cloud part is one autoscaling group, and one group per tier would double the per-slice integers
+    burst_groups = make_groups(ctx.requirements, ctx.profile, burst_tiers, True, tuple(burst_tiers))
     slices = ctx.demand.slices
     n_slices = len(slices)
     share = [pulp.LpVariable(f"f_{h}", lowBound=0, upBound=1) for h in range(n_slices)]
