@@ -13,6 +13,12 @@ from planner.model import TierUsage
 from planner.workload import Workload
 
 
+def lp_name(text: str) -> str:
+    """A solver-safe name that keeps distinct texts distinct ("c7g.large" and "c7g-large" differ): every
+    character other than an ASCII letter or digit becomes _xx (its code in hex)."""
+    return "".join(ch if ch.isascii() and ch.isalnum() else f"_{ord(ch):x}" for ch in text)
+
+
 @dataclass(frozen=True)
 class Group:
     """Tiers that share nodes: one tier (dedicated) or several co-located (pooled)."""

@@ -27,9 +27,10 @@ import pulp
 from planner.catalog.records import PublicRegion, TransferTier
 from planner.costs import graduated_cost, load_balancer_units
 from planner.model import COMPUTE, LOAD_BALANCING, NETWORK, CostLine, Node, StrategyPlan
-from planner.optimize.candidates import Candidate, Group, ha_rule, make_groups, node_counts, prune_dominated
+from planner.optimize.candidates import (Candidate, Group, ha_rule, lp_name, make_groups, node_counts,
+                                          prune_dominated)
 from planner.optimize.context import PlanContext, private_sites, public_regions
-from planner.optimize.private import (SiteVars, _safe, add_site, media_group, server_monthly_usd,
+from planner.optimize.private import (SiteVars, add_site, media_group, server_monthly_usd,
                                       site_lines)
 from planner.units import BYTES_PER_GB, HOURS_PER_MONTH, HOURS_PER_SLICE_PER_MONTH, SECONDS_PER_HOUR
 
@@ -145,7 +146,7 @@ def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
 
     # --- private site(s): data tiers via the private model, plus burst tiers' private base
     for site in sites:
-        skey = _safe(f"{site.provider}_{site.region}")
+        skey = lp_name(f"{site.provider}_{site.region}")
         compute_skus = [k for k in site.servers if k.role == "compute"]
         burst_vars = []
         for g in burst_groups:
@@ -154,7 +155,7 @@ def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
                 peak_full = max(node_counts(g, sku.vcpu, sku.memory_gib, ctx.reserved_gib, ha) or (0,))
                 if peak_full == 0:
                     continue
-                tag = f"{skey}_{_safe(g.name)}_{_safe(sku.sku)}"
+                tag = f"{skey}_{lp_name(g.name)}_{lp_name(sku.sku)}"
                 y = pulp.LpVariable(f"yp_{tag}", cat="Binary")
                 servers = pulp.LpVariable(f"P_{tag}", lowBound=0, upBound=peak_full, cat="Integer")
                 surviving = pulp.LpVariable(f"S_{tag}", lowBound=0, upBound=peak_full, cat="Integer")
@@ -178,7 +179,8 @@ def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
             excluded.append(f"{site.provider}/{site.region}: no server SKU can carry every private tier")
             continue
         for b in burst_vars:
-            prob += b.y <= sv.x, f"burst-private-site-{_safe(b.site_key)}-{_safe(b.group.name)}-{_safe(b.sku.sku)}"
+            tag = lp_name(f"{b.site_key}_{b.group.name}_{b.sku.sku}")
+            prob += b.y <= sv.x, f"burst-private-site-{tag}"
         model.sites.append(sv)
         model.burst_private.extend(burst_vars)
     if not model.sites or not regions:
@@ -189,14 +191,14 @@ def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
     # --- public region(s) for the burst share
     for region in regions:
         rkey = f"{region.provider}/{region.region}"
-        z = pulp.LpVariable(f"z_{_safe(rkey)}", cat="Binary")
+        z = pulp.LpVariable(f"z_{lp_name(rkey)}", cat="Binary")
         offerings = [o for o in ctx.catalog.compute if o.provider == region.provider and o.region == region.region
                      and o.included_egress_gb_per_month == 0]
         for g in burst_groups:
             ys = []
             for c in burst_candidates(g, offerings, ctx):
                 o, counts = c.offering, c.counts
-                tag = f"{_safe(rkey)}_{_safe(g.name)}_{_safe(o.type)}"
+                tag = f"{lp_name(rkey)}_{lp_name(g.name)}_{lp_name(o.type)}"
                 y = pulp.LpVariable(f"yq_{tag}", cat="Binary")
                 nodes = []
                 for h, full in enumerate(counts):
@@ -221,11 +223,11 @@ def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
                     prob += nodes[a_h][1] <= nodes[b_h][1], f"burst-public-monotone-r-{tag}-{a_h}-{b_h}"
                 ys.append(y)
                 model.burst_public.append(BurstPublic(rkey, g, o, y, nodes))
-            prob += pulp.lpSum(ys) <= z, f"burst-public-offering-{_safe(rkey)}-{_safe(g.name)}"
-        egress_gb = pulp.LpVariable(f"G_{_safe(rkey)}", lowBound=0)
+            prob += pulp.lpSum(ys) <= z, f"burst-public-offering-{lp_name(rkey)}-{lp_name(g.name)}"
+        egress_gb = pulp.LpVariable(f"G_{lp_name(rkey)}", lowBound=0)
         total_gb = sum(mbps_to_gb_per_month_slice(s.client_egress_mbps + s.internal_mbps) for s in slices)
-        prob += egress_gb <= total_gb * z, f"cloud-egress-region-{_safe(rkey)}"
-        objective.extend(_add_tiered_egress(prob, _safe(rkey), egress_gb, region.internet_egress, z, total_gb + 1))
+        prob += egress_gb <= total_gb * z, f"cloud-egress-region-{lp_name(rkey)}"
+        objective.extend(_add_tiered_egress(prob, lp_name(rkey), egress_gb, region.internet_egress, z, total_gb + 1))
         model.regions[rkey] = (region, z, egress_gb)
         if region.load_balancer is not None:
             lb = region.load_balancer
@@ -234,7 +236,7 @@ def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
     for sv in model.sites:
         for rkey, (region, z, _) in model.regions.items():
             if region.jurisdiction != sv.site.jurisdiction:
-                prob += z + sv.x <= 1, f"same-jurisdiction-{_safe(rkey)}-{_safe(sv.site.region)}"
+                prob += z + sv.x <= 1, f"same-jurisdiction-{lp_name(rkey)}-{lp_name(sv.site.region)}"
     # cloud egress volume follows the public share
     all_g = pulp.lpSum(v[2] for v in model.regions.values())
     prob += all_g == pulp.lpSum(share[h] * mbps_to_gb_per_month_slice(s.client_egress_mbps + s.internal_mbps)
@@ -246,9 +248,9 @@ def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
             continue
         lb = region.load_balancer
         units = [load_balancer_units(region, ctx.demand.slices[h]) for h in range(n_slices)]
-        lb_share = [pulp.LpVariable(f"lbshare_{_safe(rkey)}_{h}", lowBound=0, upBound=1) for h in range(n_slices)]
+        lb_share = [pulp.LpVariable(f"lbshare_{lp_name(rkey)}_{h}", lowBound=0, upBound=1) for h in range(n_slices)]
         for h in range(n_slices):
-            prob += lb_share[h] >= share[h] - (1 - z), f"lb-share-{_safe(rkey)}-{h}"
+            prob += lb_share[h] >= share[h] - (1 - z), f"lb-share-{lp_name(rkey)}-{h}"
         objective.append(pulp.lpSum(HOURS_PER_SLICE_PER_MONTH * lb.usd_per_capacity_unit_hour * units[h] * lb_share[h]
                                     for h in range(n_slices)))
 
@@ -261,8 +263,8 @@ def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
                                          for b in model.burst_private if b.group.name == g.name)
                 public_cap = pulp.lpSum(_capacities(b.offering.vcpu, b.offering.memory_gib, ctx.reserved_gib)[idx]
                                         * b.nodes[h][1] for b in model.burst_public if b.group.name == g.name)
-                prob += private_cap >= need - need * share[h], f"private-capacity-{_safe(g.name)}-{d}-{h}"
-                prob += public_cap >= need * share[h], f"public-capacity-{_safe(g.name)}-{d}-{h}"
+                prob += private_cap >= need - need * share[h], f"private-capacity-{lp_name(g.name)}-{d}-{h}"
+                prob += public_cap >= need * share[h], f"public-capacity-{lp_name(g.name)}-{d}-{h}"
 
     # --- transit at the 95th percentile (drop the busiest slice)
     big_m = max(s.client_egress_mbps + s.media_egress_mbps + s.internal_mbps for s in slices) + 1
@@ -273,9 +275,9 @@ def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
         mbps = s.client_egress_mbps + s.media_egress_mbps + share[h] * (s.internal_mbps - s.client_egress_mbps)
         prob += transit >= mbps - big_m * dropped[h], f"p95-{h}"
     for sv in model.sites:
-        billed = pulp.LpVariable(f"Tb_{_safe(sv.site.provider + '_' + sv.site.region)}", lowBound=0)
-        prob += billed >= transit - big_m * (1 - sv.x), f"transit-{_safe(sv.site.region)}"
-        prob += billed >= sv.site.transit_min_commit_mbps * sv.x, f"transit-min-{_safe(sv.site.region)}"
+        billed = pulp.LpVariable(f"Tb_{lp_name(sv.site.provider + '_' + sv.site.region)}", lowBound=0)
+        prob += billed >= transit - big_m * (1 - sv.x), f"transit-{lp_name(sv.site.region)}"
+        prob += billed >= sv.site.transit_min_commit_mbps * sv.x, f"transit-min-{lp_name(sv.site.region)}"
         objective.append(sv.site.transit_usd_per_mbps_month * billed)
     prob += pulp.lpSum(objective)
     return model

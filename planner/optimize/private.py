@@ -29,7 +29,7 @@ import pulp
 from planner.catalog.records import PrivateSite, ServerSku
 from planner.costs import HaRule, nodes_needed, p95_of_slices
 from planner.model import FACILITIES, HARDWARE, LABOUR, NETWORK, CostLine, Node, StrategyPlan
-from planner.optimize.candidates import Group, ha_rule, make_groups, usage
+from planner.optimize.candidates import Group, ha_rule, lp_name, make_groups, usage
 from planner.optimize.context import PlanContext, private_sites
 from planner.units import GB_PER_TB, HOURS_PER_MONTH, amortized_per_month, gib_to_gb, per_year_to_per_month
 
@@ -37,10 +37,6 @@ PRIVATE_TIERS = ["gateway", "message", "database", "cache", "load_balancer"]
 POOL = ("gateway", "message", "cache", "load_balancer")
 MEDIA_GROUP = "object_storage"
 KW_PER_WATT = 1 / 1000
-
-
-def _safe(text: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in text)
 
 
 @dataclass(frozen=True)
@@ -148,7 +144,7 @@ def add_site(prob: pulp.LpProblem, ctx: PlanContext, site: PrivateSite, groups: 
     """Site variables and constraints (shared by the private and hybrid models).
 
     extra_servers: (count expression, rack units, watts) of servers placed by the caller (hybrid burst tiers)."""
-    key = _safe(f"{site.provider}_{site.region}")
+    key = lp_name(f"{site.provider}_{site.region}")
     table = {g.name: server_candidates(ctx, g, site.servers) for g in groups}
     if any(not cands for cands in table.values()):
         return None
@@ -159,12 +155,12 @@ def add_site(prob: pulp.LpProblem, ctx: PlanContext, site: PrivateSite, groups: 
     for g in groups:
         ys = []
         for c in table[g.name]:
-            y = pulp.LpVariable(f"y_{key}_{_safe(g.name)}_{_safe(c.sku.sku)}", cat="Binary")
+            y = pulp.LpVariable(f"y_{key}_{lp_name(g.name)}_{lp_name(c.sku.sku)}", cat="Binary")
             amort, energy = server_monthly_usd(ctx, site, c.sku)
             objective.append(c.count * (amort + energy) * y)
             ys.append(y)
             servers.append((c, y))
-        prob += pulp.lpSum(ys) == x, f"sku-{key}-{_safe(g.name)}"
+        prob += pulp.lpSum(ys) == x, f"sku-{key}-{lp_name(g.name)}"
     extra_count, extra_ru, extra_watts = extra_servers or (0, 0, 0)
     gear_ru = sum(g.per_rack * g.rack_units for g in site.network_gear)
     gear_watts = sum(g.per_rack * g.watts for g in site.network_gear)

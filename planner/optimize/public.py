@@ -32,16 +32,12 @@ from planner.catalog.records import PublicRegion
 from planner.costs import allowance_egress_cost, autoscaled_cost, internet_egress_gb, public_region_lines
 from planner.errors import CatalogError
 from planner.model import COMPUTE, NETWORK, CostLine, Node, StrategyPlan
-from planner.optimize.candidates import Candidate, Group, ha_rule, make_groups, public_candidates, usage
+from planner.optimize.candidates import Candidate, Group, ha_rule, lp_name, make_groups, public_candidates, usage
 from planner.optimize.context import PlanContext, public_regions
 from planner.units import HOURS_PER_MONTH, HOURS_PER_SLICE_PER_MONTH
 
 PUBLIC_TIERS = ["gateway", "message", "database", "cache"]
 POOL = ("gateway", "message", "cache", "load_balancer")
-
-
-def _safe(text: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in text)
 
 
 @dataclass
@@ -94,7 +90,7 @@ def build_public(ctx: PlanContext, pooled: bool, regions: list[PublicRegion] | N
             excluded.append(f"{key}: no allowed instance type can carry {', '.join(empty)}")
             continue
         usable.append(region)
-        x = pulp.LpVariable(f"x_{_safe(key)}", cat="Binary")
+        x = pulp.LpVariable(f"x_{lp_name(key)}", cat="Binary")
         region_vars[key] = x
         allowance = has_allowance(offerings)
         lines = public_region_lines(region, ctx.demand, ctx.workload, ctx.workload.availability.failure_domains,
@@ -106,7 +102,7 @@ def build_public(ctx: PlanContext, pooled: bool, regions: list[PublicRegion] | N
         for g in groups:
             chosen = []
             for c in table[g.name]:
-                tag = _safe(f"{g.name}_{c.offering.key}")
+                tag = lp_name(f"{g.name}_{c.offering.key}")
                 y = pulp.LpVariable(f"y_{tag}", cat="Binary")
                 base = pulp.LpVariable(f"b_{tag}", lowBound=0, upBound=c.max_count, cat="Integer")
                 prob += base <= c.max_count * y, f"base-{tag}"
@@ -138,15 +134,15 @@ def build_public(ctx: PlanContext, pooled: bool, regions: list[PublicRegion] | N
                 gv = GroupVars(c, y, base, od, sp)
                 chosen.append(gv)
                 gvars.append(gv)
-            prob += pulp.lpSum(v.y for v in chosen) == x, f"offering-{_safe(key)}-{_safe(g.name)}"
+            prob += pulp.lpSum(v.y for v in chosen) == x, f"offering-{lp_name(key)}-{lp_name(g.name)}"
         group_vars[key] = gvars
         if allowance:
             if len(region.internet_egress) != 1:
                 raise CatalogError(f"{region.provider}: region {region.region} bundles a traffic allowance with its "
                                    "instances, so its internet transfer must be a single flat overage tier")
-            e = pulp.LpVariable(f"e_{_safe(key)}", lowBound=0)
+            e = pulp.LpVariable(f"e_{lp_name(key)}", lowBound=0)
             prob += e >= internet_egress_gb(region, ctx.demand) * x - pulp.lpSum(allowance_terms), \
-                f"allowance-{_safe(key)}"
+                f"allowance-{lp_name(key)}"
             objective.append(region.internet_egress[0].usd_per_gb * e)
             allowance_vars[key] = e
     if region_vars:
