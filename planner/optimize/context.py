@@ -33,10 +33,18 @@ def _residency_ok(workload: Workload, jurisdiction: str) -> bool:
     return not allowed or jurisdiction in allowed
 
 
+def _residency_reason(workload: Workload, kind: str, jurisdictions: list[str]) -> list[str]:
+    """One reason for every location residency leaves out (listing each would repeat the rule)."""
+    if not jurisdictions:
+        return []
+    return [f"{len(jurisdictions)} {kind} in jurisdictions {', '.join(sorted(set(jurisdictions)))} are outside "
+            f"placement.residency {workload.placement.residency}"]
+
+
 def public_regions(ctx: PlanContext) -> tuple[list[PublicRegion], list[str]]:
-    """Regions the workload allows, and one reason per region left out."""
+    """Regions the workload allows, and the reasons for those left out."""
     p, needed = ctx.workload.placement, ctx.workload.availability.failure_domains
-    kept, reasons = [], []
+    kept, reasons, outside = [], [], []
     for region in ctx.catalog.public_regions:
         key = f"{region.provider}/{region.region}"
         if p.providers and region.provider not in p.providers:
@@ -44,28 +52,28 @@ def public_regions(ctx: PlanContext) -> tuple[list[PublicRegion], list[str]]:
         if p.public_regions and key not in p.public_regions and region.region not in p.public_regions:
             continue
         if not _residency_ok(ctx.workload, region.jurisdiction):
-            reasons.append(f"{key}: jurisdiction {region.jurisdiction} is outside placement.residency")
+            outside.append(region.jurisdiction)
             continue
         if region.failure_domains < needed:
             reasons.append(f"{key}: {region.failure_domains} failure domain(s), availability "
                            f"{ctx.workload.availability.target_percent}% needs {needed}")
             continue
         kept.append(region)
-    return kept, reasons
+    return kept, _residency_reason(ctx.workload, "public regions", outside) + reasons
 
 
 def private_sites(ctx: PlanContext) -> tuple[list[PrivateSite], list[str]]:
     p, needed = ctx.workload.placement, ctx.workload.availability.failure_domains
-    kept, reasons = [], []
+    kept, reasons, outside = [], [], []
     for site in ctx.catalog.private_sites:
         key = f"{site.provider}/{site.region}"
         if p.private_sites and key not in p.private_sites and site.region not in p.private_sites:
             continue
         if not _residency_ok(ctx.workload, site.jurisdiction):
-            reasons.append(f"{key}: jurisdiction {site.jurisdiction} is outside placement.residency")
+            outside.append(site.jurisdiction)
             continue
         if site.failure_domains < needed:
             reasons.append(f"{key}: {site.failure_domains} failure domain(s), availability needs {needed}")
             continue
         kept.append(site)
-    return kept, reasons
+    return kept, _residency_reason(ctx.workload, "private sites", outside) + reasons

@@ -111,7 +111,7 @@ def test_residency_nobody_offers_is_infeasible_with_the_fix(tiny_catalog, profil
     result = run_plan(workload, profile, tiny_catalog)
     for s in result.strategies:
         assert s.status == "infeasible" and s.monthly_cost_usd is None, s.name
-        assert "jurisdiction US is outside placement.residency" in s.message
+        assert "jurisdictions US are outside placement.residency" in s.message
         assert "to fix" in s.message
     assert result.cheapest() is not None and result.cheapest()[0] == "saas"  # SaaS is still priced
 
