@@ -153,3 +153,10 @@ def test_unknown_purchase_is_rejected():
     with pytest.raises(PlannerError, match=r"nodes\[0\]\.purchase"):
         build_groups({"nodes": [{"tier": "gateway", "provider": "aws", "region": "r", "type": "t", "count": 1,
                                  "purchase": "lease", "vcpu": 1, "memory_gib": 1}]})
+
+
+def test_plan_json_is_the_input_plan_verbatim(tmp_path):
+    out = tmp_path / "b"
+    result = _run(["--plan", AWS_PLAN, "--out", str(out), "--no-wheel"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "plan.json").read_text()) == load_fixture_plan("plan-aws-public.json")
