@@ -87,7 +87,7 @@ def gcp_arch(machine_type: str) -> str:
 
 def build_groups(entry: dict) -> list[dict]:
     """Node rows → deployment groups (one per tier string and provider), in a stable order."""
-    groups: "OrderedDict[tuple, dict]" = OrderedDict()
+    groups: OrderedDict[tuple, dict] = OrderedDict()
     for i, node in enumerate(entry["nodes"]):
         _check_node(i, node)
         owned = node["purchase"] == "owned"
@@ -218,6 +218,10 @@ def bom_rows(entry: dict, groups: list[dict]) -> list[dict]:
     return rows
 
 
+def region_of(groups: list[dict]) -> str:
+    return groups[0]["region"] if groups else ""
+
+
 def build_context(plan: dict, strategy: str, *, wheel_name: str | None = None) -> dict:
     """Everything the templates need, derived from the plan dict only (plus the carried wheel's file name)."""
     entry = select_strategy(plan, strategy)
@@ -233,7 +237,6 @@ def build_context(plan: dict, strategy: str, *, wheel_name: str | None = None) -
     gcp = [g for g in cloud if g["provider"] == "gcp"]
     hetzner = [g for g in cloud if g["provider"] == "hetzner"]
     manual_cloud = [g for g in cloud if g["provider"] not in TERRAFORM_PROVIDERS]
-    region_of = lambda gs: gs[0]["region"] if gs else ""  # noqa: E731
     roles_present = sorted({r for g in groups for r in g["roles"]}, key=ROLE_ORDER.index)
     has_lb_tier = "loadbalancer" in roles_present
     availability = (resolved.get("availability") or {}).get("target_percent", 99.9)

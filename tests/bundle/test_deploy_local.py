@@ -16,7 +16,6 @@ import pwd
 import random
 import re
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -30,7 +29,6 @@ import pytest
 
 from planner.render import render_bundle, write_bundle
 from tests.bundle.conftest import load_fixture_plan
-
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PLAYBOOK_TIMEOUT_S = 600
@@ -115,27 +113,28 @@ def deployment(wheel):
             pytest.fail(f"deployment test cannot run: {reason}")
         pytest.skip(reason)
     base = Path(tempfile.mkdtemp(prefix="implan-deploy-"))
-    base.chmod(0o755)                       # the postgres user must traverse it
     root = base / "root"
-    root.mkdir()
-    bundle = base / "bundle"
-    write_bundle(render_bundle(load_fixture_plan("plan-tiny.json"), "private", wheel=wheel), bundle)
-    ports = {"imserver_port": _free_port(2), "imserver_media_port": _free_port(2), "postgresql_port": _free_port(),
-             "redis_port": _free_port(), "haproxy_https_port": _free_port(), "haproxy_http_port": _free_port()}
-    extra = {
-        "ansible_python_interpreter": sys.executable,
-        "implan_root": str(root), "implan_manage_system": False, "implan_become": False,
-        "implan_service_manager": "start-stop-daemon", "implan_secrets_dir": str(base / "secrets"),
-        "implan_address": "127.0.0.1", "implan_domain": "localhost",
-        "implan_roles": ["postgresql", "redis", "imserver", "loadbalancer"],
-        "node_exporter_enabled": False, "imserver_instances": 2, "imserver_python": sys.executable,
-        "imserver_media_backend": "local", "haproxy_bind_address": "127.0.0.1", "haproxy_maxconn": 4000,
-        **ports,
-    }
-    vars_file = base / "vars.json"
-    vars_file.write_text(json.dumps(extra, indent=1))
     run_dir = root / "run" / "implan"
     try:
+        base.chmod(0o755)                   # the postgres user must traverse it
+        root.mkdir()
+        bundle = base / "bundle"
+        write_bundle(render_bundle(load_fixture_plan("plan-tiny.json"), "private", wheel=wheel), bundle)
+        ports = {"imserver_port": _free_port(2), "imserver_media_port": _free_port(2),
+                 "postgresql_port": _free_port(), "redis_port": _free_port(), "haproxy_https_port": _free_port(),
+                 "haproxy_http_port": _free_port()}
+        extra = {
+            "ansible_python_interpreter": sys.executable,
+            "implan_root": str(root), "implan_manage_system": False, "implan_become": False,
+            "implan_service_manager": "start-stop-daemon", "implan_secrets_dir": str(base / "secrets"),
+            "implan_address": "127.0.0.1", "implan_domain": "localhost",
+            "implan_roles": ["postgresql", "redis", "imserver", "loadbalancer"],
+            "node_exporter_enabled": False, "imserver_instances": 2, "imserver_python": sys.executable,
+            "imserver_media_backend": "local", "haproxy_bind_address": "127.0.0.1", "haproxy_maxconn": 4000,
+            **ports,
+        }
+        vars_file = base / "vars.json"
+        vars_file.write_text(json.dumps(extra, indent=1))
         rc, out1 = _run_playbook(bundle / "ansible", vars_file, base / "run1.log")
         assert rc == 0, f"first playbook run failed (log {base / 'run1.log'}):\n{out1[-4000:]}"
         yield {"base": base, "root": root, "bundle": bundle, "vars": extra, "vars_file": vars_file, "run1": out1}
@@ -183,7 +182,7 @@ async def _chat(url: str, tokens: dict[str, str]) -> dict:
                 return
             try:
                 frame = json.loads(await asyncio.wait_for(ws.recv(), max(0.1, deadline - time.monotonic())))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return
             if frame["type"] == "msg":
                 received[user].append(frame["body"])
