@@ -160,3 +160,18 @@ def test_plan_json_is_the_input_plan_verbatim(tmp_path):
     result = _run(["--plan", AWS_PLAN, "--out", str(out), "--no-wheel"])
     assert result.exit_code == 0, result.output
     assert json.loads((out / "plan.json").read_text()) == load_fixture_plan("plan-aws-public.json")
+
+
+def test_terraform_outputs_feed_variables_the_ansible_roles_know():
+    """Every key of the AWS `ansible_vars` output is a variable some role or group_vars file defines."""
+    import re
+
+    files = render_bundle(load_fixture_plan("plan-aws-public.json"), "public")
+    out = files["terraform/aws/outputs.tf"]
+    block = out[out.index('output "ansible_vars"'):]
+    keys = re.findall(r"^\s+(\w+)\s+=", block.split("value = {", 1)[1].split("\n  }", 1)[0], flags=re.M)
+    assert "imserver_s3_bucket" in keys
+    known = "\n".join(text for path, text in files.items()
+                      if path.startswith("ansible/") and ("defaults/" in path or "group_vars/" in path))
+    for key in keys:
+        assert re.search(rf"^{key}:", known, flags=re.M), f"{key} is not an Ansible variable of the bundle"
