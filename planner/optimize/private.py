@@ -252,6 +252,6 @@ def extract_private(ctx: PlanContext, m: PrivateModel, solver_info) -> StrategyP
     lines, nodes, usages = site_lines(ctx, sv, chosen, round(_value(sv.racks)), round(_value(sv.fte_steps)), billed)
     return StrategyPlan(name="private", status=solver_info.status,
                         monthly_cost_usd=sum(line.monthly_cost_usd for line in lines),
-                        location=f"{sv.site.provider} {sv.site.region} ({sv.site.name})",
+                        location=f"{sv.site.provider} {sv.site.region}",
                         pooling="pooled" if m.pooled else "dedicated", lines=tuple(lines), nodes=tuple(nodes),
                         usage=tuple(usages), solver=solver_info)

@@ -188,7 +188,7 @@ def extract_public(ctx: PlanContext, m: PublicModel, solver_info) -> StrategyPla
                               max(egress - allowance_gb, 0.0), "GB", billed, region.internet_egress_ref))
     total = sum(line.monthly_cost_usd for line in lines)
     return StrategyPlan(name="public", status=solver_info.status, monthly_cost_usd=total,
-                        location=f"{region.provider} {region.region} ({region.name})",
+                        location=f"{region.provider} {region.region}",
                         pooling="pooled" if m.pooled else "dedicated", lines=tuple(lines), nodes=tuple(nodes),
                         usage=tuple(usages), solver=solver_info)
 
