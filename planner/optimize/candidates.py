@@ -19,6 +19,11 @@ def lp_name(text: str) -> str:
     return "".join(ch if ch.isascii() and ch.isalnum() else f"_{ord(ch):x}" for ch in text)
 
 
+def solved_value(variable) -> float:
+    """A variable's value after the solve; 0 for a variable the model never created (None) or left unset."""
+    return 0.0 if variable is None else float(variable.value() or 0.0)
+
+
 @dataclass(frozen=True)
 class Group:
     """Tiers that share nodes: one tier (dedicated) or several co-located (pooled)."""

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 import pulp
 
 from planner.catalog.records import PublicRegion, TransferTier
-from planner.costs import graduated_cost, load_balancer_units
+from planner.costs import graduated_cost, load_balancer_units, p95_of_slices
 from planner.model import COMPUTE, LOAD_BALANCING, NETWORK, CostLine, Node, StrategyPlan
 from planner.optimize.candidates import (Candidate, Group, ha_rule, lp_name, make_groups, node_counts,
-                                          prune_dominated)
+                                          prune_dominated, solved_value)
 from planner.optimize.context import PlanContext, private_sites, public_regions
 from planner.optimize.private import (SiteVars, add_site, media_group, server_monthly_usd,
                                       site_lines)
@@ -283,28 +283,24 @@ def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
     return model
 
 
-def _value(v) -> float:
-    return float(v.value() or 0.0)
-
 
 def extract_hybrid(ctx: PlanContext, m: HybridModel, solver_info) -> StrategyPlan:
     """Recompute the hybrid plan's cost from the chosen servers, nodes and public shares."""
-    sv = max(m.sites, key=lambda s: _value(s.x))
-    rkey = max(m.regions, key=lambda k: _value(m.regions[k][1]))
+    sv = max(m.sites, key=lambda s: solved_value(s.x))
+    rkey = max(m.regions, key=lambda k: solved_value(m.regions[k][1]))
     region = m.regions[rkey][0]
-    share = [min(max(_value(f), 0.0), 1.0) for f in m.share]
+    share = [min(max(solved_value(f), 0.0), 1.0) for f in m.share]
     slices = ctx.demand.slices
-    private_chosen = [(c, c.count) for c, y in sv.servers if _value(y) > 0.5]
+    private_chosen = [(c, c.count) for c, y in sv.servers if solved_value(y) > 0.5]
     burst_private = [b for b in m.burst_private if b.site_key == f"{sv.site.provider}/{sv.site.region}"
-                     and round(_value(b.servers)) > 0]
+                     and round(solved_value(b.servers)) > 0]
     mbps = [s.client_egress_mbps + s.media_egress_mbps + f * (s.internal_mbps - s.client_egress_mbps)
             for f, s in zip(share, slices)]
-    ordered = sorted(mbps, reverse=True)
-    billed = max(ordered[1] if len(ordered) > 1 else ordered[0], sv.site.transit_min_commit_mbps)
-    lines, nodes, usages = site_lines(ctx, sv, private_chosen, round(_value(sv.racks)), round(_value(sv.fte_steps)),
-                                      billed)
+    billed = max(p95_of_slices(mbps), sv.site.transit_min_commit_mbps)
+    racks, fte_steps = round(solved_value(sv.racks)), round(solved_value(sv.fte_steps))
+    lines, nodes, usages = site_lines(ctx, sv, private_chosen, racks, fte_steps, billed)
     for b in burst_private:
-        count = round(_value(b.servers))
+        count = round(solved_value(b.servers))
         amort, energy = server_monthly_usd(ctx, sv.site, b.sku)
         lines.append(CostLine("hardware_amortization", f"{b.group.name} (private base): {b.sku.sku}", count, "servers",
                               amort * count, b.sku.ref))
@@ -313,14 +309,14 @@ def extract_hybrid(ctx: PlanContext, m: HybridModel, solver_info) -> StrategyPla
     # the burst servers' energy is part of the site's energy line
     for line_index, line in enumerate(lines):
         if line.category == "facilities_power" and line.unit == "kWh":
-            extra_kwh = sum(b.sku.watts / 1000 * sv.site.pue * HOURS_PER_MONTH * round(_value(b.servers))
+            extra_kwh = sum(b.sku.watts / 1000 * sv.site.pue * HOURS_PER_MONTH * round(solved_value(b.servers))
                             for b in burst_private)
             lines[line_index] = CostLine(line.category, line.item, line.quantity + extra_kwh, "kWh",
                                          (line.quantity + extra_kwh) * sv.site.power_usd_per_kwh, line.ref)
     for b in m.burst_public:
-        if b.region_key != rkey or _value(b.y) < 0.5:
+        if b.region_key != rkey or solved_value(b.y) < 0.5:
             continue
-        counts = [round(_value(q)) for q, _ in b.nodes]
+        counts = [round(solved_value(q)) for q, _ in b.nodes]
         if not any(counts):
             continue
         o = b.offering

@@ -29,7 +29,7 @@ import pulp
 from planner.catalog.records import PrivateSite, ServerSku
 from planner.costs import HaRule, nodes_needed, p95_of_slices
 from planner.model import FACILITIES, HARDWARE, LABOUR, NETWORK, CostLine, Node, StrategyPlan
-from planner.optimize.candidates import Group, ha_rule, lp_name, make_groups, usage
+from planner.optimize.candidates import Group, ha_rule, lp_name, make_groups, solved_value, usage
 from planner.optimize.context import PlanContext, private_sites
 from planner.units import GB_PER_TB, HOURS_PER_MONTH, amortized_per_month, gib_to_gb, per_year_to_per_month
 
@@ -241,15 +241,13 @@ def build_private(ctx: PlanContext, pooled: bool) -> PrivateModel:
     return PrivateModel(prob, built, excluded, pooled)
 
 
-def _value(v) -> float:
-    return float(v.value() or 0.0)
-
 
 def extract_private(ctx: PlanContext, m: PrivateModel, solver_info) -> StrategyPlan:
-    sv = max(m.sites, key=lambda s: _value(s.x))
-    chosen = [(c, c.count) for c, y in sv.servers if _value(y) > 0.5]
+    sv = max(m.sites, key=lambda s: solved_value(s.x))
+    chosen = [(c, c.count) for c, y in sv.servers if solved_value(y) > 0.5]
     billed = max(transit_mbps(ctx), sv.site.transit_min_commit_mbps)
-    lines, nodes, usages = site_lines(ctx, sv, chosen, round(_value(sv.racks)), round(_value(sv.fte_steps)), billed)
+    racks, fte_steps = round(solved_value(sv.racks)), round(solved_value(sv.fte_steps))
+    lines, nodes, usages = site_lines(ctx, sv, chosen, racks, fte_steps, billed)
     return StrategyPlan(name="private", status=solver_info.status,
                         monthly_cost_usd=sum(line.monthly_cost_usd for line in lines),
                         location=f"{sv.site.provider} {sv.site.region}",

@@ -32,7 +32,8 @@ from planner.catalog.records import PublicRegion
 from planner.costs import allowance_egress_cost, autoscaled_cost, internet_egress_gb, public_region_lines
 from planner.errors import CatalogError
 from planner.model import COMPUTE, NETWORK, CostLine, Node, StrategyPlan
-from planner.optimize.candidates import Candidate, Group, ha_rule, lp_name, make_groups, public_candidates, usage
+from planner.optimize.candidates import (Candidate, Group, ha_rule, lp_name, make_groups, public_candidates,
+                                          solved_value, usage)
 from planner.optimize.context import PlanContext, public_regions
 from planner.units import HOURS_PER_MONTH, HOURS_PER_SLICE_PER_MONTH
 
@@ -152,27 +153,24 @@ def build_public(ctx: PlanContext, pooled: bool, regions: list[PublicRegion] | N
                        excluded, pooled)
 
 
-def _value(v) -> float:
-    return 0.0 if v is None else float(v.value() or 0.0)
-
 
 def extract_public(ctx: PlanContext, m: PublicModel, solver_info) -> StrategyPlan:
     """Read the chosen topology and recompute its cost with the pure cost functions."""
-    key = max(m.region_vars, key=lambda k: _value(m.region_vars[k]))
+    key = max(m.region_vars, key=lambda k: solved_value(m.region_vars[k]))
     region = next(r for r in m.regions if f"{r.provider}/{r.region}" == key)
     lines = list(m.region_lines[key])
     nodes, usages = [], []
     allowance_gb = 0.0
     for gv in m.group_vars[key]:
-        if _value(gv.y) < 0.5:
+        if solved_value(gv.y) < 0.5:
             continue
         c, o = gv.candidate, gv.candidate.offering
-        base = round(_value(gv.base))
-        spot = tuple(round(_value(gv.spot.get(k))) for k in zip(c.counts, c.spot_cap))
+        base = round(solved_value(gv.base))
+        spot = tuple(round(solved_value(gv.spot.get(k))) for k in zip(c.counts, c.spot_cap))
         running = c.counts
         if o.included_egress_gb_per_month:
             # the model may run more nodes than the load needs for their traffic allowance: report what it bought
-            on_demand = tuple(round(_value(gv.on_demand.get(k))) for k in zip(c.counts, c.spot_cap))
+            on_demand = tuple(round(solved_value(gv.on_demand.get(k))) for k in zip(c.counts, c.spot_cap))
             running = tuple(max(n, base + d + s) for n, d, s in zip(c.counts, on_demand, spot))
         bought = replace(c, counts=running)
         cost = autoscaled_cost(running, base, spot, c.base_usd_per_hour, o.usd_per_hour, o.usd_per_hour_spot)
