@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from planner.catalog.records import ComputeOffering, PublicRegion, SaasOfferUsd, TransferTier
 from planner.demand import Demand, SliceDemand
 from planner.model import LOAD_BALANCING, NETWORK, SAAS_FEES, STORAGE, CostLine, SaasQuote
-from planner.units import (BYTES_PER_GB, HOURS_PER_MONTH, HOURS_PER_SLICE_PER_MONTH, SECONDS_PER_HOUR, gib_to_gb)
+from planner.units import HOURS_PER_MONTH, HOURS_PER_SLICE_PER_MONTH, gib_to_gb, mbps_to_gb_per_hour
 from planner.workload import Workload
 
 EPS = 1e-9
@@ -108,7 +108,7 @@ def load_balancer_units(region: PublicRegion, s: SliceDemand) -> float:
     lb = region.load_balancer
     if lb is None:
         return 0.0
-    gb_per_hour = (s.client_egress_mbps + s.media_ingress_mbps) * 1e6 / 8 * SECONDS_PER_HOUR / BYTES_PER_GB
+    gb_per_hour = mbps_to_gb_per_hour(s.client_egress_mbps + s.media_ingress_mbps)
     return max(s.connections / lb.unit_active_connections, s.new_connections_per_s / lb.unit_new_connections_per_s,
                gb_per_hour / lb.unit_gb_per_hour)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from planner.capacity import CapacityProfile
-from planner.units import (BYTES_PER_GB, BYTES_PER_GIB, DAYS_PER_MONTH, GB_PER_TB, HOURS_PER_SLICE_PER_MONTH,
-                           KIB_PER_GIB, SECONDS_PER_HOUR, bytes_per_s_to_mbps)
+from planner.units import (BYTES_PER_GB, BYTES_PER_GIB, DAYS_PER_MONTH, GB_PER_TB, KIB_PER_GIB, SECONDS_PER_HOUR,
+                           bytes_per_s_to_mbps, mbps_to_gb_per_slice_month)
 from planner.workload import Workload
 
 # Frames per message between the tiers (gateway->message->database/cache->gateway): used for
@@ -118,7 +118,7 @@ def compute_demand(workload: Workload, profile: CapacityProfile) -> Demand:
 
     def monthly_gb(mbps_field: str) -> float:
         mbps_sum = sum(getattr(s, mbps_field) for s in slices)
-        return mbps_sum * 1e6 / 8 * SECONDS_PER_HOUR * HOURS_PER_SLICE_PER_MONTH / BYTES_PER_GB
+        return mbps_to_gb_per_slice_month(mbps_sum)
 
     row_bytes = m.avg_message_bytes + profile.value("database", "row_overhead_bytes")
     media_per_day_gb = msgs_per_day * m.media_share * m.media_avg_bytes / BYTES_PER_GB

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from planner.diff import (PlanFileError, arrow, catalog_change_text, diff_plans, markdown_sections, signed_pct,
+from planner.diff import (PlanFileError, arrow, diff_plans, markdown_sections, signed_pct,
                           signed_usd, usd)
 
 CHECK_SCHEMA_VERSION = "1.0"

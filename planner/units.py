@@ -29,6 +29,16 @@ def bytes_per_s_to_mbps(bytes_per_s: float) -> float:
     return bytes_per_s * BITS_PER_BYTE / BITS_PER_MEGABIT
 
 
+def mbps_to_gb_per_hour(mbps: float) -> float:
+    """Decimal GB transferred in one hour at a steady rate of `mbps` megabits per second."""
+    return mbps * BITS_PER_MEGABIT / BITS_PER_BYTE * SECONDS_PER_HOUR / BYTES_PER_GB
+
+
+def mbps_to_gb_per_slice_month(mbps: float) -> float:
+    """GB a month from one hourly slice of the daily curve at `mbps` (the slice recurs every day)."""
+    return mbps_to_gb_per_hour(mbps) * HOURS_PER_SLICE_PER_MONTH
+
+
 def per_year_to_per_month(amount: float) -> float:
     return amount / MONTHS_PER_YEAR
 

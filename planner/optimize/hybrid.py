@@ -32,13 +32,9 @@ from planner.optimize.candidates import (Candidate, Group, ha_rule, lp_name, mak
 from planner.optimize.context import PlanContext, private_sites, public_regions
 from planner.optimize.private import (SiteVars, add_site, media_group, server_monthly_usd,
                                       site_lines)
-from planner.units import BYTES_PER_GB, HOURS_PER_MONTH, HOURS_PER_SLICE_PER_MONTH, SECONDS_PER_HOUR
+from planner.units import HOURS_PER_MONTH, HOURS_PER_SLICE_PER_MONTH, mbps_to_gb_per_slice_month
 
 PRIVATE_ONLY = ["database", "cache", "load_balancer"]
-
-
-def mbps_to_gb_per_month_slice(mbps: float) -> float:
-    return mbps * 1e6 / 8 * SECONDS_PER_HOUR * HOURS_PER_SLICE_PER_MONTH / BYTES_PER_GB
 
 
 @dataclass
@@ -225,7 +221,7 @@ def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
                 model.burst_public.append(BurstPublic(rkey, g, o, y, nodes))
             prob += pulp.lpSum(ys) <= z, f"burst-public-offering-{lp_name(rkey)}-{lp_name(g.name)}"
         egress_gb = pulp.LpVariable(f"G_{lp_name(rkey)}", lowBound=0)
-        total_gb = sum(mbps_to_gb_per_month_slice(s.client_egress_mbps + s.internal_mbps) for s in slices)
+        total_gb = sum(mbps_to_gb_per_slice_month(s.client_egress_mbps + s.internal_mbps) for s in slices)
         prob += egress_gb <= total_gb * z, f"cloud-egress-region-{lp_name(rkey)}"
         objective.extend(_add_tiered_egress(prob, lp_name(rkey), egress_gb, region.internet_egress, z, total_gb + 1))
         model.regions[rkey] = (region, z, egress_gb)
@@ -239,7 +235,7 @@ def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
                 prob += z + sv.x <= 1, f"same-jurisdiction-{lp_name(rkey)}-{lp_name(sv.site.region)}"
     # cloud egress volume follows the public share
     all_g = pulp.lpSum(v[2] for v in model.regions.values())
-    prob += all_g == pulp.lpSum(share[h] * mbps_to_gb_per_month_slice(s.client_egress_mbps + s.internal_mbps)
+    prob += all_g == pulp.lpSum(share[h] * mbps_to_gb_per_slice_month(s.client_egress_mbps + s.internal_mbps)
                                 for h, s in enumerate(slices)), "cloud-egress-volume"
     # load balancer capacity units in proportion to the public share (priced at the chosen region's rate:
     # all regions' units are summed with their own price, only the chosen one can be non-zero)
@@ -325,7 +321,7 @@ def extract_hybrid(ctx: PlanContext, m: HybridModel, solver_info) -> StrategyPla
                               hours * o.usd_per_hour, o.ref))
         nodes.append(Node(b.group.name, o.provider, o.region, o.type, max(counts), "on_demand (autoscaled)",
                           hours * o.usd_per_hour, hours, o.vcpu, o.memory_gib, o.ref))
-    cloud_gb = sum(f * mbps_to_gb_per_month_slice(s.client_egress_mbps + s.internal_mbps)
+    cloud_gb = sum(f * mbps_to_gb_per_slice_month(s.client_egress_mbps + s.internal_mbps)
                    for f, s in zip(share, slices))
     lines.append(CostLine(NETWORK, "cloud egress of the burst share (to users and to the private site)", cloud_gb,
                           "GB", graduated_cost(cloud_gb, region.internet_egress), region.internet_egress_ref))
