@@ -41,39 +41,32 @@ def _residency_reason(workload: Workload, kind: str, jurisdictions: list[str]) -
             f"placement.residency {workload.placement.residency}"]
 
 
-def public_regions(ctx: PlanContext) -> tuple[list[PublicRegion], list[str]]:
-    """Regions the workload allows, and the reasons for those left out."""
-    p, needed = ctx.workload.placement, ctx.workload.availability.failure_domains
+def _allowed(ctx: PlanContext, locations, allowlist: list[str], providers: list[str], kind: str):
+    """Locations (public regions or private sites) the workload allows, and the reasons for those left out."""
+    needed = ctx.workload.availability.failure_domains
     kept, reasons, outside = [], [], []
-    for region in ctx.catalog.public_regions:
-        key = f"{region.provider}/{region.region}"
-        if p.providers and region.provider not in p.providers:
+    for location in locations:
+        key = f"{location.provider}/{location.region}"
+        if providers and location.provider not in providers:
             continue
-        if p.public_regions and key not in p.public_regions and region.region not in p.public_regions:
+        if allowlist and key not in allowlist and location.region not in allowlist:
             continue
-        if not _residency_ok(ctx.workload, region.jurisdiction):
-            outside.append(region.jurisdiction)
+        if not _residency_ok(ctx.workload, location.jurisdiction):
+            outside.append(location.jurisdiction)
             continue
-        if region.failure_domains < needed:
-            reasons.append(f"{key}: {region.failure_domains} failure domain(s), availability "
+        if location.failure_domains < needed:
+            reasons.append(f"{key}: {location.failure_domains} failure domain(s), availability "
                            f"{ctx.workload.availability.target_percent}% needs {needed}")
             continue
-        kept.append(region)
-    return kept, _residency_reason(ctx.workload, "public regions", outside) + reasons
+        kept.append(location)
+    return kept, _residency_reason(ctx.workload, kind, outside) + reasons
+
+
+def public_regions(ctx: PlanContext) -> tuple[list[PublicRegion], list[str]]:
+    p = ctx.workload.placement
+    return _allowed(ctx, ctx.catalog.public_regions, p.public_regions, p.providers, "public regions")
 
 
 def private_sites(ctx: PlanContext) -> tuple[list[PrivateSite], list[str]]:
-    p, needed = ctx.workload.placement, ctx.workload.availability.failure_domains
-    kept, reasons, outside = [], [], []
-    for site in ctx.catalog.private_sites:
-        key = f"{site.provider}/{site.region}"
-        if p.private_sites and key not in p.private_sites and site.region not in p.private_sites:
-            continue
-        if not _residency_ok(ctx.workload, site.jurisdiction):
-            outside.append(site.jurisdiction)
-            continue
-        if site.failure_domains < needed:
-            reasons.append(f"{key}: {site.failure_domains} failure domain(s), availability needs {needed}")
-            continue
-        kept.append(site)
-    return kept, _residency_reason(ctx.workload, "private sites", outside) + reasons
+    p = ctx.workload.placement
+    return _allowed(ctx, ctx.catalog.private_sites, p.private_sites, [], "private sites")
