@@ -27,6 +27,7 @@ from typing import Any
 
 from planner.errors import PlannerError
 from planner.model import CATEGORIES
+from planner.report import usd
 
 DIFF_SCHEMA_VERSION = "1.0"
 SUPPORTED_PLAN_MAJOR = "1"
@@ -294,11 +295,6 @@ def diff_plans(old: dict, new: dict) -> dict:
 
 
 # ---------- formatting helpers shared by diff and check renderers (deterministic, no timestamps) ----------
-
-def usd(x: float | None) -> str:
-    if x is None:
-        return "n/a"
-    return f"${x:,.0f}" if abs(x) >= 100 else f"${x:,.2f}"
 
 
 def signed_usd(x: float | None) -> str:

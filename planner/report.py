@@ -115,7 +115,8 @@ def to_json(data: dict) -> str:
 
 # ---------- text renderers (read the JSON dict) ----------
 
-def _usd(x: float | None) -> str:
+def usd(x: float | None) -> str:
+    """Money for people: whole dollars from $100 up, cents below; n/a for no value."""
     return "n/a" if x is None else f"${x:,.0f}" if abs(x) >= 100 else f"${x:,.2f}"
 
 
@@ -149,7 +150,7 @@ def compare_table(data: dict) -> RichGroup:
                          ("where", "left"), ("status", "left")):
         t.add_column(col, justify=justify)
     for s in strategies:
-        t.add_row(s["name"], _usd(s["monthly_cost_usd"]), _per(s["cost_per_mau_usd"], 4),
+        t.add_row(s["name"], usd(s["monthly_cost_usd"]), _per(s["cost_per_mau_usd"], 4),
                   _per(s["cost_per_1k_dau_usd"], 2),
                   s["location"] or "-", _solver_text(s))
     saas = Table(title="Chat SaaS for the same workload: SaaS cost / strategy cost", expand=False)
@@ -162,7 +163,7 @@ def compare_table(data: dict) -> RichGroup:
         if q["monthly_cost_usd"] is None:
             saas.add_row(name, "quote", *["n/a"] * len(strategies))
             continue
-        saas.add_row(name, _usd(q["monthly_cost_usd"]), *[_ratio(_saas_ratio(data, name, s["name"]))
+        saas.add_row(name, usd(q["monthly_cost_usd"]), *[_ratio(_saas_ratio(data, name, s["name"]))
                                                           for s in strategies])
     parts = [t]
     for s in strategies:
@@ -177,7 +178,7 @@ def compare_table(data: dict) -> RichGroup:
         parts.append(Text(_claim_text(claim)))
     c = data["cheapest"]
     parts.append(Text("Cheapest: " + ("none feasible" if c is None else
-                                      f"{c['name']} ({c['kind']}) at {_usd(c['monthly_cost_usd'])}/month"),
+                                      f"{c['name']} ({c['kind']}) at {usd(c['monthly_cost_usd'])}/month"),
                       style="bold"))
     parts.append(_provenance(data))
     return RichGroup(*parts)
@@ -205,13 +206,13 @@ def plan_tables(data: dict) -> RichGroup:
             head.append(f"{s['status']}: {s['message']}")
             parts.append(head)
             continue
-        head.append(f"{_usd(s['monthly_cost_usd'])}/month, ${s['cost_per_mau_usd']:.4f} per MAU, "
+        head.append(f"{usd(s['monthly_cost_usd'])}/month, ${s['cost_per_mau_usd']:.4f} per MAU, "
                     f"${s['cost_per_1k_dau_usd']:.2f} per 1k DAU. {s['location']}, {s['pooling']}")
         alt = {k: v for k, v in s["pooling_alternatives"].items() if k != s["pooling"] and v is not None}
         if alt:
             (k, v), = alt.items()
-            head.append(f" (saves {_usd(v - s['monthly_cost_usd'])} vs {k})" if v >= s["monthly_cost_usd"]
-                        else f" ({k}: {_usd(v)})")
+            head.append(f" (saves {usd(v - s['monthly_cost_usd'])} vs {k})" if v >= s["monthly_cost_usd"]
+                        else f" ({k}: {usd(v)})")
         head.append(f". Solver: {_solver_text(s)}")
         parts.append(head)
         b = Table(title="breakdown", expand=False)
@@ -219,13 +220,13 @@ def plan_tables(data: dict) -> RichGroup:
         b.add_column("monthly", justify="right")
         for k in CATEGORIES:
             if s["breakdown"].get(k):
-                b.add_row(k, _usd(s["breakdown"][k]))
+                b.add_row(k, usd(s["breakdown"][k]))
         n = Table(title="nodes", expand=False)
         for col in ("tier", "location", "type", "count", "purchase", "monthly"):
             n.add_column(col, justify="right" if col in ("count", "monthly") else "left")
         for node in s["nodes"]:
             n.add_row(node["tier"], f"{node['provider']} {node['region']}", node["type"], str(node["count"]),
-                      node["purchase"], _usd(node["monthly_cost_usd"]))
+                      node["purchase"], usd(node["monthly_cost_usd"]))
         u = Table(title="peak utilization", expand=False)
         for col in ("tier", "cpu", "memory", "binding"):
             u.add_column(col)
@@ -244,7 +245,7 @@ def to_markdown(data: dict, detailed: bool) -> str:
     out = [f"# implan: {w['name']} ({w['mau']:,} MAU)", "",
            "| option | monthly USD | per MAU | per 1k DAU | where | solver |", "|---|---:|---:|---:|---|---|"]
     for s in data["strategies"]:
-        out.append(f"| {s['name']} | {_usd(s['monthly_cost_usd'])} | {_per(s['cost_per_mau_usd'], 4)} | "
+        out.append(f"| {s['name']} | {usd(s['monthly_cost_usd'])} | {_per(s['cost_per_mau_usd'], 4)} | "
                    f"{_per(s['cost_per_1k_dau_usd'], 2)} | {s['location'] or s['message']} | {_solver_text(s)} |")
     if data["saas"]:
         names = [s["name"] for s in data["strategies"]]
@@ -253,22 +254,22 @@ def to_markdown(data: dict, detailed: bool) -> str:
         for q in data["saas"]:
             name = f"{q['provider']}/{q['plan']}"
             cells = [_ratio(_saas_ratio(data, name, n)) for n in names]
-            out.append(f"| {name} | {'quote' if q['monthly_cost_usd'] is None else _usd(q['monthly_cost_usd'])} | "
+            out.append(f"| {name} | {'quote' if q['monthly_cost_usd'] is None else usd(q['monthly_cost_usd'])} | "
                        + " | ".join(cells) + " |")
     out += [""] + [f"- {_claim_text(c)}" for c in data["claims"]]
     c = data["cheapest"]
     out += ["", "**Cheapest:** " + ("none feasible" if c is None else
-                                     f"{c['name']} ({c['kind']}) at {_usd(c['monthly_cost_usd'])}/month")]
+                                     f"{c['name']} ({c['kind']}) at {usd(c['monthly_cost_usd'])}/month")]
     if detailed:
         for s in data["strategies"]:
             if s["monthly_cost_usd"] is None:
                 continue
-            out += ["", f"## {s['name']}: {_usd(s['monthly_cost_usd'])}/month ({s['location']}, {s['pooling']})", "",
+            out += ["", f"## {s['name']}: {usd(s['monthly_cost_usd'])}/month ({s['location']}, {s['pooling']})", "",
                     "| category | monthly USD |", "|---|---:|"]
-            out += [f"| {k} | {_usd(v)} |" for k, v in s["breakdown"].items() if v]
+            out += [f"| {k} | {usd(v)} |" for k, v in s["breakdown"].items() if v]
             out += ["", "| tier | location | type | count | purchase | monthly USD |", "|---|---|---|---:|---|---:|"]
             out += [f"| {n['tier']} | {n['provider']} {n['region']} | {n['type']} | {n['count']} | {n['purchase']} | "
-                    f"{_usd(n['monthly_cost_usd'])} |" for n in s["nodes"]]
+                    f"{usd(n['monthly_cost_usd'])} |" for n in s["nodes"]]
     return "\n".join(out) + "\n"
 
 
