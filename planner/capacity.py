@@ -1,14 +1,17 @@
 """Capacity profile: what one vCPU / GiB of each tier carries, loaded from YAML with provenance.
 
 The default profile ships in planner/data/capacity-profile.yaml; `--profile FILE` (e.g. written by
-`imserver bench --profile-out`) overrides any subset of coefficients.
+`imserver bench --profile-out`) overrides any subset of coefficients. A profile may also describe the
+published benchmark runs its coefficients come from (`runs:`: the run's workload and the resources its
+servers used), so that planner/anchors.py can replay each run through the demand model; a coefficient
+names its run with `run:`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import importlib.resources
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -19,13 +22,52 @@ from planner.errors import ProfileError
 SCHEMA_ID = "implan-capacity-profile/1"
 
 
+BASIS_PATTERN = "^(measured|published|derived|estimate)$"
+
+
 class Coefficient(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     value: float = Field(gt=0)
     unit: str
     source: str
     as_of: dt.date
-    basis: str = Field(pattern="^(measured|derived|estimate)$")
+    basis: str = Field(pattern=BASIS_PATTERN)
+    run: str | None = None  # id of the published run (profile `runs:`) the value is derived from
+
+
+class RunWorkload(BaseModel):
+    """A benchmark's offered load at its steady state, in the demand model's terms."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    connections: float = Field(gt=0)
+    msgs_per_s: float = Field(ge=0)
+    deliveries_per_message: float = Field(ge=1)
+    receipts_per_delivery: float = Field(0, ge=0)
+    typing_events_per_message: float = Field(0, ge=0)
+    avg_message_bytes: int = Field(500, gt=0)
+    note: str = ""
+
+
+class TierUse(BaseModel):
+    """What a run's servers of one implan tier used; a resource left out is not compared."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    vcpu: float | None = Field(None, gt=0)
+    memory_gib: float | None = Field(None, gt=0)
+    note: str = ""
+
+
+class BenchmarkRun(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    title: str
+    source: str
+    url: str
+    as_of: dt.date
+    basis: str = Field(pattern=BASIS_PATTERN)
+    server: str  # the hardware the run used, as published
+    workload: RunWorkload
+    used: dict[str, TierUse] = Field(min_length=1)
+    whole_stack: bool = False  # `used` covers every component of the run: compare the sum as well
 
 
 class _ProfileFile(BaseModel):
@@ -35,6 +77,7 @@ class _ProfileFile(BaseModel):
     as_of: dt.date
     source: str
     tiers: dict[str, dict[str, Coefficient | float]]
+    runs: dict[str, BenchmarkRun] = Field(default_factory=dict)
 
 
 # coefficient names each tier must end up with after merging
@@ -54,6 +97,7 @@ class CapacityProfile:
     names: tuple[str, ...]  # profiles merged, default first
     coefficients: dict[str, dict[str, Coefficient]]
     utilization: dict[str, tuple[float, float]]  # tier -> (cpu, memory) target utilization
+    runs: dict[str, BenchmarkRun] = field(default_factory=dict)  # published runs behind the coefficients
 
     def value(self, tier: str, name: str) -> float:
         return self.coefficients[tier][name].value
@@ -101,6 +145,11 @@ def _read(path: Path) -> _ProfileFile:
             if is_util != isinstance(value, float) or (is_util and not 0 < value <= 1):
                 expected = "a number in (0, 1]" if is_util else "{value, unit, source, as_of, basis}"
                 raise ProfileError(f"{path}: tiers.{tier}.{key}: expected {expected}")
+    for run_id, run in parsed.runs.items():
+        for tier in run.used:
+            if tier not in REQUIRED or tier == "node":
+                raise ProfileError(f"{path}: runs.{run_id}.used.{tier}: unknown tier "
+                                   f"(expected one of {', '.join(t for t in REQUIRED if t != 'node')})")
     return parsed
 
 
@@ -109,7 +158,9 @@ def load_profile(path: Path | None = None) -> CapacityProfile:
     files = [_read(default_profile_path())] + ([_read(Path(path))] if path is not None else [])
     coefficients: dict[str, dict[str, Coefficient]] = {t: {} for t in REQUIRED}
     utilization: dict[str, list[float]] = {t: [1.0, 1.0] for t in REQUIRED}
+    runs: dict[str, BenchmarkRun] = {}
     for parsed in files:
+        runs.update(parsed.runs)
         for tier, values in parsed.tiers.items():
             for key, value in values.items():
                 if key in UTILIZATION_KEYS:
@@ -120,5 +171,9 @@ def load_profile(path: Path | None = None) -> CapacityProfile:
         missing = [n for n in names if n not in coefficients[tier]]
         if missing:
             raise ProfileError(f"capacity profile: tiers.{tier} lacks {', '.join(missing)}")
+        for name, c in coefficients[tier].items():
+            if c.run is not None and c.run not in runs:
+                raise ProfileError(f"capacity profile: tiers.{tier}.{name}: run {c.run!r} is not described "
+                                   f"(expected one of {', '.join(runs) or 'no runs'} under runs:)")
     return CapacityProfile(names=tuple(p.name for p in files), coefficients=coefficients,
-                           utilization={t: (u[0], u[1]) for t, u in utilization.items()})
+                           utilization={t: (u[0], u[1]) for t, u in utilization.items()}, runs=runs)

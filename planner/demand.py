@@ -147,42 +147,67 @@ def media_stored_tb(demand: Demand) -> float:
     return demand.media_stored_gb / GB_PER_TB
 
 
-def tier_requirements(workload: Workload, demand: Demand, profile: CapacityProfile) -> dict[str, TierRequirement]:
-    """vCPU and GiB each compute tier needs per slice at its target utilization (node OS reserve excluded)."""
+@dataclass(frozen=True)
+class TierLoad:
+    """Resources a tier needs in each slice at 100 % utilization: what a benchmark run's servers used."""
+
+    vcpu: tuple[float, ...]
+    memory_gib: tuple[float, ...]
+
+
+def tier_loads(demand: Demand, profile: CapacityProfile) -> dict[str, TierLoad]:
+    """vCPU and GiB each compute tier needs per slice before headroom (node OS reserve excluded).
+
+    Each tier's need is a sum of terms, one per driver (connections, frames, messages, ...), each term
+    priced by its own coefficient; coefficients derived from one published run are split so that their
+    terms add up to that run's resources (planner/anchors.py replays the runs), never each charged the
+    run's whole server.
+    """
     p = profile.value
-    ha_min = 2 if workload.availability.tolerate_node_loss else 1
-    replicas = workload.private.database_replicas
-
-    def req(tier, vcpu, mem, stateful, spot, min_nodes):
-        cu, mu = profile.cpu_utilization(tier), profile.memory_utilization(tier)
-        vcpu_t = tuple(v / cu for v in vcpu)
-        mem_t = tuple(x / mu for x in mem)
-        if stateful:  # no autoscaling: every slice needs the daily peak
-            vcpu_t = (max(vcpu_t),) * len(vcpu_t)
-            mem_t = (max(mem_t),) * len(mem_t)
-        return TierRequirement(tier, vcpu_t, mem_t, stateful, spot, min_nodes)
-
     s = demand.slices
     db_hot_gib = demand.database_storage_gib * p("database", "hot_data_fraction")
-    lb_mbps = [x.client_egress_mbps + x.media_ingress_mbps for x in s]
+
+    def per_connection_gib(tier: str) -> list[float]:
+        return [x.connections * p(tier, "memory_kib_per_connection") / KIB_PER_GIB for x in s]
+
     return {
-        "gateway": req("gateway",
-                       [x.connections / p("gateway", "connections_per_vcpu")
-                        + x.gateway_frames_per_s / p("gateway", "deliveries_per_s_per_vcpu") for x in s],
-                       [x.connections * p("gateway", "memory_kib_per_connection") / KIB_PER_GIB for x in s],
-                       stateful=False, spot=True, min_nodes=ha_min),
-        "message": req("message", [x.msgs_per_s / p("message", "msgs_per_s_per_vcpu") for x in s],
-                       [p("message", "base_memory_gib")] * len(s), stateful=False, spot=True, min_nodes=ha_min),
-        "database": req("database",
-                        [x.durable_writes_per_s / p("database", "durable_writes_per_s_per_vcpu") for x in s],
-                        [db_hot_gib] * len(s), stateful=True, spot=False, min_nodes=max(ha_min, replicas)),
-        "cache": req("cache", [x.pubsub_ops_per_s / p("cache", "pubsub_ops_per_s_per_vcpu") for x in s],
-                     [x.connections * p("cache", "memory_kib_per_connection") / KIB_PER_GIB for x in s],
-                     stateful=True, spot=False, min_nodes=ha_min),
+        "gateway": TierLoad(
+            tuple(x.connections / p("gateway", "connections_per_vcpu")
+                  + x.gateway_frames_per_s / p("gateway", "deliveries_per_s_per_vcpu") for x in s),
+            tuple(per_connection_gib("gateway"))),
+        "message": TierLoad(tuple(x.msgs_per_s / p("message", "msgs_per_s_per_vcpu") for x in s),
+                            (p("message", "base_memory_gib"),) * len(s)),
+        "database": TierLoad(tuple(x.durable_writes_per_s / p("database", "durable_writes_per_s_per_vcpu")
+                                   for x in s), (db_hot_gib,) * len(s)),
+        "cache": TierLoad(tuple(x.pubsub_ops_per_s / p("cache", "pubsub_ops_per_s_per_vcpu") for x in s),
+                          tuple(per_connection_gib("cache"))),
         # self-run load balancer (HAProxy): private sites; public clouds use their managed one
-        "load_balancer": req("load_balancer",
-                             [x.connections / p("load_balancer", "connections_per_vcpu")
-                              + mbps / p("load_balancer", "mbps_per_vcpu") for x, mbps in zip(s, lb_mbps)],
-                             [x.connections * p("load_balancer", "memory_kib_per_connection") / KIB_PER_GIB
-                              for x in s], stateful=False, spot=False, min_nodes=ha_min),
+        "load_balancer": TierLoad(
+            tuple(x.connections / p("load_balancer", "connections_per_vcpu")
+                  + (x.client_egress_mbps + x.media_ingress_mbps) / p("load_balancer", "mbps_per_vcpu")
+                  for x in s),
+            tuple(per_connection_gib("load_balancer"))),
     }
+
+
+# tier -> (stateful, spot eligible): stateful tiers keep their node count all day and may not lose a node
+TIER_KIND: dict[str, tuple[bool, bool]] = {
+    "gateway": (False, True), "message": (False, True), "database": (True, False), "cache": (True, False),
+    "load_balancer": (False, False),
+}
+
+
+def tier_requirements(workload: Workload, demand: Demand, profile: CapacityProfile) -> dict[str, TierRequirement]:
+    """vCPU and GiB each compute tier needs per slice at its target utilization (node OS reserve excluded)."""
+    ha_min = 2 if workload.availability.tolerate_node_loss else 1
+    replicas = workload.private.database_replicas
+    out = {}
+    for tier, load in tier_loads(demand, profile).items():
+        stateful, spot = TIER_KIND[tier]
+        vcpu = tuple(v / profile.cpu_utilization(tier) for v in load.vcpu)
+        memory = tuple(m / profile.memory_utilization(tier) for m in load.memory_gib)
+        if stateful:  # no autoscaling: every slice needs the daily peak
+            vcpu, memory = (max(vcpu),) * len(vcpu), (max(memory),) * len(memory)
+        min_nodes = max(ha_min, replicas) if tier == "database" else ha_min
+        out[tier] = TierRequirement(tier, vcpu, memory, stateful, spot, min_nodes)
+    return out
