@@ -1,14 +1,16 @@
-"""Pure cost functions. The optimizer builds its coefficients from them and the plan's total is
-recomputed with them after the solve (tests check both agree)."""
+"""Pure cost functions: node counts, graduated prices, the per-region cost terms of a public cloud, SaaS quotes.
+The optimizers build their cost terms (planner.terms) from these; nothing here knows about a solver."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from planner.catalog.records import ComputeOffering, PublicRegion, SaasOfferUsd, TransferTier
 from planner.demand import Demand, SliceDemand
 from planner.model import LOAD_BALANCING, NETWORK, SAAS_FEES, STORAGE, CostLine, SaasQuote
+from planner.terms import CostTerm
 from planner.units import HOURS_PER_MONTH, HOURS_PER_SLICE_PER_MONTH, gib_to_gb, mbps_to_gb_per_hour
 from planner.workload import Workload
 
@@ -74,19 +76,6 @@ def base_price(offering: ComputeOffering, max_commitment_years: int) -> tuple[fl
     return min(options)
 
 
-def autoscaled_cost(counts: tuple[int, ...], base: int, spot: tuple[int, ...], base_usd_per_hour: float,
-                    on_demand_usd_per_hour: float, spot_usd_per_hour: float | None) -> float:
-    """Monthly cost of a group that keeps `base` nodes always on and adds on-demand/spot nodes per slice."""
-    cost = base * base_usd_per_hour * HOURS_PER_MONTH
-    for need, spot_count in zip(counts, spot):
-        extra = max(need - base, 0)
-        spot_used = min(spot_count, extra)
-        cost += (extra - spot_used) * on_demand_usd_per_hour * HOURS_PER_SLICE_PER_MONTH
-        if spot_used:
-            cost += spot_used * (spot_usd_per_hour or 0.0) * HOURS_PER_SLICE_PER_MONTH
-    return cost
-
-
 def uses_cdn(region: PublicRegion) -> bool:
     return region.cdn_egress != region.internet_egress or region.cdn_egress_ref != region.internet_egress_ref
 
@@ -95,12 +84,6 @@ def internet_egress_gb(region: PublicRegion, demand: Demand) -> float:
     """GB a month leaving the region over the internet: messages and events, plus media unless a CDN serves it."""
     media = 0.0 if uses_cdn(region) else demand.media_egress_gb_per_month
     return demand.client_egress_gb_per_month + media
-
-
-def allowance_egress_cost(region: PublicRegion, demand: Demand, allowance_gb: float) -> float:
-    """Internet egress where the servers bundle a traffic allowance (budget clouds): only the excess is billed,
-    at the region's flat overage price (a single-tier price; the catalog loader enforces it)."""
-    return max(internet_egress_gb(region, demand) - allowance_gb, 0.0) * region.internet_egress[0].usd_per_gb
 
 
 def load_balancer_units(region: PublicRegion, s: SliceDemand) -> float:
@@ -118,45 +101,60 @@ def load_balancer_capacity_units(region: PublicRegion, demand: Demand) -> float:
     return sum(load_balancer_units(region, s) * HOURS_PER_SLICE_PER_MONTH for s in demand.slices)
 
 
-def public_region_lines(region: PublicRegion, demand: Demand, workload: Workload, domains: int,
-                        egress_served_by_nodes: bool) -> list[CostLine]:
-    """Costs of one region that do not depend on which instances are chosen.
+def public_region_terms(region: PublicRegion, demand: Demand, workload: Workload, domains: int,
+                        egress_served_by_nodes: bool, chosen: Any = 1) -> list[CostTerm]:
+    """Cost terms of one region that do not depend on which instances are chosen; `chosen` is the region's
+    choice variable (1 outside a model), so only the chosen region's terms count.
 
     egress_served_by_nodes: the region's compute bundles a traffic allowance, so internet egress is
     priced in the optimizer (it depends on the node count) and left out here.
     """
-    lines = []
+    terms = []
     replicas = workload.private.database_replicas
     db_gb = gib_to_gb(demand.database_storage_gib) * replicas
-    lines.append(CostLine(STORAGE, "database volumes", db_gb, "GB-month",
-                          db_gb * region.block_storage_usd_per_gb_month, region.block_storage_ref))
-    lines.append(CostLine(STORAGE, "media objects, standard class", demand.media_hot_gb, "GB-month",
-                          demand.media_hot_gb * region.object_standard_usd_per_gb_month, region.object_ref))
-    lines.append(CostLine(STORAGE, "media objects, infrequent-access class", demand.media_cold_gb, "GB-month",
-                          demand.media_cold_gb * region.object_infrequent_usd_per_gb_month, region.object_ref))
-    requests = (demand.media_puts_per_month * region.object_put_usd_per_1k
-                + demand.media_gets_per_month * region.object_get_usd_per_1k) / 1000
-    lines.append(CostLine(STORAGE, "media object requests", demand.media_puts_per_month + demand.media_gets_per_month,
-                          "requests", requests, region.object_ref))
+    terms.append(CostTerm(STORAGE, "database volumes", "GB-month", db_gb * chosen,
+                          region.block_storage_usd_per_gb_month, region.block_storage_ref))
+    terms.append(CostTerm(STORAGE, "media objects, standard class", "GB-month", demand.media_hot_gb * chosen,
+                          region.object_standard_usd_per_gb_month, region.object_ref))
+    terms.append(CostTerm(STORAGE, "media objects, infrequent-access class", "GB-month", demand.media_cold_gb * chosen,
+                          region.object_infrequent_usd_per_gb_month, region.object_ref))
+    terms.append(CostTerm(STORAGE, "media object writes", "1k requests", demand.media_puts_per_month / 1000 * chosen,
+                          region.object_put_usd_per_1k, region.object_ref))
+    terms.append(CostTerm(STORAGE, "media object reads", "1k requests", demand.media_gets_per_month / 1000 * chosen,
+                          region.object_get_usd_per_1k, region.object_ref))
     if uses_cdn(region):
-        lines.append(CostLine(NETWORK, "CDN egress (media downloads)", demand.media_egress_gb_per_month, "GB",
-                              graduated_cost(demand.media_egress_gb_per_month, region.cdn_egress),
-                              region.cdn_egress_ref))
+        terms.append(tiered_term(NETWORK, "CDN egress (media downloads)", demand.media_egress_gb_per_month,
+                                 region.cdn_egress, region.cdn_egress_ref, chosen))
     if not egress_served_by_nodes:
-        egress_gb = internet_egress_gb(region, demand)
-        lines.append(CostLine(NETWORK, "internet egress" + ("" if uses_cdn(region) else " incl. media"), egress_gb,
-                              "GB", graduated_cost(egress_gb, region.internet_egress), region.internet_egress_ref))
+        terms.append(tiered_term(NETWORK, "internet egress" + ("" if uses_cdn(region) else " incl. media"),
+                                 internet_egress_gb(region, demand), region.internet_egress,
+                                 region.internet_egress_ref, chosen))
+    terms.append(backup_term("database backup copy (object storage of the region)",
+                             gib_to_gb(demand.database_storage_gib), region.object_standard_usd_per_gb_month,
+                             region.object_ref, chosen))
     cross_gb = demand.internal_gb_per_month * (domains - 1) / domains + demand.db_replication_gb_per_month
-    lines.append(CostLine(NETWORK, "cross-zone traffic between tiers and database replicas", cross_gb, "GB",
-                          cross_gb * region.cross_zone_usd_per_gb, region.network_ref))
+    terms.append(CostTerm(NETWORK, "cross-zone traffic between tiers and database replicas", "GB", cross_gb * chosen,
+                          region.cross_zone_usd_per_gb, region.network_ref))
     if region.load_balancer is not None:
         lb = region.load_balancer
-        lines.append(CostLine(LOAD_BALANCING, f"{lb.name} hours", HOURS_PER_MONTH, "hours",
-                              HOURS_PER_MONTH * lb.usd_per_hour, lb.ref))
-        unit_hours = load_balancer_capacity_units(region, demand)
-        lines.append(CostLine(LOAD_BALANCING, f"{lb.name} capacity units", unit_hours, "unit-hours",
-                              unit_hours * lb.usd_per_capacity_unit_hour, lb.ref))
-    return lines
+        terms.append(CostTerm(LOAD_BALANCING, f"{lb.name} hours", "hours", HOURS_PER_MONTH * chosen, lb.usd_per_hour,
+                              lb.ref))
+        terms.append(CostTerm(LOAD_BALANCING, f"{lb.name} capacity units", "unit-hours",
+                              load_balancer_capacity_units(region, demand) * chosen, lb.usd_per_capacity_unit_hour,
+                              lb.ref))
+    return terms
+
+
+def backup_term(item: str, gb: float, usd_per_gb_month: float, ref, chosen: Any = 1) -> CostTerm:
+    """The backup copy kept apart from the live data: one full copy of the database (and, for media on own
+    servers, of the media), priced at the backup target's storage rate. The same rule for every strategy."""
+    return CostTerm(STORAGE, item, "GB-month", gb * chosen, usd_per_gb_month, ref)
+
+
+def tiered_term(category: str, item: str, gb: float, tiers: tuple[TransferTier, ...], ref, chosen: Any = 1
+                ) -> CostTerm:
+    """A fixed amount of GB at a graduated price, counted when `chosen` is 1."""
+    return CostTerm(category, item, "GB", gb * chosen, None, ref, tiers=tiers, cost=graduated_cost(gb, tiers) * chosen)
 
 
 def saas_units(offer: SaasOfferUsd, demand: Demand, workload: Workload) -> float:

@@ -30,7 +30,7 @@ from planner.model import CATEGORIES
 from planner.report import usd
 
 DIFF_SCHEMA_VERSION = "1.0"
-SUPPORTED_PLAN_MAJOR = "1"
+SUPPORTED_PLAN_MAJORS = ("1", "2")  # 2.0 added unit prices to lines; both read alike
 NODE_KEY = ("tier", "provider", "region", "type", "purchase")
 
 
@@ -54,8 +54,9 @@ def validate_plan(data: Any, origin: str) -> dict:
     _require(isinstance(data, dict), origin, f"expected a JSON object at the top, found {type(data).__name__}")
     _require("schema_version" in data, origin, "missing 'schema_version' (write it with `implan plan --format json`)")
     version = str(data["schema_version"])
-    if version.split(".")[0] != SUPPORTED_PLAN_MAJOR:
-        raise PlanFileError(f"{origin}: schema_version {version} is not supported (expected {SUPPORTED_PLAN_MAJOR}.x)")
+    if version.split(".")[0] not in SUPPORTED_PLAN_MAJORS:
+        raise PlanFileError(f"{origin}: schema_version {version} is not supported (expected "
+                            f"{' or '.join(m + '.x' for m in SUPPORTED_PLAN_MAJORS)})")
     for key, kind in (("workload", dict), ("catalogs", list), ("strategies", list), ("saas", list)):
         _require(isinstance(data.get(key), kind), origin, f"'{key}' must be a JSON {kind.__name__.replace('dict', 'object').replace('list', 'array')}")
     w = data["workload"]

@@ -26,6 +26,9 @@ class CostLine:
     unit: str
     monthly_cost_usd: float
     ref: PriceRef | None = None
+    usd_per_unit: float | None = None  # graduated prices: the effective (average) price per unit
+    tiers: tuple = ()  # TransferTier list of a graduated price
+    basis: str = ""  # how the quantity was derived, where a reader needs it
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from planner import __version__
 from planner.catalog.records import PriceRef
 from planner.model import CATEGORIES, CostLine, PlanResult, StrategyPlan
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"  # 2.0: lines carry usd_per_unit (and tiers, basis); labour on every strategy
 
 
 def _ref(ref: PriceRef | None) -> dict:
@@ -30,8 +30,14 @@ def _ref(ref: PriceRef | None) -> dict:
 
 
 def _line(line: CostLine) -> dict:
-    return {"category": line.category, "item": line.item, "quantity": round(line.quantity, 4), "unit": line.unit,
-            "monthly_cost_usd": round(line.monthly_cost_usd, 2), **_ref(line.ref)}
+    out = {"category": line.category, "item": line.item, "quantity": round(line.quantity, 4), "unit": line.unit,
+           "usd_per_unit": None if line.usd_per_unit is None else round(line.usd_per_unit, 6),
+           "monthly_cost_usd": round(line.monthly_cost_usd, 2), **_ref(line.ref)}
+    if line.tiers:
+        out["tiers"] = [{"up_to_gb": t.up_to_gb, "usd_per_gb": round(t.usd_per_gb, 6)} for t in line.tiers]
+    if line.basis:
+        out["basis"] = line.basis
+    return out
 
 
 def _money(x: float | None) -> float | None:
@@ -198,6 +204,19 @@ def _provenance(data: dict) -> Text:
                 style="dim")
 
 
+def _num(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.2f}".rstrip("0").rstrip(".") if x else "0"
+
+
+def _unit_price(line: dict) -> str:
+    """The unit price of a line; for a graduated price its average, marked."""
+    price = line.get("usd_per_unit")
+    if price is None:
+        return "n/a"
+    text = f"${price:,.2f}" if price >= 0.1 else f"${price:.4g}"
+    return text + (" avg" if line.get("tiers") else "")
+
+
 def plan_tables(data: dict) -> RichGroup:
     parts = []
     for s in data["strategies"]:
@@ -227,13 +246,19 @@ def plan_tables(data: dict) -> RichGroup:
         for node in s["nodes"]:
             n.add_row(node["tier"], f"{node['provider']} {node['region']}", node["type"], str(node["count"]),
                       node["purchase"], usd(node["monthly_cost_usd"]))
+        lines = Table(title="cost lines", expand=False)
+        for col in ("category", "item", "quantity", "unit price", "monthly", "as of"):
+            lines.add_column(col, justify="right" if col in ("quantity", "unit price", "monthly") else "left")
+        for x in s["lines"]:
+            lines.add_row(x["category"], x["item"], f"{_num(x['quantity'])} {x['unit']}", _unit_price(x),
+                          usd(x["monthly_cost_usd"]), x.get("as_of", "") + (" (est.)" if x.get("estimate") else ""))
         u = Table(title="peak utilization", expand=False)
         for col in ("tier", "cpu", "memory", "binding"):
             u.add_column(col)
         for x in s["usage"]:
             u.add_row(x["tier"], f"{x['peak_utilization_cpu']:.0%}", f"{x['peak_utilization_memory']:.0%}",
                       x["binding_resource"])
-        parts += [b, n, u]
+        parts += [b, lines, n, u]
         if s["message"]:
             parts.append(Text(s["message"], style="dim"))
     parts.append(_provenance(data))
@@ -267,6 +292,11 @@ def to_markdown(data: dict, detailed: bool) -> str:
             out += ["", f"## {s['name']}: {usd(s['monthly_cost_usd'])}/month ({s['location']}, {s['pooling']})", "",
                     "| category | monthly USD |", "|---|---:|"]
             out += [f"| {k} | {usd(v)} |" for k, v in s["breakdown"].items() if v]
+            out += ["", "| category | item | quantity | unit price | monthly USD | source (as of) |",
+                    "|---|---|---:|---:|---:|---|"]
+            out += [f"| {x['category']} | {x['item']} | {_num(x['quantity'])} {x['unit']} | {_unit_price(x)} | "
+                    f"{usd(x['monthly_cost_usd'])} | {x.get('source', '')} ({x.get('as_of', '')}"
+                    f"{', estimate' if x.get('estimate') else ''}) |" for x in s["lines"]]
             out += ["", "| tier | location | type | count | purchase | monthly USD |", "|---|---|---|---:|---|---:|"]
             out += [f"| {n['tier']} | {n['provider']} {n['region']} | {n['type']} | {n['count']} | {n['purchase']} | "
                     f"{usd(n['monthly_cost_usd'])} |" for n in s["nodes"]]

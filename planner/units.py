@@ -43,6 +43,11 @@ def per_year_to_per_month(amount: float) -> float:
     return amount / MONTHS_PER_YEAR
 
 
-def amortized_per_month(capex: float, years: float) -> float:
-    """Straight-line amortization of a purchase over `years`, per month."""
-    return capex / (years * MONTHS_PER_YEAR)
+def amortized_per_month(capex: float, years: float, rate_percent_per_year: float = 0.0) -> float:
+    """Monthly payment that repays `capex` over `years` at a yearly cost of capital (an annuity; at 0 % it is
+    straight-line amortization): what owning the purchase costs a month, interest on the tied-up money included."""
+    months = years * MONTHS_PER_YEAR
+    if rate_percent_per_year <= 0:
+        return capex / months
+    monthly_rate = (1 + rate_percent_per_year / 100) ** (1 / MONTHS_PER_YEAR) - 1
+    return capex * monthly_rate / (1 - (1 + monthly_rate) ** -months)

@@ -124,11 +124,31 @@ class Purchase(Section):
                                                             description="CPU architectures the software runs on")
 
 
+class Labour(Section):
+    automation: Literal["manual", "scripted", "iac", "autonomous"] = Field(
+        "iac", description="how operations are automated: iac is what `implan bundle` renders (Terraform + Ansible)")
+    usd_per_fte_year: float | None = Field(None, gt=0, description="fully loaded cost of one operations engineer, "
+                                           "USD/year (default: planner/data/labour.yaml)")
+    nodes_per_fte: float | None = Field(None, gt=0, description="override the level's self-run nodes per engineer")
+    fte_per_system: float | None = Field(None, ge=0, description="override the level's FTE per self-managed system")
+    hardware_servers_per_fte: float | None = Field(None, gt=0, description="own servers per hardware engineer")
+    minimum_fte: float | None = Field(None, ge=0, description="least FTE any self-run strategy carries")
+
+
+# default cost of capital for owned hardware (docs/model.md, "cost of capital"): no citable default rate was
+# found (2026-12 search: sector WACC tables, lease rates), so the default is 0 % (straight-line) and every owned
+# line says so; give your own rate (your WACC or borrowing rate)
+COST_OF_CAPITAL_PERCENT = 0.0
+COST_OF_CAPITAL_BASIS = "default 0 %: no citable default rate found, give your WACC or borrowing rate"
+
+
 class PrivateOverrides(Section):
-    servers_per_fte: float | None = Field(None, gt=0, description="override the catalog's servers per ops FTE")
-    usd_per_fte_year: float | None = Field(None, gt=0, description="override the catalog's fully loaded FTE cost")
+    servers_per_fte: float | None = Field(None, gt=0, description="same as labour.hardware_servers_per_fte (kept "
+                                          "for older workloads)")
     amortization_years: float | None = Field(None, gt=0, description="override server amortization")
-    media_replication_factor: float = Field(1.5, ge=1, description="stored bytes per media byte (erasure 8+4)")
+    cost_of_capital_percent: float = Field(COST_OF_CAPITAL_PERCENT, ge=0, le=100,
+                                           description="yearly cost of the money tied up in owned hardware, percent "
+                                                       f"(servers are paid as an annuity at this rate; {COST_OF_CAPITAL_BASIS})")
     database_replicas: int = Field(2, ge=1, description="copies of the database (primary + replicas)")
     storage_fill_ratio: float = Field(0.8, gt=0, le=1, description="share of server disk capacity to fill")
 
@@ -155,6 +175,7 @@ class Workload(Section):
     strategies: list[Literal["public", "private", "hybrid"]] = Field(default_factory=lambda: list(STRATEGIES),
                                                                      min_length=1, description="strategies to plan")
     private: PrivateOverrides = PrivateOverrides()
+    labour: Labour = Labour()
     saas: Saas = Saas()
     solver: Solver = Solver()
 
@@ -189,10 +210,20 @@ def _expected(model: type[BaseModel], loc: tuple) -> str:
     return f"; expected {field.description}" if field.description else ""
 
 
+# fields of older workloads that moved or went away, with what to do instead
+RETIRED_FIELDS = {
+    "private.usd_per_fte_year": "moved to labour.usd_per_fte_year (labour is priced alike for every strategy)",
+    "private.media_replication_factor": "removed: the planner picks two copies or 8+4 erasure coding by the "
+                                        "number of media servers (docs/model.md, section 5)",
+}
+
+
 def format_validation_error(origin: str, error: ValidationError) -> str:
     first = error.errors()[0]
     loc = tuple(first["loc"])
     path = ".".join(str(p) for p in loc) or "(top level)"
+    if first["type"] == "extra_forbidden" and path in RETIRED_FIELDS:
+        return f"{origin}: {path}: {RETIRED_FIELDS[path]}"
     if first["type"] == "extra_forbidden":
         return f"{origin}: {path}: unknown field{_did_you_mean(Workload, loc)}"
     got = first.get("input")

@@ -106,7 +106,7 @@ def _one(conv: _Converter, rows: list, region: str, what: str, required: bool = 
     found = [row for row in rows if row.region == region]
     if not found:
         if required:
-            raise CatalogError(f"{conv.path}: region {region!r} has no {what} price (every public region needs one)")
+            raise CatalogError(f"{conv.path}: region {region!r} has no {what} price (every region or site needs one)")
         return None
     return found[0]
 
@@ -157,24 +157,39 @@ def _private_sites(conv: _Converter) -> list[r.PrivateSite]:
         watts=s.watts, rack_units=s.rack_units, capex_usd=s.capex * conv.usd(s),
         amortization_years=s.amortization_years, ref=conv.ref(s)) for s in p.servers)
     gear = tuple(r.NetworkGearSku(g.name, g.capex * conv.usd(g), g.amortization_years, g.watts, g.rack_units,
-                                  g.per_rack, conv.ref(g)) for g in p.network_gear)
+                                  g.per, g.count, conv.ref(g)) for g in p.network_gear)
     if not servers:
         raise CatalogError(f"{conv.path}: a private catalog needs at least one entry under servers:")
+    if not p.hardware_support:
+        raise CatalogError(f"{conv.path}: a private catalog needs a hardware_support entry (support contract "
+                           "price as a percent of capex a year, and cold spares per server model)")
+    hs = p.hardware_support[0]
+    support = r.HardwareSupport(hs.percent_of_capex_per_year, hs.cold_spares_per_model, conv.ref(hs))
     out = []
     for reg in p.regions:
         fac = _one(conv, p.facilities, reg.id, "facilities")
-        tr = _one(conv, p.transit, reg.id, "transit")
-        lab = _one(conv, p.labour, reg.id, "labour")
+        transit = tuple(r.TransitPrice(t.name, t.per_mbps_month * conv.usd(t), t.min_commit_mbps,
+                                       t.cross_connect_per_month * conv.usd(t), t.blended, conv.ref(t))
+                        for t in p.transit if t.region == reg.id)
+        if not transit:
+            raise CatalogError(f"{conv.path}: site {reg.id!r} has no transit price (every site needs one)")
+        bk = _one(conv, p.backup, reg.id, "backup")
+        products = tuple(r.ColoProduct(c.name, c.kind, c.rack_units, c.kw_included, c.per_month * conv.usd(c),
+                                       None if c.extra_kw_per_month is None else c.extra_kw_per_month * conv.usd(c),
+                                       c.max_kw if c.max_kw is not None else c.kw_included, conv.ref(c))
+                         for c in p.colo_products if c.region == reg.id)
+        if not products:
+            raise CatalogError(f"{conv.path}: site {reg.id!r} has no colo_products (the cabinets or rack space it "
+                               "sells, each with rack units, included kW and a monthly price)")
         out.append(r.PrivateSite(
             provider=p.provider, region=reg.id, name=reg.name, jurisdiction=reg.jurisdiction,
-            failure_domains=reg.failure_domains,
-            colo_usd_per_kw_month=fac.colo_per_kw_month * conv.usd(fac),
-            power_usd_per_kwh=fac.power_per_kwh * conv.usd(fac), pue=fac.pue, kw_per_rack=fac.kw_per_rack,
-            rack_units_per_rack=fac.rack_units_per_rack, facility_ref=conv.ref(fac),
-            transit_usd_per_mbps_month=tr.per_mbps_month * conv.usd(tr), transit_min_commit_mbps=tr.min_commit_mbps,
-            transit_ref=conv.ref(tr), labour_usd_per_fte_year=lab.per_fte_year * conv.usd(lab),
-            servers_per_fte=lab.servers_per_fte, automation_level=lab.automation_level, fte_step=lab.fte_step,
-            min_fte=lab.min_fte, labour_ref=conv.ref(lab), servers=servers, network_gear=gear))
+            failure_domains=reg.failure_domains, power_usd_per_kwh=fac.power_per_kwh * conv.usd(fac), pue=fac.pue,
+            remote_hands_usd_per_hour=fac.remote_hands_per_hour * conv.usd(fac),
+            remote_hands_hours_per_server_year=fac.remote_hands_hours_per_server_year, facility_ref=conv.ref(fac),
+            products=products,
+            transit=transit,
+            backup=r.BackupTarget(bk.name, bk.per_gb_month * conv.usd(bk), conv.ref(bk)),
+            support=support, servers=servers, network_gear=gear))
     return out
 
 

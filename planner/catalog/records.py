@@ -107,7 +107,50 @@ class NetworkGearSku:
     amortization_years: float
     watts: float
     rack_units: int
-    per_rack: int
+    per: str  # "cabinet" (one set per own cabinet) or "server"
+    count: int
+    ref: PriceRef
+
+
+@dataclass(frozen=True)
+class ColoProduct:
+    name: str
+    kind: str  # per_u | partial | full
+    rack_units: int
+    kw_included: float
+    usd_per_month: float
+    extra_kw_usd_per_month: float | None
+    max_kw: float
+    ref: PriceRef
+
+    @property
+    def own_cabinet(self) -> bool:
+        """A partial or full cabinet is the customer's own (a failure domain with its own switch and PDUs);
+        per-U space sits in the provider's shared cabinet on the provider's network."""
+        return self.kind != "per_u"
+
+
+@dataclass(frozen=True)
+class TransitPrice:
+    name: str
+    usd_per_mbps_month: float
+    min_commit_mbps: float
+    cross_connect_usd_per_month: float
+    blended: bool
+    ref: PriceRef
+
+
+@dataclass(frozen=True)
+class BackupTarget:
+    name: str
+    usd_per_gb_month: float
+    ref: PriceRef
+
+
+@dataclass(frozen=True)
+class HardwareSupport:
+    percent_of_capex_per_year: float
+    cold_spares_per_model: int
     ref: PriceRef
 
 
@@ -118,21 +161,15 @@ class PrivateSite:
     name: str
     jurisdiction: str
     failure_domains: int
-    colo_usd_per_kw_month: float
     power_usd_per_kwh: float
     pue: float
-    kw_per_rack: float
-    rack_units_per_rack: int
+    remote_hands_usd_per_hour: float
+    remote_hands_hours_per_server_year: float
     facility_ref: PriceRef
-    transit_usd_per_mbps_month: float
-    transit_min_commit_mbps: float
-    transit_ref: PriceRef
-    labour_usd_per_fte_year: float
-    servers_per_fte: float
-    automation_level: str
-    fte_step: float
-    min_fte: float
-    labour_ref: PriceRef
+    products: tuple[ColoProduct, ...]
+    transit: tuple[TransitPrice, ...]  # commit levels on offer; the model picks one
+    backup: BackupTarget
+    support: HardwareSupport
     servers: tuple[ServerSku, ...]
     network_gear: tuple[NetworkGearSku, ...]
 

@@ -117,7 +117,7 @@ class LoadBalancer(Priced):
 
 class Server(Priced):
     sku: str
-    role: Literal["compute", "storage"]
+    role: Literal["compute", "storage"]  # storage: media object store servers (disk-dense)
     vcpu: int = Field(gt=0)  # hardware threads
     memory_gib: float = Field(gt=0)
     storage_tb: float = Field(ge=0)  # usable raw capacity before replication
@@ -128,18 +128,56 @@ class Server(Priced):
 
 
 class Facility(Priced):
+    """What a site charges besides its colo products: metered energy, and remote hands."""
+
     region: str
-    colo_per_kw_month: float = Field(gt=0)  # per provisioned kW (space, cooling, power capacity)
-    power_per_kwh: float = Field(ge=0)  # metered energy on top; 0 when the colo rate includes it
+    power_per_kwh: float = Field(ge=0)  # metered energy; 0 when the colo products include it
     pue: float = Field(ge=1)
-    kw_per_rack: float = Field(gt=0)
-    rack_units_per_rack: int = Field(gt=0)
+    remote_hands_per_hour: float = Field(ge=0)
+    remote_hands_hours_per_server_year: float = Field(ge=0)  # swaps, reseats, cabling done by the colo's staff
+
+
+class ColoProduct(Priced):
+    """Space and power as a colocation provider sells it: a cabinet (or part of one) with a power allowance."""
+
+    region: str
+    name: str
+    kind: Literal["per_u", "partial", "full"]  # per_u: shared cabinet, the provider's network, not a failure domain
+    rack_units: int = Field(gt=0)
+    kw_included: float = Field(gt=0)
+    per_month: float = Field(gt=0)
+    extra_kw_per_month: float | None = Field(default=None, gt=0)  # committed power above the allowance; None: not sold
+    max_kw: float | None = Field(default=None, gt=0)  # the most the product can be given (with extra power)
+
+    @model_validator(mode="after")
+    def _power_bounds(self) -> "ColoProduct":
+        if self.max_kw is not None and self.max_kw < self.kw_included:
+            raise ValueError(f"max_kw {self.max_kw:g} is below kw_included {self.kw_included:g}")
+        if self.extra_kw_per_month is not None and self.max_kw is None:
+            raise ValueError("extra_kw_per_month needs max_kw (how much power the product can be given)")
+        return self
 
 
 class Transit(Priced):
     region: str
-    per_mbps_month: float = Field(gt=0)  # billed at the 95th percentile
-    min_commit_mbps: float = Field(default=0, ge=0)
+    name: str = "IP transit"
+    per_mbps_month: float = Field(gt=0)  # billed at the 95th percentile, per provider
+    min_commit_mbps: float = Field(default=0, ge=0)  # per provider
+    cross_connect_per_month: float = Field(ge=0)  # one per provider, from the cabinet to the provider's port
+    blended: bool = False  # the colo's multi-homed blend: redundant by itself, one port suffices
+
+
+class Backup(Priced):
+    """Where the off-site backup copy of the database and media goes."""
+
+    region: str
+    name: str
+    per_gb_month: float = Field(gt=0)
+
+
+class HardwareSupport(Priced):
+    percent_of_capex_per_year: float = Field(ge=0, le=100)
+    cold_spares_per_model: int = Field(ge=0)  # spare servers kept per server model in use
 
 
 class NetworkGear(Priced):
@@ -148,16 +186,8 @@ class NetworkGear(Priced):
     amortization_years: float = Field(gt=0)
     watts: float = Field(ge=0)
     rack_units: int = Field(ge=0)
-    per_rack: int = Field(ge=1)
-
-
-class Labour(Priced):
-    region: str
-    per_fte_year: float = Field(gt=0)
-    servers_per_fte: float = Field(gt=0)
-    automation_level: str
-    fte_step: float = Field(gt=0)
-    min_fte: float = Field(ge=0)
+    per: Literal["cabinet", "server"]  # one set per own cabinet (ToR, management switch, PDUs) or per server (cables)
+    count: int = Field(ge=1)
 
 
 class SaasStep(Strict):
@@ -213,17 +243,19 @@ class CatalogFile(Strict):
     load_balancers: list[LoadBalancer] = Field(default_factory=list)
     servers: list[Server] = Field(default_factory=list)
     facilities: list[Facility] = Field(default_factory=list)
+    colo_products: list[ColoProduct] = Field(default_factory=list)
     transit: list[Transit] = Field(default_factory=list)
+    backup: list[Backup] = Field(default_factory=list)
+    hardware_support: list[HardwareSupport] = Field(default_factory=list, max_length=1)
     network_gear: list[NetworkGear] = Field(default_factory=list)
-    labour: list[Labour] = Field(default_factory=list)
     saas: list[SaasOffer] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> "CatalogFile":
         region_ids = {r.id for r in self.regions}
         for section in ("compute", "block_storage", "object_storage", "transfer", "network",
-                        "load_balancers", "facilities", "transit", "labour", "servers",
-                        "network_gear", "saas"):
+                        "load_balancers", "facilities", "colo_products", "transit", "backup", "hardware_support",
+                        "servers", "network_gear", "saas"):
             for index, row in enumerate(getattr(self, section)):
                 if row.source not in self.sources:
                     raise ValueError(f"{section}[{index}].source: unknown source key {row.source!r}"

@@ -41,9 +41,8 @@ def _residency_reason(workload: Workload, kind: str, jurisdictions: list[str]) -
             f"placement.residency {workload.placement.residency}"]
 
 
-def _allowed(ctx: PlanContext, locations, allowlist: list[str], providers: list[str], kind: str):
+def _allowed(ctx: PlanContext, locations, allowlist: list[str], providers: list[str], kind: str, needed: int):
     """Locations (public regions or private sites) the workload allows, and the reasons for those left out."""
-    needed = ctx.workload.availability.failure_domains
     kept, reasons, outside = [], [], []
     for location in locations:
         key = f"{location.provider}/{location.region}"
@@ -64,9 +63,12 @@ def _allowed(ctx: PlanContext, locations, allowlist: list[str], providers: list[
 
 def public_regions(ctx: PlanContext) -> tuple[list[PublicRegion], list[str]]:
     p = ctx.workload.placement
-    return _allowed(ctx, ctx.catalog.public_regions, p.public_regions, p.providers, "public regions")
+    return _allowed(ctx, ctx.catalog.public_regions, p.public_regions, p.providers, "public regions",
+                    ctx.workload.availability.failure_domains)
 
 
 def private_sites(ctx: PlanContext) -> tuple[list[PrivateSite], list[str]]:
     p = ctx.workload.placement
-    return _allowed(ctx, ctx.catalog.private_sites, p.private_sites, [], "private sites")
+    # own servers survive a rack loss with two cabinets and a quorum witness (planner.optimize.private.layouts)
+    needed = min(2, ctx.workload.availability.failure_domains)
+    return _allowed(ctx, ctx.catalog.private_sites, p.private_sites, [], "private sites", needed)

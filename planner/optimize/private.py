@@ -1,116 +1,149 @@
 """Private-cloud (colocation) strategy as a MILP.
 
-Sets: sites s (allowed), tier groups g (dedicated, or pooled stateless tiers + cache + load balancer),
-server SKUs k (storage-role SKUs for media objects, compute-role SKUs for the rest).
-Data: m[g,k] servers group g needs on SKU k at the busiest slice (owned servers run all day),
-with HA across D racks and disk capacity for the database copies and erasure-coded media;
-a_k monthly amortization, w_k watts; per site: colo price per provisioned kW, energy price, PUE,
-kW and rack units per rack, network gear per rack, transit price at the 95th percentile, ops labour.
+Sets: sites s (allowed), layouts D (failure domains the servers spread over: 1 when a rack loss need not be
+survived; else 2 cabinets plus a quorum witness VM, or 3 cabinets), tier groups g (dedicated, or pooled
+stateless tiers + cache + load balancer, plus the media object store when there is media), server SKUs k,
+colo products p of the site (per-U space, partial or full cabinets, each with rack units and a power allowance).
+Data: m[g,k,D] servers group g needs on SKU k with D domains at the busiest slice (own servers run all day),
+with disk for the database copies and the media redundancy scheme that survives the loss on that many servers;
+a_k monthly payment for the server (annuity at the cost of capital), w_k watts, u_k rack units.
 
-Variables: x_s in {0,1} site chosen; y[g,k] in {0,1} SKU chosen for group g; R_s in Z+ racks;
-F_s in Z+ ops FTE steps.
-min  sum_{g,k} m[g,k] y[g,k] (a_k + energy_k) + sum_s R_s (kW_rack colo_s + gear_s) + F_s step_s fte_s/12
-     + transit_s x_s
-s.t. sum_s x_s = 1                                                  site-choice
-     sum_k y[g,k] = x_s                                              sku-<s>-<g>
-     sum m[g,k] u_k y[g,k] + R_s u_gear <= R_s U_rack                rack-units-<s>
-     sum m[g,k] w_k y[g,k] + R_s w_gear <= 1000 R_s kW_rack           rack-power-<s>
-     R_s >= D x_s  (when a rack loss must be survived)               rack-domains-<s>
-     step_s F_s >= sum m[g,k] y[g,k] / servers_per_fte;  step_s F_s >= min_fte x_s     labour-<s>
+Variables: x_s site chosen; L[s,D] layout chosen; y[g,k,D] SKU chosen; P[s,p] product chosen, N[s,p] in Z+
+how many, E[s,p] >= 0 kW bought above the allowance; U[s,k] a SKU in use (one set of cold spares);
+B >= 0 Mbps billed per transit provider.
+s.t. sum_s x_s = 1;  sum_D L[s,D] = x_s;  sum_k y[g,k,D] = L[s,D];  sum_p P[s,p] = x_s;  N[s,p] <= M P[s,p]
+     sum m u y + gear_u * own cabinets              <= sum_p RU_p N_p                     rack-units-<s>
+     sum m w y + gear_w * own cabinets + cables      <= 1000 (sum_p kW_p N_p + E_p)       power-<s>
+     E_p <= (max_kW_p - kW_p) N_p;   own cabinets >= D L[s,D];  per-U space only with D = 1
+     B >= p95 / providers - M (1 - x_s),  B >= commit x_s                               transit-<s>
+min  every cost term below (planner.terms): servers, spares, support, network gear per cabinet and per server,
+     colo products and extra power, metered energy at PUE, remote hands, transit per provider and its
+     cross-connects, the off-site backup copy, the witness VM, and labour (planner.labour, the rule every
+     strategy shares).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulp
 
-from planner.catalog.records import PrivateSite, ServerSku
-from planner.costs import HaRule, nodes_needed, p95_of_slices
-from planner.model import FACILITIES, HARDWARE, LABOUR, NETWORK, CostLine, Node, StrategyPlan
-from planner.optimize.candidates import Group, ha_rule, lp_name, make_groups, solved_value, usage
-from planner.optimize.context import PlanContext, private_sites
-from planner.units import GB_PER_TB, HOURS_PER_MONTH, amortized_per_month, gib_to_gb, per_year_to_per_month
+from planner.catalog.records import ColoProduct, PrivateSite, ServerSku
+from planner.costs import HaRule, backup_term, nodes_needed, p95_of_slices
+from planner.labour import labour_rates, labour_terms
+from planner.model import COMPUTE, FACILITIES, HARDWARE, NETWORK, StrategyPlan, TierUsage
+from planner.optimize.candidates import Group, lp_name, make_groups, usage
+from planner.optimize.context import PlanContext, private_sites, public_regions
+from planner.optimize.public import self_run_systems
+from planner.terms import CostTerm, NodeSpec, objective, plan_lines, solved
+from planner.units import GB_PER_TB, HOURS_PER_MONTH, MONTHS_PER_YEAR, amortized_per_month, gib_to_gb
 
 PRIVATE_TIERS = ["gateway", "message", "database", "cache", "load_balancer"]
 POOL = ("gateway", "message", "cache", "load_balancer")
 MEDIA_GROUP = "object_storage"
 KW_PER_WATT = 1 / 1000
+# media redundancy schemes: (name, stored bytes per media byte, fewest servers, shards per stripe)
+REPLICATION = ("2 copies", 2.0, 2, 2)
+ERASURE = ("erasure coding 8+4", 1.5, 12, 12)
+ERASURE_PARITY = 4
 
 
 @dataclass(frozen=True)
 class ServerCandidate:
     group: Group
     sku: ServerSku
+    domains: int
     count: int
-    storage_tb: float  # disk the group needs
+    storage_bound: bool  # disk, not CPU or memory, decides the count
+    scheme: str = ""  # media redundancy scheme
 
 
-def storage_needs_tb(ctx: PlanContext) -> dict[str, float]:
-    """Disk each stateful group needs: database copies and erasure-coded media, at the fill ratio."""
-    p = ctx.workload.private
-    db_tb = gib_to_gb(ctx.demand.database_storage_gib) * p.database_replicas / GB_PER_TB
-    media_tb = ctx.demand.media_stored_gb / GB_PER_TB * p.media_replication_factor
-    return {"database": db_tb / p.storage_fill_ratio, MEDIA_GROUP: media_tb / p.storage_fill_ratio}
+def layouts(ctx: PlanContext) -> list[int]:
+    """Failure domains own servers may spread over: 2 cabinets (a witness VM casts the third quorum vote) or 3
+    when a rack loss must be survived; else 1."""
+    return [2, 3] if ctx.workload.availability.tolerate_domain_loss else [1]
+
+
+def ha_for(ctx: PlanContext, group: Group, domains: int) -> HaRule:
+    a = ctx.workload.availability
+    return HaRule(node_loss=a.tolerate_node_loss, domain_loss=a.tolerate_domain_loss, domains=domains,
+                  min_nodes=group.min_nodes)
+
+
+def media_schemes(domains: int, tolerate_domain_loss: bool) -> list[tuple]:
+    """Redundancy schemes that survive the loss of a server, and of a domain where that is asked: two copies
+    (each in another domain), or 8+4 erasure coding on >= 12 servers when a domain holds no more than 4 shards."""
+    schemes = [REPLICATION]
+    if not tolerate_domain_loss or math.ceil(ERASURE[3] / domains) <= ERASURE_PARITY:
+        schemes.append(ERASURE)
+    return schemes
 
 
 def media_group(ctx: PlanContext) -> Group:
     zeros = (0.0,) * len(ctx.demand.slices)
     return Group(MEDIA_GROUP, (MEDIA_GROUP,), zeros, zeros, zeros, zeros, stateful=True, spot_eligible=False,
-                 min_nodes=2 if ctx.workload.availability.tolerate_node_loss else 1)
+                 min_nodes=1)
 
 
 def private_groups(ctx: PlanContext, pooled: bool, tiers: list[str] | None = None) -> list[Group]:
+    """Tier groups on own servers, and the media store only when there is media to keep."""
     groups = make_groups(ctx.requirements, ctx.profile, tiers or PRIVATE_TIERS, pooled, POOL)
-    return groups + [media_group(ctx)]
+    return groups + ([media_group(ctx)] if ctx.demand.media_stored_gb > 0 else [])
 
 
-def server_count(group: Group, sku: ServerSku, storage_tb: float, reserved_gib: float, ha: HaRule) -> int | None:
-    """Servers for the busiest slice, HA applied to compute; disk is replicated already, so it is a floor.
-    The busiest slice is taken per resource: the CPU peak and the memory peak need not be the same hour."""
+def database_storage_tb(ctx: PlanContext) -> float:
+    p = ctx.workload.private
+    return gib_to_gb(ctx.demand.database_storage_gib) * p.database_replicas / GB_PER_TB / p.storage_fill_ratio
+
+
+def _count(group: Group, sku: ServerSku, storage_tb: float, reserved_gib: float, ha: HaRule,
+           min_servers: int = 0) -> tuple[int, bool] | None:
+    """Servers for the busiest slice (HA applied to compute; stored data is already redundant, so disk is a
+    floor), and whether disk decided. CPU and memory peaks are taken per resource."""
     counts = [nodes_needed(v, m, sku.vcpu, sku.memory_gib, reserved_gib, ha)
               for v, m in zip(group.vcpu, group.memory_gib)]
-    if not counts or None in counts:
+    if None in counts:
         return None
-    n = max(counts)
+    compute = max(max(counts, default=0), ha.min_nodes)
+    disk = 0
     if storage_tb > 0:
         if sku.storage_tb <= 0:
             return None
-        n = max(n, math.ceil(storage_tb / sku.storage_tb - 1e-9))
-    return max(n, ha.min_nodes)
+        disk = math.ceil(storage_tb / sku.storage_tb - 1e-9)
+    n = max(compute, disk, min_servers)
+    return n, disk > compute and disk >= min_servers
 
 
-def server_candidates(ctx: PlanContext, group: Group, skus: tuple[ServerSku, ...]) -> list[ServerCandidate]:
-    storage = storage_needs_tb(ctx).get(group.name, 0.0)
-    role = "storage" if group.name == MEDIA_GROUP else "compute"
-    ha = ha_rule(ctx.workload, group)
+def server_candidates(ctx: PlanContext, group: Group, skus: tuple[ServerSku, ...], domains: int
+                      ) -> list[ServerCandidate]:
+    ha = ha_for(ctx, group, domains)
     out = []
-    for sku in skus:
-        if sku.role != role:
-            continue
-        count = server_count(group, sku, storage, ctx.reserved_gib, ha)
-        if count is not None:
-            out.append(ServerCandidate(group, sku, count, storage))
+    if group.name == MEDIA_GROUP:
+        media_tb = ctx.demand.media_stored_gb / GB_PER_TB / ctx.workload.private.storage_fill_ratio
+        for sku in (k for k in skus if k.role == "storage"):
+            for name, factor, fewest, _ in media_schemes(domains, ctx.workload.availability.tolerate_domain_loss):
+                found = _count(group, sku, media_tb * factor, ctx.reserved_gib, ha, fewest)
+                if found is not None:
+                    out.append(ServerCandidate(group, sku, domains, found[0], found[1], name))
+        return out
+    storage = database_storage_tb(ctx) if group.name == "database" else 0.0
+    for sku in (k for k in skus if k.role == "compute"):
+        found = _count(group, sku, storage, ctx.reserved_gib, ha)
+        if found is not None:
+            out.append(ServerCandidate(group, sku, domains, found[0], found[1]))
     return out
 
 
-def amortization_years(ctx: PlanContext, sku: ServerSku) -> float:
-    return ctx.workload.private.amortization_years or sku.amortization_years
+def server_usd_per_month(ctx: PlanContext, sku: ServerSku) -> float:
+    """Monthly payment for an owned server: its capex as an annuity at the cost of capital."""
+    p = ctx.workload.private
+    return amortized_per_month(sku.capex_usd, p.amortization_years or sku.amortization_years,
+                               p.cost_of_capital_percent)
 
 
-def server_monthly_usd(ctx: PlanContext, site: PrivateSite, sku: ServerSku) -> tuple[float, float]:
-    """(amortization, energy) per server per month."""
-    energy = sku.watts * KW_PER_WATT * site.pue * HOURS_PER_MONTH * site.power_usd_per_kwh
-    return amortized_per_month(sku.capex_usd, amortization_years(ctx, sku)), energy
-
-
-def rack_monthly_usd(site: PrivateSite) -> tuple[float, float, float]:
-    """(colo for the rack's kW, network gear amortization, gear energy) per rack per month."""
-    gear = sum(g.per_rack * amortized_per_month(g.capex_usd, g.amortization_years) for g in site.network_gear)
-    gear_energy = sum(g.per_rack * g.watts for g in site.network_gear) * KW_PER_WATT * site.pue * HOURS_PER_MONTH \
-        * site.power_usd_per_kwh
-    return site.kw_per_rack * site.colo_usd_per_kw_month, gear, gear_energy
+def _capital_text(ctx: PlanContext, years: float) -> str:
+    return f"amortized over {years:g} years at {ctx.workload.private.cost_of_capital_percent:g} % cost of capital"
 
 
 def transit_mbps(ctx: PlanContext) -> float:
@@ -118,105 +151,224 @@ def transit_mbps(ctx: PlanContext) -> float:
     return p95_of_slices([s.client_egress_mbps + s.media_egress_mbps for s in ctx.demand.slices])
 
 
-def labour_usd_per_fte_month(ctx: PlanContext, site: PrivateSite) -> float:
-    return per_year_to_per_month(ctx.workload.private.usd_per_fte_year or site.labour_usd_per_fte_year)
+def transit_providers(ctx: PlanContext, transit) -> int:
+    """Two transit providers when a failure must be survived, unless the product is the colo's multi-homed blend."""
+    return 1 if transit.blended or not ctx.workload.availability.tolerate_node_loss else 2
 
 
-def servers_per_fte(ctx: PlanContext, site: PrivateSite) -> float:
-    return ctx.workload.private.servers_per_fte or site.servers_per_fte
+@dataclass
+class ExtraServers:
+    """Servers the caller places at the site (the hybrid's burst base): count, rack units and watts."""
 
-
-def required_racks(ctx: PlanContext) -> int:
-    return ctx.workload.availability.failure_domains if ctx.workload.availability.tolerate_domain_loss else 1
+    count: object = 0
+    rack_units: object = 0
+    watts: object = 0
 
 
 @dataclass
 class SiteVars:
     site: PrivateSite
     x: pulp.LpVariable
-    racks: pulp.LpVariable
-    fte_steps: pulp.LpVariable
+    layout: dict[int, pulp.LpVariable]
     servers: list[tuple[ServerCandidate, pulp.LpVariable]]
+    owned: object  # expression: own servers in service at the site
+    terms: list[CostTerm] = field(default_factory=list)
 
 
-def add_site(prob: pulp.LpProblem, ctx: PlanContext, site: PrivateSite, groups: list[Group], objective: list,
-             transit_usd: float, extra_servers=None) -> SiteVars | None:
-    """Site variables and constraints (shared by the private and hybrid models).
+def _witness(ctx: PlanContext, site: PrivateSite):
+    """The cheapest cloud VM, in the site's jurisdiction where one is allowed (short round trips), else in any
+    allowed region: a quorum vote holds no user data, so residency does not bind it."""
+    regions, _ = public_regions(ctx)
+    near = [r for r in regions if r.jurisdiction == site.jurisdiction] or regions
+    keys = {(r.provider, r.region) for r in near}
+    offerings = [o for o in ctx.catalog.compute if (o.provider, o.region) in keys]
+    return min(offerings, key=lambda o: (o.usd_per_hour, o.key), default=None)
 
-    extra_servers: (count expression, rack units, watts) of servers placed by the caller (hybrid burst tiers)."""
+
+def _product_bound(product: ColoProduct, ru_upper: float, watts_upper: float, domains: int) -> int:
+    by_space = math.ceil(ru_upper / product.rack_units)
+    by_power = math.ceil(watts_upper * KW_PER_WATT / product.kw_included)
+    return max(by_space, by_power, domains) + 1
+
+
+def add_site(prob: pulp.LpProblem, ctx: PlanContext, site: PrivateSite, groups: list[Group], p95_mbps,
+             extra: ExtraServers | None = None, extra_upper: tuple[float, float] = (0.0, 0.0)) -> SiteVars | None:
+    """Variables, constraints and cost terms of one site (shared by the private and hybrid models).
+
+    p95_mbps: the site's outbound traffic at the 95th percentile (a number, or the hybrid's expression);
+    extra / extra_upper: servers the caller places here, and upper bounds of their rack units and watts."""
     key = lp_name(f"{site.provider}_{site.region}")
-    table = {g.name: server_candidates(ctx, g, site.servers) for g in groups}
-    if any(not cands for cands in table.values()):
+    options = [d for d in layouts(ctx) if d <= site.failure_domains]
+    tables = {d: {g.name: server_candidates(ctx, g, site.servers, d) for g in groups} for d in options}
+    options = [d for d in options if all(tables[d].values())]
+    if not options:
         return None
+    extra = extra or ExtraServers()
     x = pulp.LpVariable(f"x_{key}", cat="Binary")
-    racks = pulp.LpVariable(f"racks_{key}", lowBound=0, cat="Integer")
-    fte = pulp.LpVariable(f"fte_{key}", lowBound=0, cat="Integer")
-    servers = []
-    for g in groups:
-        ys = []
-        for c in table[g.name]:
-            y = pulp.LpVariable(f"y_{key}_{lp_name(g.name)}_{lp_name(c.sku.sku)}", cat="Binary")
-            amort, energy = server_monthly_usd(ctx, site, c.sku)
-            objective.append(c.count * (amort + energy) * y)
-            ys.append(y)
-            servers.append((c, y))
-        prob += pulp.lpSum(ys) == x, f"sku-{key}-{lp_name(g.name)}"
-    extra_count, extra_ru, extra_watts = extra_servers or (0, 0, 0)
-    gear_ru = sum(g.per_rack * g.rack_units for g in site.network_gear)
-    gear_watts = sum(g.per_rack * g.watts for g in site.network_gear)
-    prob += (pulp.lpSum(c.count * c.sku.rack_units * y for c, y in servers) + extra_ru + gear_ru * racks
-             <= site.rack_units_per_rack * racks), f"rack-units-{key}"
-    prob += (pulp.lpSum(c.count * c.sku.watts * y for c, y in servers) + extra_watts + gear_watts * racks
-             <= 1000 * site.kw_per_rack * racks), f"rack-power-{key}"
-    prob += racks >= required_racks(ctx) * x, f"rack-domains-{key}"
-    server_total = pulp.lpSum(c.count * y for c, y in servers) + extra_count
-    prob += site.fte_step * fte >= server_total / servers_per_fte(ctx, site), f"labour-{key}"
-    prob += site.fte_step * fte >= site.min_fte * x, f"labour-min-{key}"
-    colo, gear, gear_energy = rack_monthly_usd(site)
-    objective.append((colo + gear + gear_energy) * racks)
-    objective.append(site.fte_step * labour_usd_per_fte_month(ctx, site) * fte)
-    objective.append(transit_usd * x)
-    return SiteVars(site, x, racks, fte, servers)
+    layout = {d: pulp.LpVariable(f"layout_{key}_{d}", cat="Binary") for d in options}
+    prob += pulp.lpSum(layout.values()) == x, f"layout-{key}"
+    terms: list[CostTerm] = []
+    servers: list[tuple[ServerCandidate, pulp.LpVariable]] = []
+    for d in options:
+        for g in groups:
+            ys = []
+            for c in tables[d][g.name]:
+                y = pulp.LpVariable(f"y_{key}_{d}_{lp_name(g.name)}_{lp_name(c.sku.sku)}_{lp_name(c.scheme)}",
+                                    cat="Binary")
+                ys.append(y)
+                servers.append((c, y))
+                years = ctx.workload.private.amortization_years or c.sku.amortization_years
+                scheme = f", {c.scheme}" if c.scheme else ""
+                count = c.count * y
+                terms.append(CostTerm(
+                    HARDWARE, f"{g.name}: {c.sku.sku}{scheme}, {_capital_text(ctx, years)}", "servers", count,
+                    server_usd_per_month(ctx, c.sku), c.sku.ref,
+                    node=NodeSpec(g.name, site.provider, site.region, c.sku.sku, "owned", c.sku.vcpu,
+                                  c.sku.memory_gib, (count,), HOURS_PER_MONTH * count)))
+            prob += pulp.lpSum(ys) == layout[d], f"sku-{key}-{d}-{lp_name(g.name)}"
+    owned = pulp.lpSum(c.count * y for c, y in servers) + extra.count
+    server_ru = pulp.lpSum(c.count * c.sku.rack_units * y for c, y in servers) + extra.rack_units
+    server_watts = pulp.lpSum(c.count * c.sku.watts * y for c, y in servers) + extra.watts
+
+    # cold spares: a set per server model in use
+    spares_per_model = site.support.cold_spares_per_model
+    for sku in dict.fromkeys(c.sku for c, _ in servers):  # catalog order: stable line order
+        used = pulp.LpVariable(f"used_{key}_{lp_name(sku.sku)}", cat="Binary")
+        for c, y in servers:
+            if c.sku == sku:
+                prob += used >= y, f"used-{key}-{lp_name(sku.sku)}-{lp_name(y.name)}"
+        if spares_per_model:
+            terms.append(CostTerm(HARDWARE, f"cold spare: {sku.sku}", "servers", spares_per_model * used,
+                                  server_usd_per_month(ctx, sku), sku.ref))
+    capex = pulp.lpSum(c.count * c.sku.capex_usd * y for c, y in servers)
+    if site.support.percent_of_capex_per_year:
+        terms.append(CostTerm(HARDWARE, f"hardware support contracts ({site.support.percent_of_capex_per_year:g} % of"
+                              " capex a year)", "USD of capex", capex,
+                              site.support.percent_of_capex_per_year / 100 / MONTHS_PER_YEAR, site.support.ref))
+
+    # colo products: how many cabinets (or U of shared space) of one kind, and power above their allowance
+    ru_upper = sum(max((c.count * c.sku.rack_units for c in tables[d][g.name]), default=0)
+                   for d in options for g in groups) + extra_upper[0]
+    watts_upper = sum(max((c.count * c.sku.watts for c in tables[d][g.name]), default=0)
+                      for d in options for g in groups) + extra_upper[1]
+    cabinet_gear = [g for g in site.network_gear if g.per == "cabinet"]
+    server_gear = [g for g in site.network_gear if g.per == "server"]
+    gear_ru = sum(g.count * g.rack_units for g in cabinet_gear)
+    gear_watts = sum(g.count * g.watts for g in cabinet_gear)
+    picks, counts, extra_kw, cabinets = [], {}, {}, []
+    for i, product in enumerate(site.products):
+        tag = f"{key}_{i}"
+        pick = pulp.LpVariable(f"product_{tag}", cat="Binary")
+        bound = _product_bound(product, ru_upper + gear_ru * max(options), watts_upper + gear_watts * max(options),
+                               max(options))
+        n = pulp.LpVariable(f"cabinets_{tag}", lowBound=0, upBound=bound, cat="Integer")
+        prob += n <= bound * pick, f"product-use-{tag}"
+        prob += n >= pick, f"product-min-{tag}"
+        picks.append(pick)
+        counts[i] = n
+        if not product.own_cabinet:
+            # shared per-U space is no failure domain of its own: only for plans that need not survive a rack loss
+            prob += pick <= layout.get(1, 0), f"product-domain-{tag}"
+        else:
+            cabinets.append(n)
+        terms.append(CostTerm(FACILITIES, f"colocation: {product.name} ({product.rack_units}U, "
+                              f"{product.kw_included:g} kW included)", "products", n, product.usd_per_month,
+                              product.ref))
+        if product.extra_kw_usd_per_month is not None and product.max_kw > product.kw_included:
+            e = pulp.LpVariable(f"extra_kw_{tag}", lowBound=0)
+            prob += e <= (product.max_kw - product.kw_included) * n, f"extra-kw-{tag}"
+            extra_kw[i] = e
+            terms.append(CostTerm(FACILITIES, f"committed power above the allowance ({product.name})", "kW", e,
+                                  product.extra_kw_usd_per_month, product.ref))
+    prob += pulp.lpSum(picks) == x, f"product-choice-{key}"
+    own_cabinets = pulp.lpSum(cabinets)
+    prob += own_cabinets >= pulp.lpSum(d * layout[d] for d in options if d >= 2), f"domains-{key}"
+    prob += (server_ru + gear_ru * own_cabinets
+             <= pulp.lpSum(p.rack_units * counts[i] for i, p in enumerate(site.products))), f"rack-units-{key}"
+    total_watts = server_watts + gear_watts * own_cabinets + pulp.lpSum(g.count * g.watts for g in server_gear) * owned
+    prob += (total_watts <= 1000 * (pulp.lpSum(p.kw_included * counts[i] for i, p in enumerate(site.products))
+                                    + pulp.lpSum(extra_kw.values()))), f"power-{key}"
+    for gear in cabinet_gear:
+        terms.append(CostTerm(HARDWARE, f"network gear per own cabinet: {gear.count}x {gear.name}", "units",
+                              gear.count * own_cabinets, amortized_per_month(
+                                  gear.capex_usd, gear.amortization_years,
+                                  ctx.workload.private.cost_of_capital_percent), gear.ref))
+    for gear in server_gear:
+        terms.append(CostTerm(HARDWARE, f"network gear per server: {gear.count}x {gear.name}", "units",
+                              gear.count * owned, amortized_per_month(
+                                  gear.capex_usd, gear.amortization_years,
+                                  ctx.workload.private.cost_of_capital_percent), gear.ref))
+    if site.power_usd_per_kwh > 0:
+        kwh = total_watts * KW_PER_WATT * site.pue * HOURS_PER_MONTH
+        terms.append(CostTerm(FACILITIES, f"metered energy at PUE {site.pue:g}", "kWh", kwh, site.power_usd_per_kwh,
+                              site.facility_ref))
+    if site.remote_hands_usd_per_hour and site.remote_hands_hours_per_server_year:
+        terms.append(CostTerm(FACILITIES, f"remote hands ({site.remote_hands_hours_per_server_year:g} h per server a "
+                              "year)", "hours", owned * site.remote_hands_hours_per_server_year / MONTHS_PER_YEAR,
+                              site.remote_hands_usd_per_hour, site.facility_ref))
+    terms += _transit_terms(prob, ctx, site, key, p95_mbps, x)
+    db_gb = gib_to_gb(ctx.demand.database_storage_gib)
+    terms.append(backup_term(f"off-site backup copy of the database and media ({site.backup.name})",
+                             db_gb + ctx.demand.media_stored_gb, site.backup.usd_per_gb_month, site.backup.ref, x))
+    if 2 in layout:
+        witness = _witness(ctx, site)
+        if witness is None:
+            prob += layout[2] == 0, f"no-witness-{key}"
+        else:
+            hours = HOURS_PER_MONTH * layout[2]
+            terms.append(CostTerm(COMPUTE, f"quorum witness VM for two cabinets: {witness.type} ({witness.provider} "
+                                  f"{witness.region})", "node-hours", hours, witness.usd_per_hour, witness.ref,
+                                  node=NodeSpec("witness", witness.provider, witness.region, witness.type,
+                                                "on_demand", witness.vcpu, witness.memory_gib, (layout[2],), hours)))
+    return SiteVars(site, x, layout, servers, owned, terms)
 
 
-def site_lines(ctx: PlanContext, sv: SiteVars, chosen: list[tuple[ServerCandidate, int]], racks: int, fte_steps: int,
-               transit_mbps_billed: float) -> tuple[list[CostLine], list[Node], list]:
-    """Cost lines, node rows and usage of the servers chosen at one site (pure recomputation)."""
-    site = sv.site
-    lines, nodes, usages = [], [], []
-    kwh = 0.0
-    for c, count in chosen:
-        amort, energy = server_monthly_usd(ctx, site, c.sku)
-        kwh += c.sku.watts * KW_PER_WATT * site.pue * HOURS_PER_MONTH * count
-        lines.append(CostLine(HARDWARE, f"{c.group.name}: {c.sku.sku} amortized over "
-                              f"{amortization_years(ctx, c.sku):g} years", count, "servers", amort * count, c.sku.ref))
-        nodes.append(Node(c.group.name, site.provider, site.region, c.sku.sku, count, "owned", (amort + energy) * count,
-                          count * HOURS_PER_MONTH, c.sku.vcpu, c.sku.memory_gib, c.sku.ref))
-        if any(c.group.vcpu) or any(c.group.memory_gib):
-            usages.append(usage(c.group, (count,) * len(c.group.vcpu), c.sku.vcpu, c.sku.memory_gib, ctx.reserved_gib,
-                                ha_rule(ctx.workload, c.group)))
-    colo, gear, _ = rack_monthly_usd(site)
-    if racks:
-        lines.append(CostLine(FACILITIES, f"colocation, {site.kw_per_rack:g} kW per rack", racks, "racks",
-                              colo * racks, site.facility_ref))
-        lines.append(CostLine(HARDWARE, "network gear amortized (" + ", ".join(
-            f"{g.per_rack}x {g.name}" for g in site.network_gear) + " per rack)", racks, "racks", gear * racks,
-            site.network_gear[0].ref if site.network_gear else None))
-    kwh += sum(g.per_rack * g.watts for g in site.network_gear) * racks * KW_PER_WATT * site.pue * HOURS_PER_MONTH
-    lines.append(CostLine(FACILITIES, f"energy at PUE {site.pue:g}", kwh, "kWh", kwh * site.power_usd_per_kwh,
-                          site.facility_ref))
-    lines.append(CostLine(NETWORK, "IP transit at the 95th percentile", transit_mbps_billed, "Mbps",
-                          transit_mbps_billed * site.transit_usd_per_mbps_month, site.transit_ref))
-    fte = fte_steps * site.fte_step
-    lines.append(CostLine(LABOUR, f"operations, {site.automation_level} ({servers_per_fte(ctx, site):g} servers/FTE)",
-                          fte, "FTE", fte * labour_usd_per_fte_month(ctx, site), site.labour_ref))
-    return lines, nodes, usages
+def _transit_terms(prob: pulp.LpProblem, ctx: PlanContext, site: PrivateSite, key: str, p95_mbps, x) -> list:
+    """IP transit: one of the site's offers (commit levels); each provider bills its share of the 95th percentile,
+    at least its commit, plus a cross-connect."""
+    big_m = sum(s.client_egress_mbps + s.media_egress_mbps + s.internal_mbps for s in ctx.demand.slices) + 1
+    terms, picks = [], []
+    for i, t in enumerate(site.transit):
+        providers = transit_providers(ctx, t)
+        pick = pulp.LpVariable(f"transit_pick_{key}_{i}", cat="Binary")
+        billed = pulp.LpVariable(f"transit_{key}_{i}", lowBound=0)
+        prob += billed >= p95_mbps / providers - big_m * (1 - pick), f"transit-{key}-{i}"
+        prob += billed >= t.min_commit_mbps * pick, f"transit-commit-{key}-{i}"
+        picks.append(pick)
+        names = "two providers" if providers == 2 else ("blended" if t.blended else "one provider")
+        terms += [CostTerm(NETWORK, f"{t.name} at the 95th percentile ({names}, {t.min_commit_mbps:g} Mbps commit "
+                                    "each)", "Mbps", providers * billed, t.usd_per_mbps_month, t.ref),
+                  CostTerm(NETWORK, f"cross-connects to the transit providers ({t.name})", "cross-connects",
+                           providers * pick, t.cross_connect_usd_per_month, t.ref)]
+    prob += pulp.lpSum(picks) == x, f"transit-choice-{key}"
+    return terms
+
+
+def site_systems(groups: list[Group]) -> list[str]:
+    return self_run_systems(t for g in groups for t in g.tiers)
+
+
+def server_usage(ctx: PlanContext, sites: list[SiteVars]) -> list[TierUsage]:
+    """Peak utilization of the chosen servers; `storage` binds where disk decided the count."""
+    out = []
+    for sv in sites:
+        for c, y in sv.servers:
+            if solved(y) < 0.5 or not (any(c.group.vcpu) or any(c.group.memory_gib)):
+                if solved(y) >= 0.5 and c.group.name == MEDIA_GROUP:
+                    out.append(TierUsage(c.group.name, 0.0, 0.0, "storage"))
+                continue
+            u = usage(c.group, (c.count,) * len(c.group.vcpu), c.sku.vcpu, c.sku.memory_gib, ctx.reserved_gib,
+                      ha_for(ctx, c.group, c.domains))
+            out.append(TierUsage(u.tier, u.peak_utilization_cpu, u.peak_utilization_memory, "storage")
+                       if c.storage_bound else u)
+    return out
 
 
 @dataclass
 class PrivateModel:
     prob: pulp.LpProblem
     sites: list[SiteVars]
+    terms: list[CostTerm]
     excluded: list[str]
     pooled: bool
 
@@ -224,32 +376,36 @@ class PrivateModel:
 def build_private(ctx: PlanContext, pooled: bool) -> PrivateModel:
     sites, excluded = private_sites(ctx)
     prob = pulp.LpProblem(f"private_{'pooled' if pooled else 'dedicated'}", pulp.LpMinimize)
-    objective: list = []
     groups = private_groups(ctx, pooled)
-    built = []
-    mbps = transit_mbps(ctx)
+    built, terms = [], []
     for site in sites:
-        billed = max(mbps, site.transit_min_commit_mbps)
-        sv = add_site(prob, ctx, site, groups, objective, billed * site.transit_usd_per_mbps_month)
+        sv = add_site(prob, ctx, site, groups, transit_mbps(ctx))
         if sv is None:
             excluded.append(f"{site.provider}/{site.region}: no server SKU can carry every tier")
             continue
         built.append(sv)
+        terms += sv.terms
     if built:
         prob += pulp.lpSum(sv.x for sv in built) == 1, "site-choice"
-    prob += pulp.lpSum(objective)
-    return PrivateModel(prob, built, excluded, pooled)
+        chosen = pulp.lpSum(sv.x for sv in built)
+        owned = pulp.lpSum(sv.owned for sv in built)
+        terms += labour_terms(prob, "private", labour_rates(ctx.workload),
+                              [(name, chosen) for name in site_systems(groups)], owned, owned)
+    prob += objective(terms)
+    return PrivateModel(prob, built, terms, excluded, pooled)
 
+
+def layout_text(sv: SiteVars) -> str:
+    d = next((d for d, v in sv.layout.items() if solved(v) > 0.5), 1)
+    return "" if d == 1 else f", {d} cabinets" + (" + quorum witness" if d == 2 else "")
 
 
 def extract_private(ctx: PlanContext, m: PrivateModel, solver_info) -> StrategyPlan:
-    sv = max(m.sites, key=lambda s: solved_value(s.x))
-    chosen = [(c, c.count) for c, y in sv.servers if solved_value(y) > 0.5]
-    billed = max(transit_mbps(ctx), sv.site.transit_min_commit_mbps)
-    racks, fte_steps = round(solved_value(sv.racks)), round(solved_value(sv.fte_steps))
-    lines, nodes, usages = site_lines(ctx, sv, chosen, racks, fte_steps, billed)
+    """The plan is the model's own cost terms evaluated at the solution."""
+    sv = max(m.sites, key=lambda s: solved(s.x))
+    lines, nodes = plan_lines(m.terms)
     return StrategyPlan(name="private", status=solver_info.status,
                         monthly_cost_usd=sum(line.monthly_cost_usd for line in lines),
                         location=f"{sv.site.provider} {sv.site.region}",
                         pooling="pooled" if m.pooled else "dedicated", lines=tuple(lines), nodes=tuple(nodes),
-                        usage=tuple(usages), solver=solver_info)
+                        usage=tuple(server_usage(ctx, [sv])), solver=solver_info, message=layout_text(sv).lstrip(", "))

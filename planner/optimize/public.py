@@ -12,7 +12,7 @@ b[g,o] in Z+ always-on (committed) nodes; d[g,o,h] >= 0 on-demand and s[g,o,h] >
 (slices with equal n and c share one d and one s, weighted by their number: same optimum, fewer columns);
 e_r >= 0 billable egress where instances bundle a traffic allowance a_o.
 
-min  sum_r C_r x_r + sum_{g,o} (730 p_b b + sum_h H (p_d d_h + p_s s_h)) + sum_r q_r e_r     (H = 730/24)
+min  sum_r C_r x_r + sum_{g,o} (730 p_b b + sum_h H (p_d d_h + p_s s_h)) + sum_r q_r e_r + labour   (H = 730/24)
 s.t. sum_r x_r = 1                                              region-choice
      sum_o y[g,o] = x_r                  for every group g of r   offering-<r>-<g>
      b + d_h + s_h >= n[g,o,h] y[g,o]    for every h              cover-<o>-<h>
@@ -20,34 +20,40 @@ s.t. sum_r x_r = 1                                              region-choice
      s_h <= c[g,o,h] y[g,o]                                       spot-<o>-<h>
      e_r >= E_r x_r - sum a_o (b + sum_h (d_h + s_h)/24)          allowance-<r>
 Stateful groups (database, cache) have n constant over the day, so they never scale or use spot.
+labour (planner.labour, the same rule as private and hybrid): the self-managed systems of region r (imserver,
+PostgreSQL, Redis, and HAProxy where r has no managed load balancer) times x_r, plus the average node count.
+Every cost above is one planner.terms.CostTerm: the objective is their sum and the plan's lines are the
+same terms evaluated at the solution.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import pulp
 
 from planner.catalog.records import PublicRegion
-from planner.costs import allowance_egress_cost, autoscaled_cost, internet_egress_gb, public_region_lines
+from planner.costs import internet_egress_gb, public_region_terms
 from planner.errors import CatalogError
-from planner.model import COMPUTE, NETWORK, CostLine, Node, StrategyPlan
+from planner.labour import labour_rates, labour_terms
+from planner.model import COMPUTE, NETWORK, StrategyPlan
 from planner.optimize.candidates import (Candidate, Group, ha_rule, lp_name, make_groups, public_candidates,
                                           solved_value, usage)
 from planner.optimize.context import PlanContext, public_regions
+from planner.terms import CostTerm, NodeSpec, objective, plan_lines, solved
 from planner.units import HOURS_PER_MONTH, HOURS_PER_SLICE_PER_MONTH
 
 PUBLIC_TIERS = ["gateway", "message", "database", "cache"]
 POOL = ("gateway", "message", "cache", "load_balancer")
+# the software each tier runs when it is self-managed (what the labour model counts as a system)
+SYSTEMS = {"gateway": "imserver", "message": "imserver", "database": "PostgreSQL", "cache": "Redis",
+           "load_balancer": "HAProxy", "object_storage": "object store"}
 
 
 @dataclass
 class GroupVars:
     candidate: Candidate
     y: pulp.LpVariable
-    base: pulp.LpVariable
-    on_demand: dict[tuple[int, int], pulp.LpVariable]  # (count, spot cap) -> on-demand nodes
-    spot: dict[tuple[int, int], pulp.LpVariable | None]
 
 
 @dataclass
@@ -56,9 +62,7 @@ class PublicModel:
     regions: list[PublicRegion]
     region_vars: dict[str, pulp.LpVariable]
     group_vars: dict[str, list[GroupVars]]  # region key -> vars of every candidate
-    groups: dict[str, list[Group]]
-    region_lines: dict[str, list[CostLine]]
-    allowance_vars: dict[str, pulp.LpVariable]
+    terms: list[CostTerm]
     excluded: list[str]
     pooled: bool
 
@@ -68,8 +72,59 @@ def region_groups(ctx: PlanContext, region: PublicRegion, pooled: bool) -> list[
     return make_groups(ctx.requirements, ctx.profile, tiers, pooled, POOL)
 
 
+def self_run_systems(tiers) -> list[str]:
+    """Distinct self-managed systems the tiers run (gateway and message are both imserver)."""
+    return sorted({SYSTEMS[t] for t in tiers})
+
+
 def has_allowance(offerings) -> bool:
     return any(o.included_egress_gb_per_month > 0 for o in offerings)
+
+
+def _compute_terms(prob: pulp.LpProblem, c: Candidate, y: pulp.LpVariable) -> tuple[list[CostTerm], object, object]:
+    """Terms of one candidate offering: always-on base nodes, and on-demand / spot nodes per slice.
+
+    Slices with the same node count and spot cap have identical constraints: one variable per distinct
+    (count, cap), weighted by how many slices share it (exact, and much smaller). Returns the terms, the
+    node-hours a month (for labour) and GB of traffic allowance the nodes bring."""
+    o, g = c.offering, c.group
+    tag = lp_name(f"{g.name}_{c.offering.key}")
+    base = pulp.LpVariable(f"b_{tag}", lowBound=0, upBound=c.max_count, cat="Integer")
+    prob += base <= c.max_count * y, f"base-{tag}"
+    on_demand, spot, weights = [], [], []
+    for need, cap in sorted(set(zip(c.counts, c.spot_cap))):
+        slices = sum(1 for x in zip(c.counts, c.spot_cap) if x == (need, cap))
+        if need <= 0 or (g.stateful and c.base_usd_per_hour <= o.usd_per_hour):
+            prob += base >= need * y, f"cover-{tag}-{need}-{cap}"
+            continue
+        # where instances bundle traffic, running nodes beyond the load can pay for themselves in
+        # allowance: then they are whole nodes the plan reports (elsewhere d, s are integral anyway)
+        kind = "Integer" if o.included_egress_gb_per_month else "Continuous"
+        d = pulp.LpVariable(f"d_{tag}_{need}_{cap}", lowBound=0, cat=kind)
+        s = pulp.LpVariable(f"s_{tag}_{need}_{cap}", lowBound=0, cat=kind) if cap > 0 else None
+        prob += base + d + (s if s is not None else 0) >= need * y, f"cover-{tag}-{need}-{cap}"
+        if s is not None:
+            prob += s <= cap * y, f"spot-{tag}-{need}-{cap}"
+            spot.append(s)
+        on_demand.append(d)
+        weights.append((d, s, slices))
+    base_hours = HOURS_PER_MONTH * base
+    od_hours = pulp.lpSum(HOURS_PER_SLICE_PER_MONTH * n * d for d, _, n in weights)
+    spot_hours = pulp.lpSum(HOURS_PER_SLICE_PER_MONTH * n * s for _, s, n in weights if s is not None)
+
+    def spec(purchase, counts, hours):
+        return NodeSpec(g.name, o.provider, o.region, o.type, purchase, o.vcpu, o.memory_gib, tuple(counts), hours)
+
+    terms = [CostTerm(COMPUTE, f"{g.name}: {o.type}, {c.base_purchase} (always on)", "node-hours", base_hours,
+                      c.base_usd_per_hour, o.ref, node=spec(c.base_purchase, [base], base_hours))]
+    if on_demand:
+        terms.append(CostTerm(COMPUTE, f"{g.name}: {o.type}, on_demand (autoscaled)", "node-hours", od_hours,
+                              o.usd_per_hour, o.ref, node=spec("on_demand (autoscaled)", on_demand, od_hours)))
+    if spot:
+        terms.append(CostTerm(COMPUTE, f"{g.name}: {o.type}, spot (autoscaled)", "node-hours", spot_hours,
+                              o.usd_per_hour_spot, o.ref, node=spec("spot (autoscaled)", spot, spot_hours)))
+    node_hours = base_hours + od_hours + spot_hours
+    return terms, node_hours, o.included_egress_gb_per_month * node_hours / HOURS_PER_MONTH
 
 
 def build_public(ctx: PlanContext, pooled: bool, regions: list[PublicRegion] | None = None) -> PublicModel:
@@ -78,9 +133,9 @@ def build_public(ctx: PlanContext, pooled: bool, regions: list[PublicRegion] | N
     else:
         excluded = []
     prob = pulp.LpProblem(f"public_{'pooled' if pooled else 'dedicated'}", pulp.LpMinimize)
-    objective = []
-    region_vars, group_vars, groups_by_region, lines_by_region, allowance_vars = {}, {}, {}, {}, {}
-    usable = []
+    terms: list[CostTerm] = []
+    region_vars, group_vars = {}, {}
+    usable, systems, node_hours = [], {}, []
     for region in regions:
         key = f"{region.provider}/{region.region}"
         offerings = [o for o in ctx.catalog.compute if o.provider == region.provider and o.region == region.region]
@@ -94,45 +149,21 @@ def build_public(ctx: PlanContext, pooled: bool, regions: list[PublicRegion] | N
         x = pulp.LpVariable(f"x_{lp_name(key)}", cat="Binary")
         region_vars[key] = x
         allowance = has_allowance(offerings)
-        lines = public_region_lines(region, ctx.demand, ctx.workload, ctx.workload.availability.failure_domains,
-                                    egress_served_by_nodes=allowance)
-        lines_by_region[key], groups_by_region[key] = lines, groups
-        objective.append(sum(line.monthly_cost_usd for line in lines) * x)
-        allowance_terms = []
+        terms += public_region_terms(region, ctx.demand, ctx.workload, ctx.workload.availability.failure_domains,
+                                     egress_served_by_nodes=allowance, chosen=x)
+        for system in self_run_systems(t for g in groups for t in g.tiers):
+            systems.setdefault(system, []).append(x)
+        allowance_gb = []
         gvars: list[GroupVars] = []
         for g in groups:
             chosen = []
             for c in table[g.name]:
-                tag = lp_name(f"{g.name}_{c.offering.key}")
-                y = pulp.LpVariable(f"y_{tag}", cat="Binary")
-                base = pulp.LpVariable(f"b_{tag}", lowBound=0, upBound=c.max_count, cat="Integer")
-                prob += base <= c.max_count * y, f"base-{tag}"
-                objective.append(HOURS_PER_MONTH * c.base_usd_per_hour * base)
-                # slices with the same node count and spot cap have identical constraints: one variable
-                # per distinct (count, cap), weighted by how many slices share it (exact, and much smaller)
-                od, sp = {}, {}
-                for need, cap in sorted(set(zip(c.counts, c.spot_cap))):
-                    hours = HOURS_PER_SLICE_PER_MONTH * sum(1 for x in zip(c.counts, c.spot_cap) if x == (need, cap))
-                    if need <= 0 or (c.group.stateful and c.base_usd_per_hour <= c.offering.usd_per_hour):
-                        prob += base >= need * y, f"cover-{tag}-{need}-{cap}"
-                        continue
-                    # where instances bundle traffic, running nodes beyond the load can pay for themselves in
-                    # allowance: then they are whole nodes the plan reports (elsewhere d, s are integral anyway)
-                    kind = "Integer" if c.offering.included_egress_gb_per_month else "Continuous"
-                    d = pulp.LpVariable(f"d_{tag}_{need}_{cap}", lowBound=0, cat=kind)
-                    s_var = pulp.LpVariable(f"s_{tag}_{need}_{cap}", lowBound=0, cat=kind) if cap > 0 else None
-                    prob += base + d + (s_var if s_var is not None else 0) >= need * y, f"cover-{tag}-{need}-{cap}"
-                    objective.append(hours * c.offering.usd_per_hour * d)
-                    if s_var is not None:
-                        prob += s_var <= cap * y, f"spot-{tag}-{need}-{cap}"
-                        objective.append(hours * c.offering.usd_per_hour_spot * s_var)
-                    od[(need, cap)], sp[(need, cap)] = d, s_var
-                if c.offering.included_egress_gb_per_month:
-                    slices_with = {k: sum(1 for x in zip(c.counts, c.spot_cap) if x == k) for k in od}
-                    node_months = base + pulp.lpSum(
-                        (od[k] + (sp[k] if sp[k] is not None else 0)) * slices_with[k] for k in od) / len(c.counts)
-                    allowance_terms.append(c.offering.included_egress_gb_per_month * node_months)
-                gv = GroupVars(c, y, base, od, sp)
+                y = pulp.LpVariable(f"y_{lp_name(f'{g.name}_{c.offering.key}')}", cat="Binary")
+                new_terms, hours, gb = _compute_terms(prob, c, y)
+                terms += new_terms
+                node_hours.append(hours)
+                allowance_gb.append(gb)
+                gv = GroupVars(c, y)
                 chosen.append(gv)
                 gvars.append(gv)
             prob += pulp.lpSum(v.y for v in chosen) == x, f"offering-{lp_name(key)}-{lp_name(g.name)}"
@@ -142,69 +173,29 @@ def build_public(ctx: PlanContext, pooled: bool, regions: list[PublicRegion] | N
                 raise CatalogError(f"{region.provider}: region {region.region} bundles a traffic allowance with its "
                                    "instances, so its internet transfer must be a single flat overage tier")
             e = pulp.LpVariable(f"e_{lp_name(key)}", lowBound=0)
-            prob += e >= internet_egress_gb(region, ctx.demand) * x - pulp.lpSum(allowance_terms), \
+            prob += e >= internet_egress_gb(region, ctx.demand) * x - pulp.lpSum(allowance_gb), \
                 f"allowance-{lp_name(key)}"
-            objective.append(region.internet_egress[0].usd_per_gb * e)
-            allowance_vars[key] = e
+            terms.append(CostTerm(NETWORK, "internet egress beyond the traffic included with the servers", "GB", e,
+                                  region.internet_egress[0].usd_per_gb, region.internet_egress_ref))
     if region_vars:
         prob += pulp.lpSum(region_vars.values()) == 1, "region-choice"
-    prob += pulp.lpSum(objective)
-    return PublicModel(prob, usable, region_vars, group_vars, groups_by_region, lines_by_region, allowance_vars,
-                       excluded, pooled)
-
+        terms += labour_terms(prob, "public", labour_rates(ctx.workload),
+                              [(name, pulp.lpSum(xs)) for name, xs in sorted(systems.items())],
+                              pulp.lpSum(node_hours) / HOURS_PER_MONTH)
+    prob += objective(terms)
+    return PublicModel(prob, usable, region_vars, group_vars, terms, excluded, pooled)
 
 
 def extract_public(ctx: PlanContext, m: PublicModel, solver_info) -> StrategyPlan:
-    """Read the chosen topology and recompute its cost with the pure cost functions."""
+    """The plan is the model's own cost terms evaluated at the solution."""
     key = max(m.region_vars, key=lambda k: solved_value(m.region_vars[k]))
     region = next(r for r in m.regions if f"{r.provider}/{r.region}" == key)
-    lines = list(m.region_lines[key])
-    nodes, usages = [], []
-    allowance_gb = 0.0
-    for gv in m.group_vars[key]:
-        if solved_value(gv.y) < 0.5:
-            continue
-        c, o = gv.candidate, gv.candidate.offering
-        base = round(solved_value(gv.base))
-        spot = tuple(round(solved_value(gv.spot.get(k))) for k in zip(c.counts, c.spot_cap))
-        running = c.counts
-        if o.included_egress_gb_per_month:
-            # the model may run more nodes than the load needs for their traffic allowance: report what it bought
-            on_demand = tuple(round(solved_value(gv.on_demand.get(k))) for k in zip(c.counts, c.spot_cap))
-            running = tuple(max(n, base + d + s) for n, d, s in zip(c.counts, on_demand, spot))
-        bought = replace(c, counts=running)
-        cost = autoscaled_cost(running, base, spot, c.base_usd_per_hour, o.usd_per_hour, o.usd_per_hour_spot)
-        lines.append(CostLine(COMPUTE, f"{c.group.name}: {o.type}", max(running), "nodes at peak", cost, o.ref))
-        nodes.extend(_node_rows(bought, base, spot))
-        usages.append(usage(c.group, c.counts, o.vcpu, o.memory_gib, ctx.reserved_gib, ha_rule(ctx.workload, c.group)))
-        node_hours = sum(row.node_hours_per_month for row in _node_rows(bought, base, spot))
-        allowance_gb += o.included_egress_gb_per_month * node_hours / HOURS_PER_MONTH
-    if key in m.allowance_vars:
-        billed = allowance_egress_cost(region, ctx.demand, allowance_gb)
-        egress = internet_egress_gb(region, ctx.demand)
-        lines.append(CostLine(NETWORK, f"internet egress beyond the {allowance_gb:,.0f} GB included with the servers",
-                              max(egress - allowance_gb, 0.0), "GB", billed, region.internet_egress_ref))
-    total = sum(line.monthly_cost_usd for line in lines)
-    return StrategyPlan(name="public", status=solver_info.status, monthly_cost_usd=total,
+    lines, nodes = plan_lines(m.terms)
+    usages = [usage(gv.candidate.group, gv.candidate.counts, gv.candidate.offering.vcpu,
+                    gv.candidate.offering.memory_gib, ctx.reserved_gib, ha_rule(ctx.workload, gv.candidate.group))
+              for gv in m.group_vars[key] if solved(gv.y) > 0.5]
+    return StrategyPlan(name="public", status=solver_info.status,
+                        monthly_cost_usd=sum(line.monthly_cost_usd for line in lines),
                         location=f"{region.provider} {region.region}",
                         pooling="pooled" if m.pooled else "dedicated", lines=tuple(lines), nodes=tuple(nodes),
                         usage=tuple(usages), solver=solver_info)
-
-
-def _node_rows(c: Candidate, base: int, spot: tuple[int, ...]) -> list[Node]:
-    """Always-on base nodes, then the on-demand and spot nodes added in busy slices."""
-    o = c.offering
-    rows = []
-    if base:
-        rows.append(Node(c.group.name, o.provider, o.region, o.type, base, c.base_purchase,
-                         base * c.base_usd_per_hour * HOURS_PER_MONTH, base * HOURS_PER_MONTH, o.vcpu, o.memory_gib,
-                         o.ref))
-    extra = [max(n - base, 0) for n in c.counts]
-    spot_used = [min(s, e) for s, e in zip(spot, extra)]
-    od = [e - s for e, s in zip(extra, spot_used)]
-    for purchase, counts, price in (("on_demand", od, o.usd_per_hour), ("spot", spot_used, o.usd_per_hour_spot)):
-        if any(counts):
-            hours = sum(counts) * HOURS_PER_SLICE_PER_MONTH
-            rows.append(Node(c.group.name, o.provider, o.region, o.type, max(counts), f"{purchase} (autoscaled)",
-                             hours * (price or 0.0), hours, o.vcpu, o.memory_gib, o.ref))
-    return rows

@@ -26,6 +26,7 @@ ROLE_OF_TIER = {"gateway": "imserver", "message": "imserver", "database": "postg
                 "load_balancer": "loadbalancer", "object_storage": "minio"}
 ROLE_ORDER = ("postgresql", "redis", "minio", "imserver", "loadbalancer")
 STATEFUL_ROLES = {"postgresql", "redis", "minio"}
+WITNESS_TIER = "witness"  # a private plan over two cabinets prices a small cloud VM as the third quorum vote
 TERRAFORM_PROVIDERS = ("aws", "gcp", "hetzner")   # Terraform modules; other clouds are documented as manual
 HETZNER_LOCATIONS = {"eu-central": ["fsn1", "nbg1", "hel1"], "us-east": ["ash"], "us-west": ["hil"],
                      "ap-southeast": ["sin"]}
@@ -89,6 +90,8 @@ def build_groups(entry: dict) -> list[dict]:
     """Node rows → deployment groups (one per tier string and provider), in a stable order."""
     groups: OrderedDict[tuple, dict] = OrderedDict()
     for i, node in enumerate(entry["nodes"]):
+        if node.get("tier") == WITNESS_TIER:
+            continue  # the plan's quorum witness VM: not rendered until the bundle automates database failover
         _check_node(i, node)
         owned = node["purchase"] == "owned"
         key = (node["tier"], node["provider"], node["region"], owned)

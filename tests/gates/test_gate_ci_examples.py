@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "docs" / "examples"
 IMPLAN_LINE = re.compile(r"^\s*implan\s")
 WORKLOAD = "name: team-chat\nusers:\n  mau: {mau}\nstrategies: [public]\n"
-BASE_MAU, WITHIN_MAU, OVER_MAU = 20_000, 21_000, 40_000  # +2% and +40%-ish on the shipped catalogs
+BASE_MAU, WITHIN_MAU, OVER_MAU = 20_000, 21_000, 1_000_000  # within +10% and far above it (shipped catalogs)
 
 
 def github_job(path: Path) -> tuple[dict, list[str], list[str]]:

@@ -19,7 +19,7 @@ def report_file(tmp_path_factory, tiny) -> Path:
 
     out = tmp_path_factory.mktemp("report") / "report.html"
     r = CliRunner().invoke(app, ["report", "--pricing", str(tiny), "--set", "users.mau=20000", "--sweep-steps", "3",
-                                 "--sweep-mau", "1k..30k", "--sweep-tolerance", "0.1",
+                                 "--sweep-mau", "10k..1M", "--sweep-tolerance", "0.1",
                                  "--out", str(out)], catch_exceptions=False)
     assert r.exit_code == 0, r.stderr
     assert f"wrote {out}" in r.stderr

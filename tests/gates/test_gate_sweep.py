@@ -57,14 +57,14 @@ def _cost(data: dict, name: str) -> float:
 
 
 def test_public_vs_saas_break_even_agrees_with_compare(run, tiny):
-    r = run("sweep", "--pricing", tiny, "--mau", "1k..30k", "--steps", "3", "-s", "public", "-f", "json")
+    r = run("sweep", "--pricing", tiny, "--mau", "10k..1M", "--steps", "3", "-s", "public", "-f", "json")
     assert r.exit_code == 0, r.stderr
     data = json.loads(r.stdout)
-    assert [p["mau"] for p in data["points"]] == [1000, 5477, 30000]
+    assert [p["mau"] for p in data["points"]] == [10000, 100000, 1000000]
     (b,) = data["break_even"]
     assert b["pair"] == ["public", "saas"] and b["cheaper_above"] == "public" and b["cheaper_below"] == "saas"
     lo, hi = b["mau_low"], b["mau_high"]
-    assert hi / lo - 1 <= 0.01 and 1000 < lo < hi < 5477
+    assert hi / lo - 1 <= 0.01 and 100000 < lo < hi < 1000000
     at_lo, at_hi = _compare(run, tiny, lo, ["public"]), _compare(run, tiny, hi, ["public"])
     assert _cost(at_lo, "public") >= _cheapest_saas(at_lo)  # SaaS still cheaper (or equal) just below
     assert _cost(at_hi, "public") < _cheapest_saas(at_hi)  # public cheaper at the reported break-even
@@ -88,11 +88,11 @@ def test_private_vs_public_break_even_agrees_with_compare(run, tiny):
 
 
 def test_csv_and_table(run, tiny):
-    csv_out = run("sweep", "--pricing", tiny, "--mau", "1k..30k", "--steps", "3", "-s", "public", "-f", "csv")
+    csv_out = run("sweep", "--pricing", tiny, "--mau", "10k..1M", "--steps", "3", "-s", "public", "-f", "csv")
     assert csv_out.exit_code == 0
     rows = csv_out.stdout.strip().splitlines()
     assert rows[0] == "kind,mau,public_usd,cheapest_saas,cheapest_saas_usd,note"
-    assert rows[1].startswith("point,1000,") and rows[-1].startswith("break_even,")
+    assert rows[1].startswith("point,10000,") and rows[-1].startswith("break_even,")
     assert "public becomes cheaper than the cheapest priced SaaS" in rows[-1]
-    table = run("sweep", "--pricing", tiny, "--mau", "1k..30k", "--steps", "3", "-s", "public")
+    table = run("sweep", "--pricing", tiny, "--mau", "10k..1M", "--steps", "3", "-s", "public")
     assert table.exit_code == 0 and "Break-even points" in table.stdout and table.stderr == ""

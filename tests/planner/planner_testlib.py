@@ -57,12 +57,16 @@ def free_public(offerings: list[dict], region: str = "r1", jurisdiction: str = "
     }
 
 
+# labour priced at (almost) nothing, for the known-answer tests of other terms (labour has its own tests)
+NO_LABOUR = {"fte_per_system": 0, "minimum_fte": 0, "nodes_per_fte": 1e12, "hardware_servers_per_fte": 1e12}
+
+
 def quiet_workload(**sections) -> Workload:
     """A workload that stores and sends nothing (no messages, no media): region-level costs are zero and
-    the test sets the tiers' resource needs itself (see context_with)."""
+    the test sets the tiers' resource needs itself (see context_with). No labour, no cost of capital."""
     data = {"name": "known-answer", "messaging": {"messages_per_dau_per_day": 0, "media_share": 0},
             "availability": {"target_percent": 99.0}, "placement": {"pooling": "dedicated"},
-            "saas": {"compare": False}}
+            "saas": {"compare": False}, "labour": dict(NO_LABOUR), "private": {"cost_of_capital_percent": 0}}
     for key, value in sections.items():
         data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
     return Workload.model_validate(data)

@@ -259,3 +259,41 @@ def test_fx_rate_must_be_positive(cli, catalog_copy):
         "2026-11-01}\nusd_per_unit: {EUR: 0}\n", encoding="utf-8")
     assert_one_line_error(cli("pricing", "validate", "--pricing", catalog_copy), str(catalog_copy / "fx.yaml"),
                           "usd_per_unit.EUR", "greater than 0")
+
+
+# ---------------------------------------------------------------- labour, cost of capital, colo products
+@pytest.mark.parametrize("override, needles", [
+    ("labour.automation=magic", ["labour.automation", "manual", "autonomous"]),
+    ("labour.usd_per_fte_year=0", ["labour.usd_per_fte_year", "greater than 0"]),
+    ("labour.minimum_fte=-1", ["labour.minimum_fte", "greater than or equal to 0"]),
+    ("labour.nodes_per_fte=true", ["labour.nodes_per_fte"]),
+    ("private.cost_of_capital_percent=150", ["private.cost_of_capital_percent", "less than or equal to 100"]),
+    ("private.usd_per_fte_year=90000", ["private.usd_per_fte_year", "moved to labour.usd_per_fte_year"]),
+    ("private.media_replication_factor=2", ["private.media_replication_factor", "erasure coding"]),
+])
+def test_bad_labour_and_capital_fields(cli, override, needles):
+    assert_one_line_error(cli("plan", *FAST, "--set", override), *needles)
+
+
+@pytest.mark.parametrize("old, new, needles", [
+    ("kw_included: 1, per_month: 300,", "kw_included: 4, per_month: 300,", ["colo_products.0", "max_kw 3 is below"]),
+    ("kind: partial,", "kind: quarter,", ["colo_products.0.kind", "per_u"]),
+    ("per_month: 1000,", "per_month: 0,", ["colo_products.1.per_month", "greater than 0"]),
+    ("extra_kw_per_month: 180, max_kw: 8,", "extra_kw_per_month: 180,", ["colo_products.1", "needs max_kw"]),
+    ("per: cabinet,", "per: rack,", ["network_gear.0.per", "cabinet"]),
+    ("percent_of_capex_per_year: 6,", "percent_of_capex_per_year: 160,", ["hardware_support.0",
+                                                                         "less than or equal to 100"]),
+    ("cross_connect_per_month: 150,", "", ["transit.0.cross_connect_per_month", "Field required"]),
+])
+def test_bad_colo_catalog_rows(cli, catalog_copy, old, new, needles):
+    path = catalog_copy / "colox.yaml"
+    _edit(path, old, new)
+    assert_one_line_error(cli("plan", "--pricing", catalog_copy), str(path), *needles)
+
+
+def test_a_site_without_colo_products_is_a_catalog_error(cli, catalog_copy):
+    path = catalog_copy / "colox.yaml"
+    text = path.read_text(encoding="utf-8")
+    start, end = text.index("colo_products:"), text.index("transit:")
+    path.write_text(text[:start] + text[end:], encoding="utf-8")
+    assert_one_line_error(cli("plan", "--pricing", catalog_copy), str(path), "site 's1' has no colo_products")

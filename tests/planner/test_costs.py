@@ -9,7 +9,15 @@ from types import SimpleNamespace
 import pytest
 
 from planner.catalog.records import ComputeOffering, PriceRef, SaasOfferUsd, SaasStepUsd, TransferTier
-from planner.costs import (HaRule, autoscaled_cost, base_price, graduated_cost, nodes_needed, p95_of_slices,
+import pulp
+
+from planner.catalog.records import TransferTier
+from planner.labour import labour_rates, labour_terms
+from planner.model import COMPUTE, LABOUR, NETWORK
+from planner.terms import CostTerm, solved
+from planner.units import amortized_per_month
+from planner.workload import Workload
+from planner.costs import (HaRule, base_price, graduated_cost, nodes_needed, p95_of_slices, tiered_term,
                            saas_quote, surviving_nodes_needed)
 
 REF = PriceRef("test", "test", "test", "https://example.invalid", dt.date(2026, 11, 1), "USD")
@@ -82,14 +90,61 @@ def test_base_price_picks_the_cheapest_allowed_option():
     assert base_price(_offering(c1=None, c3=None), 3) == (0.10, "on_demand")
 
 
-def test_autoscaled_cost():
-    # base 1 at 0.06 all month = 43.8; slices needing 3: 2 extra, 1 of them spot;
-    # 12 slices * (1 * 0.10 + 1 * 0.03) * H + 12 slices needing 1: nothing extra
-    counts = (1,) * 12 + (3,) * 12
-    spot = (0,) * 12 + (1,) * 12
-    assert autoscaled_cost(counts, 1, spot, 0.06, 0.10, 0.03) == pytest.approx(43.8 + 12 * 0.13 * H)
-    # spot allowance beyond the extra nodes is not billed
-    assert autoscaled_cost((2,) * 24, 2, (5,) * 24, 0.06, 0.10, 0.03) == pytest.approx(2 * 43.8)
+def test_term_objective_and_line_are_the_same_cost():
+    # a term is priced once: its objective expression, evaluated, is its plan line's cost
+    x = pulp.LpVariable("x", cat="Integer")
+    x.varValue = 2.9999999  # solvers return near-integers; integer quantities read rounded
+    term = CostTerm(COMPUTE, "nodes", "node-hours", 730 * x, 0.1)
+    line = term.line()
+    assert line.quantity == pytest.approx(3 * 730) and line.monthly_cost_usd == pytest.approx(219.0)
+    assert line.usd_per_unit == 0.1
+    assert solved(term.objective()) == pytest.approx(line.monthly_cost_usd)
+
+
+def test_tiered_term_reports_its_average_price_and_tiers():
+    tiers = (TransferTier(100, 0.09), TransferTier(None, 0.05))
+    line = tiered_term(NETWORK, "egress", 300.0, tiers, None).line()
+    assert line.monthly_cost_usd == pytest.approx(100 * 0.09 + 200 * 0.05)
+    assert line.usd_per_unit == pytest.approx(19 / 300) and line.tiers == tiers
+
+
+def test_term_needs_exactly_one_price():
+    with pytest.raises(ValueError):
+        CostTerm(COMPUTE, "x", "h", 1.0, None)
+    with pytest.raises(ValueError):
+        CostTerm(COMPUTE, "x", "h", 1.0, 1.0, cost=2.0)
+
+
+def test_annuity_at_the_cost_of_capital():
+    # 0 %: straight line; 6 % a year over 5 years: the textbook annuity 60,000 * r / (1 - (1+r)^-60)
+    assert amortized_per_month(60000, 5) == pytest.approx(1000)
+    r = 1.06 ** (1 / 12) - 1
+    assert amortized_per_month(60000, 5, 6) == pytest.approx(60000 * r / (1 - (1 + r) ** -60))
+    assert amortized_per_month(60000, 5, 6) > 1000
+
+
+@pytest.mark.parametrize("level, nodes_per_fte, fte_per_system",
+                         [("manual", 20, 0.25), ("scripted", 130, 0.15), ("iac", 300, 0.08), ("autonomous", 1000, 0.04)])
+def test_labour_lines_known_answer(level, nodes_per_fte, fte_per_system):
+    # 3 systems and 60 nodes, 30 owned servers; 120,000 USD a year = 10,000 a month per FTE; no minimum
+    w = Workload.model_validate({"labour": {"automation": level, "usd_per_fte_year": 120000, "minimum_fte": 0}})
+    prob = pulp.LpProblem("t", pulp.LpMinimize)
+    terms = labour_terms(prob, "t", labour_rates(w), [("a", 1), ("b", 1), ("c", 1)], 60, 30)
+    by_item = {t.item.split(" (")[0]: t.line().monthly_cost_usd for t in terms}
+    assert by_item["software operations: a"] == pytest.approx(fte_per_system * 10000)
+    assert by_item["software operations: nodes"] == pytest.approx(60 / nodes_per_fte * 10000)
+    assert by_item["hardware operations: own servers"] == pytest.approx(30 / 1000 * 10000)
+    assert all(t.category == LABOUR and t.unit == "FTE" for t in terms)
+
+
+def test_labour_minimum_staffing_tops_up_only_below_the_floor():
+    w = Workload.model_validate({"labour": {"usd_per_fte_year": 120000, "minimum_fte": 1}})
+    prob = pulp.LpProblem("t", pulp.LpMinimize)
+    terms = labour_terms(prob, "t", labour_rates(w), [("a", 1)], 30)
+    prob += pulp.lpSum(t.objective() for t in terms)
+    prob.solve(pulp.PULP_CBC_CMD(msg=False))
+    assert sum(t.line().quantity for t in terms) == pytest.approx(1.0)  # 0.08 + 0.1, topped up to 1 FTE
+    assert terms[-1].item == "minimum staffing top-up"
 
 
 def test_p95_of_hourly_slices_is_the_second_busiest():

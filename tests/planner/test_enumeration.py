@@ -1,14 +1,17 @@
-"""Exhaustive enumeration cross-check: on small instances, try every choice with the pure cost functions
-and compare the cheapest with the MILP optimum.
+"""Exhaustive enumeration cross-check: on small instances, try every choice with closed-form costs and compare
+the cheapest with the MILP optimum.
 
 Public: every offering per tier group (no pruning) and every always-on base count 0..max; given the base,
 slices are independent, so the best spot use in a slice is as many spot nodes as the cap allows (spot is
-cheaper than on-demand). Groups only share the region's fixed costs, so the minimum of the sum is the sum
-of the per-group minima.
+cheaper than on-demand). Groups only share the region's fixed costs and the labour per system, and labour per
+node is a price per node-hour, so (with no minimum-staffing top-up) the minimum of the sum is the sum of the
+per-group minima.
 
-Private: every assignment of a server SKU to every group (the product: racks and ops FTE couple the groups),
-with racks and FTE steps in closed form: R = max(racks for domains, ceil(U_servers / (U_rack - U_gear)),
-ceil(W_servers / (1000 kW_rack - W_gear))), F = max(ceil(servers / servers_per_fte / step), ceil(min_fte / step)).
+Private: every layout (1 cabinet, or 2 with a witness VM, or 3), every assignment of a server SKU (and media
+redundancy scheme) to every group, every colo product and every cabinet count from the least that holds the
+servers: servers at their annuity, one cold spare per model, support as a share of capex, gear per cabinet
+and per server, products and power above their allowance, energy at PUE, remote hands, two transit providers
+with cross-connects, the off-site backup copy and labour, each in closed form.
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ import math
 import pytest
 
 from planner.catalog.loader import load_catalog
-from planner.costs import HaRule, autoscaled_cost, base_price, nodes_needed, p95_of_slices, public_region_lines
+from planner.costs import HaRule, base_price, nodes_needed, p95_of_slices, public_region_terms
+from planner.labour import labour_rates
 from planner.optimize import plan_strategy
 from planner.optimize.context import PlanContext
 from planner.optimize.private import private_groups
 from planner.optimize.public import region_groups
-from planner.units import GB_PER_TB, HOURS_PER_MONTH, gib_to_gb
+from planner.units import GB_PER_TB, HOURS_PER_MONTH, HOURS_PER_SLICE_PER_MONTH, amortized_per_month, gib_to_gb
 from planner.workload import Workload
 from planner_testlib import tiny_files, write_catalogs
 
@@ -33,8 +37,8 @@ CASES = [(mau, shape) for mau in (5000, 60000, 1500000) for shape in ("flat", "c
 
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory):
-    """The tiny catalog plus a third instance type and a second compute and storage server SKU, so that
-    every choice is a real one."""
+    """The tiny catalog plus a third instance type, a second compute and storage server SKU and shared per-U
+    space, so that every choice is a real one."""
     files = tiny_files()
     files["cloudx"]["compute"].append(
         {"type": "mid", "region": "r1", "family": "m", "class": "compute", "arch": "arm64", "vcpu": 4,
@@ -45,25 +49,54 @@ def catalog(tmp_path_factory):
          "rack_units": 1, "capex": 3500, "amortization_years": 5, "source": "test"},
         {"sku": "st50", "role": "storage", "vcpu": 8, "memory_gib": 32, "storage_tb": 50, "watts": 250,
          "rack_units": 1, "capex": 6000, "amortization_years": 4, "source": "test"}]
+    files["colox"]["transit"].append({"region": "s1", "name": "blended 1G", "per_mbps_month": 0.6,
+                                      "min_commit_mbps": 1000, "cross_connect_per_month": 100, "blended": True,
+                                      "source": "test"})
+    files["colox"]["colo_products"].append(
+        {"region": "s1", "name": "1U shared", "kind": "per_u", "rack_units": 1, "kw_included": 0.3, "per_month": 45,
+         "source": "test"})
     return load_catalog(write_catalogs(tmp_path_factory.mktemp("enum") / "cat", files))
 
 
 def _workload(mau, shape, pooling, **extra):
+    extra.setdefault("labour", {"minimum_fte": 0})
     return Workload.model_validate({"users": {"mau": mau}, "load_profile": {"shape": shape},
                                     "placement": {"pooling": pooling}, "saas": {"compare": False}, **extra})
 
 
-def _ha(workload, group):
+def _ha(workload, group, domains=None):
     a = workload.availability
-    return HaRule(a.tolerate_node_loss, a.tolerate_domain_loss, a.failure_domains, group.min_nodes)
+    return HaRule(a.tolerate_node_loss, a.tolerate_domain_loss, domains or a.failure_domains, group.min_nodes)
+
+
+def autoscaled_cost(counts, base, spot, base_usd_per_hour, on_demand_usd_per_hour, spot_usd_per_hour) -> float:
+    """Monthly cost of a group that keeps `base` nodes always on and adds on-demand/spot nodes per slice, and
+    the node-hours it runs."""
+    cost, hours = base * base_usd_per_hour * HOURS_PER_MONTH, base * HOURS_PER_MONTH
+    for need, spot_count in zip(counts, spot):
+        extra = max(need - base, 0)
+        spot_used = min(spot_count, extra)
+        cost += ((extra - spot_used) * on_demand_usd_per_hour + spot_used * (spot_usd_per_hour or 0.0)) \
+            * HOURS_PER_SLICE_PER_MONTH
+        hours += extra * HOURS_PER_SLICE_PER_MONTH
+    return cost, hours
+
+
+SYSTEM_OF = {"gateway": "imserver", "message": "imserver", "database": "PostgreSQL", "cache": "Redis",
+             "load_balancer": "HAProxy", "object_storage": "object store"}
 
 
 def enumerate_public(ctx: PlanContext, pooled: bool) -> float:
     w = ctx.workload
+    rates = labour_rates(w)
     (region,) = ctx.catalog.public_regions
-    total = sum(line.monthly_cost_usd for line in public_region_lines(region, ctx.demand, w,
-                                                                       w.availability.failure_domains, False))
-    for group in region_groups(ctx, region, pooled):
+    total = sum(t.line().monthly_cost_usd for t in public_region_terms(region, ctx.demand, w,
+                                                                        w.availability.failure_domains, False))
+    groups = region_groups(ctx, region, pooled)
+    systems = {SYSTEM_OF[t] for g in groups for t in g.tiers}
+    total += len(systems) * rates.fte_per_system * rates.usd_per_fte_month
+    labour_per_node_hour = rates.usd_per_fte_month / rates.nodes_per_fte / HOURS_PER_MONTH
+    for group in groups:
         best = math.inf
         for o in ctx.catalog.compute:
             if o.arch not in w.purchase.allowed_arch:
@@ -78,62 +111,107 @@ def enumerate_public(ctx: PlanContext, pooled: bool) -> float:
             price, _ = base_price(o, w.purchase.max_commitment_years)
             for base in range(max(counts) + 1):
                 spot = tuple(min(cap, max(n - base, 0)) for n, cap in zip(counts, caps))
-                best = min(best, autoscaled_cost(tuple(counts), base, spot, price, o.usd_per_hour,
-                                                 o.usd_per_hour_spot))
+                cost, hours = autoscaled_cost(tuple(counts), base, spot, price, o.usd_per_hour, o.usd_per_hour_spot)
+                best = min(best, cost + hours * labour_per_node_hour)
         total += best
     return total
 
 
-def _servers(ctx, group, sku) -> int | None:
-    """Servers of one SKU for one group: the busiest slice with HA, disk for database copies and media."""
+def _server_options(ctx, group, sku, domains) -> list[int]:
+    """Server counts of one SKU for one group with D domains: the busiest slice with HA, disk for the database
+    copies, and for media every redundancy scheme that survives the loss (2 copies; 8+4 on >= 12 servers)."""
     w = ctx.workload
     role = "storage" if group.name == "object_storage" else "compute"
     if sku.role != role:
-        return None
-    counts = [nodes_needed(v, m, sku.vcpu, sku.memory_gib, ctx.reserved_gib, _ha(w, group))
+        return []
+    counts = [nodes_needed(v, m, sku.vcpu, sku.memory_gib, ctx.reserved_gib, _ha(w, group, domains))
               for v, m in zip(group.vcpu, group.memory_gib)]
     if None in counts:
-        return None
-    n = max(counts)  # owned servers run all day: enough for every hour
+        return []
+    n = max(max(counts), group.min_nodes)
     p = w.private
-    disk_tb = {"database": gib_to_gb(ctx.demand.database_storage_gib) * p.database_replicas / GB_PER_TB,
-               "object_storage": ctx.demand.media_stored_gb / GB_PER_TB * p.media_replication_factor
-               }.get(group.name, 0.0) / p.storage_fill_ratio
-    if disk_tb > 0:
-        n = max(n, math.ceil(disk_tb / sku.storage_tb - 1e-9))
-    return max(n, group.min_nodes)
+    if group.name == "database":
+        disk_tb = gib_to_gb(ctx.demand.database_storage_gib) * p.database_replicas / GB_PER_TB / p.storage_fill_ratio
+        return [max(n, math.ceil(disk_tb / sku.storage_tb - 1e-9))]
+    if group.name != "object_storage":
+        return [n]
+    media_tb = ctx.demand.media_stored_gb / GB_PER_TB / p.storage_fill_ratio
+    schemes = [(2.0, 2)]
+    if not w.availability.tolerate_domain_loss or math.ceil(12 / domains) <= 4:
+        schemes.append((1.5, 12))
+    return [max(n, fewest, math.ceil(media_tb * factor / sku.storage_tb - 1e-9)) for factor, fewest in schemes]
+
+
+def _cabinet_cost(site, product, domains, ru, watts, servers, rate) -> float:
+    """Cheapest count of one colo product that holds the servers, with its gear, extra power and energy."""
+    cab = [g for g in site.network_gear if g.per == "cabinet"] if product.own_cabinet else []
+    per_server = [g for g in site.network_gear if g.per == "server"]
+    if not product.own_cabinet and domains >= 2:
+        return math.inf
+    gear_ru = sum(g.count * g.rack_units for g in cab)
+    gear_w = sum(g.count * g.watts for g in cab)
+    gear_usd = sum(g.count * amortized_per_month(g.capex_usd, g.amortization_years, rate) for g in cab)
+    lo = max(domains if domains >= 2 else 1, 1)
+    best = math.inf
+    for n in range(lo, lo + 200):
+        if ru + gear_ru * n > product.rack_units * n:
+            continue
+        total_w = watts + gear_w * n + sum(g.count * g.watts for g in per_server) * servers
+        extra_kw = max(total_w / 1000 - product.kw_included * n, 0.0)
+        if extra_kw > 1e-9 and (product.extra_kw_usd_per_month is None
+                                or extra_kw > (product.max_kw - product.kw_included) * n + 1e-9):
+            continue
+        energy = total_w / 1000 * site.pue * HOURS_PER_MONTH * site.power_usd_per_kwh
+        best = min(best, n * (product.usd_per_month + gear_usd) + extra_kw * (product.extra_kw_usd_per_month or 0)
+                   + energy)
+    return best
 
 
 def enumerate_private(ctx: PlanContext, pooled: bool) -> float:
     w = ctx.workload
+    rates = labour_rates(w)
+    rate = w.private.cost_of_capital_percent
     (site,) = ctx.catalog.private_sites
     groups = private_groups(ctx, pooled)
-    energy_per_watt = site.pue * HOURS_PER_MONTH / 1000 * site.power_usd_per_kwh
-    gear_ru = sum(g.per_rack * g.rack_units for g in site.network_gear)
-    gear_w = sum(g.per_rack * g.watts for g in site.network_gear)
-    per_rack = (site.kw_per_rack * site.colo_usd_per_kw_month + gear_w * energy_per_watt
-                + sum(g.per_rack * g.capex_usd / (g.amortization_years * 12) for g in site.network_gear))
-    min_racks = w.availability.failure_domains if w.availability.tolerate_domain_loss else 1
-    spf = w.private.servers_per_fte or site.servers_per_fte
-    transit = max(p95_of_slices([s.client_egress_mbps + s.media_egress_mbps for s in ctx.demand.slices]),
-                  site.transit_min_commit_mbps) * site.transit_usd_per_mbps_month
-    options = []
-    for g in groups:
-        opts = [(sku, n) for sku in site.servers if (n := _servers(ctx, g, sku)) is not None]
-        assert opts, g.name
-        options.append(opts)
+    a = w.availability
+    p95 = p95_of_slices([s.client_egress_mbps + s.media_egress_mbps for s in ctx.demand.slices])
+
+    def transit_cost(t):
+        providers = 1 if t.blended or not a.tolerate_node_loss else 2
+        return providers * (max(p95 / providers, t.min_commit_mbps) * t.usd_per_mbps_month
+                            + t.cross_connect_usd_per_month)
+
+    fixed = (min(transit_cost(t) for t in site.transit)
+             + (gib_to_gb(ctx.demand.database_storage_gib) + ctx.demand.media_stored_gb) * site.backup.usd_per_gb_month)
+    systems = {SYSTEM_OF[t] for g in groups for t in g.tiers}
+    witness = min(o.usd_per_hour for o in ctx.catalog.compute) * HOURS_PER_MONTH
+    per_server_gear = sum(g.count * amortized_per_month(g.capex_usd, g.amortization_years, rate)
+                          for g in site.network_gear if g.per == "server")
     best = math.inf
-    for choice in itertools.product(*options):
-        servers = sum(n for _, n in choice)
-        ru = sum(n * sku.rack_units for sku, n in choice)
-        watts = sum(n * sku.watts for sku, n in choice)
-        racks = max(min_racks, math.ceil(ru / (site.rack_units_per_rack - gear_ru) - 1e-9),
-                    math.ceil(watts / (1000 * site.kw_per_rack - gear_w) - 1e-9))
-        steps = max(math.ceil(servers / spf / site.fte_step - 1e-9), math.ceil(site.min_fte / site.fte_step - 1e-9))
-        cost = (sum(n * (sku.capex_usd / (sku.amortization_years * 12) + sku.watts * energy_per_watt)
-                    for sku, n in choice)
-                + racks * per_rack + steps * site.fte_step * site.labour_usd_per_fte_year / 12 + transit)
-        best = min(best, cost)
+    for domains in ([2, 3] if a.tolerate_domain_loss else [1]):
+        options = []
+        for g in groups:
+            opts = [(sku, n) for sku in site.servers for n in _server_options(ctx, g, sku, domains)]
+            assert opts, g.name
+            options.append(opts)
+        for choice in itertools.product(*options):
+            servers = sum(n for _, n in choice)
+            ru = sum(n * sku.rack_units for sku, n in choice)
+            watts = sum(n * sku.watts for sku, n in choice)
+            capex = sum(n * sku.capex_usd for sku, n in choice)
+            models = {sku for sku, _ in choice}
+            owning = sum(n * amortized_per_month(sku.capex_usd, sku.amortization_years, rate) for sku, n in choice)
+            owning += site.support.cold_spares_per_model * sum(
+                amortized_per_month(sku.capex_usd, sku.amortization_years, rate) for sku in models)
+            owning += capex * site.support.percent_of_capex_per_year / 100 / 12 + servers * per_server_gear
+            space = min(_cabinet_cost(site, p, domains, ru, watts, servers, rate) for p in site.products)
+            hands = servers * site.remote_hands_hours_per_server_year / 12 * site.remote_hands_usd_per_hour
+            fte = len(systems) * rates.fte_per_system + servers / rates.nodes_per_fte \
+                + servers / rates.hardware_servers_per_fte
+            fte = max(fte, rates.minimum_fte)
+            cost = (owning + space + hands + fixed + fte * rates.usd_per_fte_month
+                    + (witness if domains == 2 else 0.0))
+            best = min(best, cost)
     return best
 
 
@@ -164,7 +242,10 @@ def test_private_milp_matches_enumeration(catalog, profile, mau, shape, pooling)
 
 
 @pytest.mark.parametrize("overrides", [{"availability": {"target_percent": 99.0}},
-                                       {"private": {"servers_per_fte": 7, "database_replicas": 3}}])
+                                       {"private": {"servers_per_fte": 7, "database_replicas": 3}},
+                                       {"private": {"cost_of_capital_percent": 9}, "labour": {"minimum_fte": 2}},
+                                       {"messaging": {"media_share": 0}},
+                                       {"labour": {"automation": "manual"}}])
 def test_private_milp_matches_enumeration_other_rules(catalog, profile, overrides):
     ctx = PlanContext.build(_workload(800000, "flat", "dedicated", **overrides), profile, catalog)
     plan = plan_strategy(ctx, "private")

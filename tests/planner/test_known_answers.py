@@ -101,16 +101,22 @@ def test_surviving_an_availability_zone_loss(tmp_path, profile):
     assert _rows(plan) == [("gateway", "n4", "commit_1y", 3)]
 
 
-# ---------------------------------------------------------------- private: racks, power, FTE steps
-# colox (tests/fixtures/tiny-catalog): c64 = 64 vCPU, 400 W, 1 U, 12,000 USD over 5 years = 200/month;
-# st200 (storage role) = 600 W, 2 U, 20,000 USD = 333.33/month. Rack: 5 kW at 150/kW = 750/month, 42 U,
-# 2 ToR per rack (1 U, 150 W, 6,000 USD / 5 years = 100/month each). Energy 0.10/kWh at PUE 1.5:
-# 1 W all month = 0.001 * 1.5 * 730 * 0.10 = 0.1095 USD. Labour 120,000/year = 10,000/FTE-month,
-# 50 servers/FTE, steps of 0.25 FTE, at least 0.5. Transit 1.0/Mbps, 100 Mbps minimum commit (no traffic here).
+# ---------------------------------------------------------------- private: colo products, power, gear, transit
+# colox (tests/fixtures/tiny-catalog): c64 = 64 vCPU, 400 W, 1 U, 12,000 USD over 5 years = 200/month.
+# Products: quarter rack 10 U, 1 kW included, 300/month, extra power 200/kW up to 3 kW; full rack 42 U, 4 kW,
+# 1,000/month, extra 180/kW up to 8 kW. Per own cabinet a ToR (1 U, 60 W, 1,200 / 5 years = 20/month); per
+# server 2 DAC cables (30 / 5 years = 0.50 each). Support 6 % of capex a year; one cold spare per model.
+# Energy 0.10/kWh at PUE 1.5: 1 W all month = 0.001 * 1.5 * 730 * 0.10 = 0.1095 USD. Remote hands 1.2 h per
+# server a year at 100/h = 10 per server-month. Transit 1.0/Mbps, 100 Mbps commit (no traffic here): at 99 %
+# availability one provider, 100 + one cross-connect 150. No media, no data: no backup line; labour off.
+W_USD = 0.1095
 
-def _private_plan(tmp_path, profile, gateway_vcpu, colox=None, private=None):
-    catalog = load_catalog(write_catalogs(tmp_path / "cat", {"colox": colox or read_tiny("colox")}))
-    workload = quiet_workload(private={"database_replicas": 1, **(private or {})})
+
+def _private_plan(tmp_path, profile, gateway_vcpu, colox=None, private=None, extra_files=None, availability=99.0):
+    catalog = load_catalog(write_catalogs(tmp_path / "cat", {"colox": colox or read_tiny("colox"),
+                                                             **(extra_files or {})}))
+    workload = quiet_workload(private={"database_replicas": 1, **(private or {})},
+                              availability={"target_percent": availability})
     ctx = context_with(workload, profile, catalog, {"gateway": requirement("gateway", gateway_vcpu, 0.0)})
     plan = plan_strategy(ctx, "private")
     assert plan.status == "optimal", plan.message
@@ -121,45 +127,98 @@ def _private_line(plan, category):
     return sum(line.monthly_cost_usd for line in plan.lines if line.category == category)
 
 
-def test_private_power_binds_racks_and_fte_rounds_up_to_a_step(tmp_path, profile):
-    # gateway 28 * 64 vCPU -> 28 c64; message, database (1 replica), cache, load balancer need nothing but
-    # keep one server each -> 32 c64; media keeps one st200 -> 33 servers.
-    # power: 32*400 + 600 = 13,400 W + 300 W gear per rack <= 5,000 W per rack -> R >= 2.85 -> 3 racks
-    # (space: 34 U + 2 U per rack <= 42 U per rack -> 1 rack, so power binds)
-    # hardware 32*200 + 333.33 = 6,733.33; gear 3 * 200 = 600; colo 3 * 750 = 2,250
-    # energy (13,400 + 900) W * 0.1095 = 1,565.85; FTE 33/50 = 0.66 -> 0.75 -> 7,500; transit 100
-    # total 18,749.18
+def _line(plan, prefix):
+    return next(line for line in plan.lines if line.item.startswith(prefix))
+
+
+def test_private_power_above_the_allowance_decides_the_cabinets(tmp_path, profile):
+    # gateway 28 * 64 vCPU -> 28 c64; message, database (1 replica), cache, load balancer keep one each: 32 c64,
+    # 12,800 W. Full racks: 1 cannot take 12.86 kW (max 8); 2 hold it with 12.92 - 8 = 4.92 kW extra:
+    # 2,000 + 885.60 + 2 ToR 40 = 2,925.60; 3 cost 3,000 + 176.40 + 60. Quarter racks need >= 5 (power): 5 cost
+    # 1,500 + 8.1 kW * 200 + 100 = 3,220. So 2 full racks.
+    # servers 32 * 200 = 6,400; spare 200; support 32 * 12,000 * 0.06 / 12 = 1,920; cables 32
+    # energy 12,920 W * 0.1095 = 1,414.74; remote hands 320; transit 100 + 150
     plan = _private_plan(tmp_path, profile, 28 * 64)
-    assert plan.monthly_cost_usd == pytest.approx(18749.1833, abs=0.01)
-    assert _private_line(plan, "labour") == pytest.approx(7500)
-    assert _private_line(plan, "facilities_power") == pytest.approx(2250 + 1565.85)
-    racks = next(line for line in plan.lines if line.item.startswith("colocation"))
-    assert racks.quantity == 3
+    expected = 6400 + 200 + 1920 + 32 + 40 + 2000 + 4.92 * 180 + 12920 * W_USD + 320 + 100 + 150
+    assert plan.monthly_cost_usd == pytest.approx(expected, abs=0.01)
+    assert _line(plan, "colocation: full rack").quantity == 2
+    assert _line(plan, "committed power above the allowance").quantity == pytest.approx(4.92)
+    assert _line(plan, "metered energy").quantity == pytest.approx(12920 * 1.5 * 730 / 1000)
+    assert _line(plan, "hardware support").monthly_cost_usd == pytest.approx(1920)
+    assert _line(plan, "cold spare: c64").quantity == 1
+    assert _line(plan, "IP transit").quantity == 100 and "one provider" in _line(plan, "IP transit").item
+    assert not [line for line in plan.lines if "backup" in line.item]  # nothing stored
     assert sorted((n.tier, n.type, n.count) for n in plan.nodes) == [
         ("cache", "c64", 1), ("database", "c64", 1), ("gateway", "c64", 28), ("load_balancer", "c64", 1),
-        ("message", "c64", 1), ("object_storage", "st200", 1)]
+        ("message", "c64", 1)]
 
 
-def test_private_fte_steps_follow_servers_per_fte(tmp_path, profile):
-    # as above with private.servers_per_fte = 10: 33/10 = 3.3 FTE -> 3.5 FTE = 35,000 (instead of 7,500)
-    plan = _private_plan(tmp_path, profile, 28 * 64, private={"servers_per_fte": 10})
-    assert _private_line(plan, "labour") == pytest.approx(35000)
-    assert plan.monthly_cost_usd == pytest.approx(18749.1833 - 7500 + 35000, abs=0.01)
+def test_a_small_footprint_gets_a_quarter_rack_not_a_full_one(tmp_path, profile):
+    # gateway 64 vCPU -> 1 c64, + 4 other tiers = 5 servers, 2,000 W. One quarter rack holds 6 U, 2.06 kW with
+    # 1.06 kW extra: 300 + 212 + 20 = 532; a full rack 1,000 + 20.
+    # servers 1,000; spare 200; support 300; cables 5; energy 2,060 W * 0.1095 = 225.57; remote hands 50; transit 250
+    plan = _private_plan(tmp_path, profile, 64)
+    assert _line(plan, "colocation: quarter rack").quantity == 1
+    assert not [line for line in plan.lines if line.item.startswith("colocation: full rack")]
+    expected = 1000 + 200 + 300 + 5 + 20 + 300 + 1.06 * 200 + 2060 * W_USD + 50 + 250
+    assert plan.monthly_cost_usd == pytest.approx(expected, abs=0.01)
 
 
-def test_private_space_binds_racks_when_power_is_plenty(tmp_path, profile):
-    # 20 kW racks; gateway 80 * 64 vCPU -> 80 c64, + 4 -> 84 c64 + 1 st200:
-    # space 84 + 2 = 86 U + 2 U gear per rack <= 42 U per rack -> R >= 2.15 -> 3 racks
-    # (power 34,200 W + 300 W per rack <= 20,000 W per rack -> 2 racks)
-    # hardware 84*200 + 333.33 = 17,133.33; gear 600; colo 3 * 20 * 150 = 9,000;
-    # energy (34,200 + 900) W * 0.1095 = 3,843.45; FTE 85/50 = 1.7 -> 1.75 -> 17,500; transit 100
-    # total 48,176.78
+def test_cost_of_capital_makes_owned_servers_an_annuity(tmp_path, profile):
+    # 6 % a year over 5 years: 12,000 * r / (1 - (1 + r)^-60) per server-month, r = 1.06^(1/12) - 1
+    r = 1.06 ** (1 / 12) - 1
+    payment = 12000 * r / (1 - (1 + r) ** -60)
+    plan = _private_plan(tmp_path, profile, 64, private={"cost_of_capital_percent": 6})
+    line = _line(plan, "gateway: c64")
+    assert line.usd_per_unit == pytest.approx(payment) and "6 % cost of capital" in line.item
+    assert payment > 200
+
+
+def test_surviving_a_rack_loss_takes_three_cabinets_or_two_and_a_witness(tmp_path, profile):
+    # 99.95 %: a rack (cabinet) loss must be survived. With no cloud for a quorum witness, 3 cabinets;
+    # with one (the tiny cloud's cheapest VM), the model may choose 2 cabinets + the witness when cheaper.
+    alone = _private_plan(tmp_path / "a", profile, 64, availability=99.95)
+    assert "3 cabinets" in alone.message
+    assert sum(line.quantity for line in alone.lines if line.item.startswith("colocation")) >= 3
+    assert not [n for n in alone.nodes if n.tier == "witness"]
+    with_cloud = _private_plan(tmp_path / "b", profile, 64, availability=99.95,
+                               extra_files={"cloudx": read_tiny("cloudx")})
+    assert "2 cabinets + quorum witness" in with_cloud.message
+    (witness,) = [n for n in with_cloud.nodes if n.tier == "witness"]
+    assert witness.count == 1 and witness.node_hours_per_month == 730
+    assert with_cloud.monthly_cost_usd < alone.monthly_cost_usd
+    # two transit providers when a failure must be survived
+    assert "two providers" in _line(with_cloud, "IP transit").item
+
+
+def test_per_u_space_only_where_no_rack_loss_must_be_survived(tmp_path, profile):
     colox = read_tiny("colox")
-    colox["facilities"][0]["kw_per_rack"] = 20
-    plan = _private_plan(tmp_path, profile, 80 * 64, colox=colox)
-    assert plan.monthly_cost_usd == pytest.approx(48176.7833, abs=0.01)
-    racks = next(line for line in plan.lines if line.item.startswith("colocation"))
-    assert racks.quantity == 3
+    colox["colo_products"].append({"region": "s1", "name": "1U shared", "kind": "per_u", "rack_units": 1,
+                                   "kw_included": 0.5, "per_month": 40, "source": "test"})
+    # 5 servers in 5 U of shared space: 200, no own cabinet (no ToR); cheaper than a quarter rack
+    plan = _private_plan(tmp_path / "a", profile, 64, colox=colox)
+    assert _line(plan, "colocation: 1U shared").quantity == 5
+    assert not [line for line in plan.lines if "per own cabinet" in line.item]
+    ha = _private_plan(tmp_path / "b", profile, 64, colox=colox, availability=99.95)
+    assert not [line for line in ha.lines if line.item.startswith("colocation: 1U shared")]
+
+
+def test_no_media_servers_without_media_and_two_copies_on_two_servers(tmp_path, profile):
+    catalog = load_catalog(write_catalogs(tmp_path / "cat", {"colox": read_tiny("colox")}))
+    without = context_with(quiet_workload(), profile, catalog, {})
+    assert not [n for n in plan_strategy(without, "private").nodes if n.tier == "object_storage"]
+    media = quiet_workload(users={"mau": 200000}, messaging={"messages_per_dau_per_day": 40, "media_share": 0.15})
+    ctx = context_with(media, profile, catalog, {})
+    plan = plan_strategy(ctx, "private")
+    (store,) = [n for n in plan.nodes if n.tier == "object_storage"]
+    # 8+4 erasure coding needs 12 servers: on 2 servers the media is mirrored
+    assert store.count == 2 and "2 copies" in _line(plan, "object_storage").item
+    assert [u.binding_resource for u in plan.usage if u.tier == "object_storage"] == ["storage"]
+    # the off-site copy holds one copy of the database and of the media, at the backup target's price
+    from planner.units import gib_to_gb
+    backup = _line(plan, "off-site backup copy")
+    assert backup.quantity == pytest.approx(gib_to_gb(ctx.demand.database_storage_gib) + ctx.demand.media_stored_gb)
+    assert backup.usd_per_unit == 0.005
 
 
 # ---------------------------------------------------------------- peak utilization and binding resource
@@ -199,7 +258,7 @@ def test_servers_bought_for_their_traffic_allowance_are_reported_and_priced(tmp_
     # 0.005 * 730 = 3.65 a month and brings 200 GB (worth 10 USD), so running N nodes where the load needs one pays
     # off: cost(N) = 3.65 N + 0.05 max(E - 200 N, 0), E the month's egress; the optimum is min over N >= 1.
     # The plan must show the N nodes it pays for, and its cost must be the solver's objective.
-    from planner.costs import internet_egress_gb, public_region_lines
+    from planner.costs import internet_egress_gb, public_region_terms
     catalog_data = free_public([{"type": "n4", "vcpu": 4, "memory_gib": 16, "on_demand_per_hour": 0.005,
                                  "included_egress_gb_per_month": 200}])
     catalog_data["transfer"][0]["tiers"] = [{"per_gb": 0.05}]
@@ -209,7 +268,7 @@ def test_servers_bought_for_their_traffic_allowance_are_reported_and_priced(tmp_
     ctx = context_with(workload, profile, catalog, {"gateway": requirement("gateway", 4.0, 1.0)})
     (region,) = catalog.public_regions
     egress = internet_egress_gb(region, ctx.demand)
-    fixed = sum(line.monthly_cost_usd for line in public_region_lines(region, ctx.demand, workload, 1, True))
+    fixed = sum(t.line().monthly_cost_usd for t in public_region_terms(region, ctx.demand, workload, 1, True))
     best_n = min(range(1, 1000), key=lambda n: 3.65 * n + 0.05 * max(egress - 200 * n, 0))
     assert best_n > 1  # the instance exercises the allowance
     plan = plan_strategy(ctx, "public")

@@ -59,8 +59,10 @@ def test_scaling_every_price_by_k_scales_every_cost_by_k(tmp_path, tiny_catalog,
         data["currency"] = "XTS"
     fx = {"schema": "implan-fx/1", "as_of": "2026-11-01", "source": SOURCES["test"], "usd_per_unit": {"XTS": k}}
     scaled = load_catalog(write_catalogs(tmp_path / "scaled", files, fx))
-    workload = Workload.model_validate({"users": {"mau": 300000}})
-    base, times_k = run_plan(workload, profile, tiny_catalog), run_plan(workload, profile, scaled)
+    # labour is priced by the workload (the team's cost), not by a catalog: scale it with the same k
+    workload = Workload.model_validate({"users": {"mau": 300000}, "labour": {"usd_per_fte_year": 100000}})
+    scaled_workload = Workload.model_validate({"users": {"mau": 300000}, "labour": {"usd_per_fte_year": 100000 * k}})
+    base, times_k = run_plan(workload, profile, tiny_catalog), run_plan(scaled_workload, profile, scaled)
     for a, b in zip(base.strategies, times_k.strategies):
         assert b.monthly_cost_usd == pytest.approx(k * a.monthly_cost_usd, rel=1e-6), a.name
         assert b.breakdown() == pytest.approx({c: k * v for c, v in a.breakdown().items()}, rel=1e-6)
@@ -121,7 +123,7 @@ def test_a_strictly_dominating_offering_gets_used(tmp_path, profile, mau):
     public_a, private_a = after.strategies
     assert {n.type for n in public_a.nodes} == {"mega"}
     assert public_a.monthly_cost_usd < public_b.monthly_cost_usd
-    assert {n.type for n in private_a.nodes if n.tier != "object_storage"} == {"c128"}
+    assert {n.type for n in private_a.nodes if n.tier not in ("object_storage", "witness")} == {"c128"}
     assert private_a.monthly_cost_usd < private_b.monthly_cost_usd
 
 

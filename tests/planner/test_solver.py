@@ -140,7 +140,8 @@ def test_too_few_failure_domains_is_infeasible_and_names_availability(tmp_path, 
 
 def test_a_server_too_hot_for_any_rack_is_infeasible(tmp_path, profile):
     colox = read_tiny("colox")
-    colox["facilities"][0]["kw_per_rack"] = 0.3  # the two switches alone draw 300 W
+    for product in colox["colo_products"]:  # the cabinet's switch alone draws 60 W, and no extra power is sold
+        product.update(kw_included=0.05, extra_kw_per_month=None, max_kw=None)
     catalog = load_catalog(write_catalogs(tmp_path / "cat", {"colox": colox}))
     (plan,) = run_plan(Workload.model_validate({"users": {"mau": 20000}}), profile, catalog, ["private"]).strategies
     assert plan.status == "infeasible" and plan.monthly_cost_usd is None
