@@ -1,4 +1,4 @@
-"""`implan diff`, `check`, `sweep`, `report`: registered on the main app (planner.cli) when it imports this module.
+"""`implan diff`, `check`, `sweep`, `claims`, `report`: registered on the main app (planner.cli) when it imports this module.
 
 Exit codes: 0 success / every gate passed; 1 a gate failed (check) or nothing feasible; 2 usage or input error.
 """
@@ -159,6 +159,45 @@ def sweep(workload: WorkloadArg = None,
         text = sweep_csv(data)
     else:
         text = render_rich(sweep_rich(data))
+    write_output(text, out)
+
+
+@app.command()
+@handles_errors
+def claims(workload: WorkloadArg = None,
+           mau: Annotated[str, typer.Option("--mau", help="MAU range LOW..HIGH, e.g. 10k..100M")] = "10k..100M",
+           steps: Annotated[int, typer.Option("--steps", help="log-spaced grid points, both ends included")] = 7,
+           claim: Annotated[Optional[list[str]], typer.Option(
+               "--claim", help="STRATEGY=RATIO, e.g. public=8 (repeatable; default: public=8 and private=100)")] = None,
+           set_: SetOpt = None, pricing: PricingOpt = None, profile: ProfileOpt = None, solver: SolverOpt = "highs",
+           format: Annotated[DiffFormat, typer.Option("--format", "-f", help="output format")] = DiffFormat.table,
+           out: OutOpt = None) -> None:
+    """Where the published cost claims hold: MAU intervals for the median priced SaaS offer and for each offer."""
+    from planner.capacity import load_profile
+    from planner.catalog.loader import load_catalog
+    from planner.claims import claims_markdown, claims_rich, parse_claims, run_claims
+    from planner.optimize.solver import SOLVERS
+    from planner.sweep import log_grid, parse_range
+
+    wanted = parse_claims(claim)
+    lo, hi = parse_range(mau)
+    grid = log_grid(lo, hi, steps)
+    if solver not in SOLVERS:
+        raise PlannerError(f"--solver {solver}: unknown solver, expected one of {', '.join(SOLVERS)}")
+    err = Console(stderr=True)
+
+    def on_point(m: int) -> None:
+        if err.is_terminal and format is not DiffFormat.json:
+            err.print(f"claims: solving {m:,} MAU", style="dim")
+
+    data = run_claims(workload, list(set_ or []), load_profile(profile), load_catalog(pricing), solver, grid, wanted,
+                      on_point)
+    if format is DiffFormat.json:
+        text = to_json(data)
+    elif format is DiffFormat.markdown:
+        text = claims_markdown(data)
+    else:
+        text = render_rich(claims_rich(data))
     write_output(text, out)
 
 
