@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 log = logging.getLogger("imserver.media")
-KEY_RE = re.compile(r"^[A-Za-z0-9_.@+\-]{1,64}/[0-9a-f]{32}$")
+KEY_RE = re.compile(r"[A-Za-z0-9_.@+\-]{1,64}/[0-9a-f]{32}")
 
 
 def new_key(user: str) -> str:
@@ -169,7 +169,7 @@ class LocalMedia:
         op = {"PUT": "put", "GET": "get"}.get(method)
         if op is None:
             return 405, b"method not allowed\n"
-        if not KEY_RE.match(key) or q.get("op") != op:
+        if not KEY_RE.fullmatch(key) or q.get("op") != op:
             return 403, b"forbidden\n"
         try:
             exp = int(q.get("exp", "0"))

@@ -204,7 +204,7 @@ class Node:
             self.metrics.inc("imserver_errors_total", code="unauthorized")
             log.info("auth rejected", extra={"reason": str(exc)})
             return connection.respond(401, "invalid token\n")
-        if not protocol.USER_RE.match(claims["sub"]):
+        if not protocol.USER_RE.fullmatch(claims["sub"]):
             return connection.respond(401, "invalid token subject\n")
         connection.imserver_user = claims["sub"]
         return None
@@ -372,8 +372,9 @@ class Node:
                 raise
             except Exception as exc:   # a read failed (database down...) or a bug: report, keep serving
                 code = "unavailable" if isinstance(exc, OSError) or "asyncpg" in type(exc).__module__ else "internal"
-                log.error("frame failed", extra={"user": s.user, "cid": s.cid, "error": type(exc).__name__,
-                                                 "frame_type": frame.get("type") if isinstance(frame, dict) else None})
+                log.error("frame failed", exc_info=exc,
+                          extra={"user": s.user, "cid": s.cid, "error": type(exc).__name__,
+                                 "frame_type": frame.get("type") if isinstance(frame, dict) else None})
                 self.metrics.inc("imserver_errors_total", code=code)
                 await ws.send(error_frame(code, protocol.ERROR_CODES[code], frame.get("ref")))
 
@@ -397,7 +398,7 @@ class Node:
             code = exc.code if isinstance(exc, StoreError) else "unavailable"
             message = exc.message if isinstance(exc, StoreError) else protocol.ERROR_CODES["unavailable"]
             if not isinstance(exc, (StoreError, StoreUnavailable)):
-                log.error("send failed", extra={"error": type(exc).__name__})
+                log.error("send failed", exc_info=exc, extra={"user": s.user, "error": type(exc).__name__})
             self.metrics.inc("imserver_errors_total", code=code)
             self.push((s.ws,), error_frame(code, message, ref))
             return

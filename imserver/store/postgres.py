@@ -66,6 +66,13 @@ class PostgresStore(Store):
         if self._wconn is not None and not self._wconn.is_closed():
             await self._wconn.close()
 
+    @staticmethod
+    def _is_row_error(exc: BaseException) -> bool:
+        # asyncpg's client-side DataError (a value it cannot encode) is a ValueError; server-side
+        # class 22 (data exception: NUL in text, bad encoding) and 23 (integrity) are row errors.
+        return isinstance(exc, (ValueError, TypeError, OverflowError, asyncpg.DataError,
+                                asyncpg.IntegrityConstraintViolationError))
+
     async def _after_failure(self) -> None:
         if self._wconn is None or self._wconn.is_closed():
             try:

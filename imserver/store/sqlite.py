@@ -138,6 +138,11 @@ class SQLiteStore(Store):
             raise
         return results
 
+    @staticmethod
+    def _is_row_error(exc: BaseException) -> bool:
+        return isinstance(exc, (ValueError, TypeError, OverflowError, sqlite3.DataError, sqlite3.IntegrityError,
+                                sqlite3.InterfaceError))
+
     def _forget(self) -> None:
         self._last_seq.clear()
         self._dirty.clear()
