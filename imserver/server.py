@@ -149,13 +149,17 @@ class Node:
         return self.port
 
     async def shutdown(self) -> None:
-        """Drain: stop accepting, finish queued commits (acks go out), close clients with 1001."""
+        """Drain: finish queued commits (acks go out), close clients with 1001, then stop listening.
+
+        While draining the listener stays open: /readyz answers 503 so load balancers stop
+        sending, and a new WebSocket is closed with 1001 right after its upgrade (reconnect
+        elsewhere) instead of meeting a refused TCP connection."""
         if self.draining:
             await self._stopped.wait()
             return
         self.draining = True
         log.info("draining", extra={"node": self.node_id, "inflight": self.store.inflight})
-        self.ws_server.close(close_connections=False)
+        await asyncio.sleep(self.cfg.drain_grace_s)   # health checks see 503 and stop routing here
         deadline = time.monotonic() + self.cfg.drain_timeout_s
         while self.store.inflight and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
@@ -164,6 +168,7 @@ class Node:
         if conns:
             await asyncio.wait([asyncio.ensure_future(ws.close(protocol.CLOSE_GOING_AWAY, "server shutting down"))
                                 for ws in conns], timeout=self.cfg.drain_timeout_s)
+        self.ws_server.close(close_connections=False)
         await self.ws_server.wait_closed()
         for t in self._tasks:
             t.cancel()
@@ -188,7 +193,8 @@ class Node:
         if path != "/ws":
             return connection.respond(404, "not found\n")
         if self.draining:
-            return connection.respond(503, "draining\n")
+            connection.imserver_user = None   # the handler closes it with 1001 at once
+            return None
         token = None
         authz = request.headers.get("Authorization", "")
         if authz.lower().startswith("bearer "):
@@ -285,10 +291,10 @@ class Node:
         user = ws.imserver_user
         self._slim(ws)
         cfg = self.cfg
-        conns = self.local.get(user)
-        if self.draining:
+        if self.draining or user is None:
             await ws.close(protocol.CLOSE_GOING_AWAY, "server shutting down")
             return
+        conns = self.local.get(user)
         if conns is not None and len(conns) >= cfg.max_connections_per_user:
             self.metrics.inc("imserver_errors_total", code="too_many_connections")
             await ws.close(protocol.CLOSE_POLICY, "too many connections for this user")
@@ -430,10 +436,12 @@ class Node:
         await s.ws.send(dumps({"type": "group", "ref": f["ref"], "conv": res.conv, "name": res.name,
                                "members": sorted(res.members)}))
         if res.changed:
+            # Members and the users changed (the one who left included) on all their connections,
+            # except the requesting one, which has the `group` reply.
             notify = set(res.members) | set(res.changed)
-            notify.discard(s.user)
             self.fanout.publish(notify, dumps({"type": "group_event", "event": event, "conv": res.conv,
-                                               "name": res.name, "by": s.user, "users": sorted(res.changed)}))
+                                               "name": res.name, "by": s.user, "users": sorted(res.changed)}),
+                                exclude=s.ws)
 
     async def _h_group_create(self, s, f, t0):
         conv = "g:" + secrets.token_hex(8)
@@ -460,6 +468,8 @@ class Node:
     async def _h_receipt(self, s, f, t0):
         res = await self.store.receipt(s.user, f["conv"], f["kind"], f["seq"])
         await s.ws.send(dumps({"type": "ok", "ref": f["ref"], "for": "receipt", "conv": res.conv, "seq": res.seq}))
+        if not res.moved:
+            return
         others = [m for m in res.members if m != s.user]
         self.fanout.publish(others, dumps({"type": "receipt", "conv": res.conv, "user": s.user, "kind": res.kind,
                                            "seq": res.seq}))

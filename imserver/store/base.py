@@ -64,6 +64,17 @@ class ReceiptResult:
     kind: str
     seq: int
     members: tuple
+    moved: bool = True    # False: the marker was already there (nothing to tell the others)
+
+
+def receipt_marker_check(kind: str, seq: int, read_seq: int, delivered_seq: int) -> bool:
+    """Markers only move forward: a receipt behind the user's marker is refused (before any write);
+    True when it moves the marker, False when it repeats it."""
+    current = read_seq if kind == "read" else delivered_seq
+    if seq < current:
+        raise StoreError("bad_frame", f"receipt seq {seq} is behind your {kind} marker {current}; "
+                                      "markers only move forward")
+    return seq > current
 
 
 class WriteOp:
