@@ -191,7 +191,7 @@ def parse_client_frame(text, *, max_body_bytes: int, sync_max_limit: int) -> dic
         if not isinstance(ctype, str) or len(ctype) > 100 or not CONTENT_TYPE_RE.fullmatch(ctype):
             raise ProtocolError("bad_frame", "field content_type is invalid", ref)
         out["content_type"] = ctype
-        out["size_bytes"] = _int(frame, "size_bytes", ref, default=0, lo=0)
+        out["size_bytes"] = _int(frame, "size_bytes", ref, lo=1)   # the PUT must send exactly this many bytes
     else:
         raise ProtocolError("unknown_type", f"unknown frame type {ftype[:32]!r}", ref)
     return out

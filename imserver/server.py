@@ -391,9 +391,20 @@ class Node:
                 s.window_free = asyncio.Event()
             s.window_free.clear()
             await s.window_free.wait()
+        if f["media"] is not None:
+            await self._check_media(s, f)
         s.inflight += 1
         fut = self.store.send(s.user, f["client_msg_id"], f["conv"], f["to"], f["body"], f["media"])
         fut.add_done_callback(lambda fut: self._send_done(s, f["ref"], t0, fut))
+
+    async def _check_media(self, s: Session, f: dict) -> None:
+        """A message may carry only an object its sender uploaded (knowing a key grants nothing)."""
+        if self.media is None:
+            raise ProtocolError("media_disabled", protocol.ERROR_CODES["media_disabled"], f["ref"])
+        if f["media"].split("/", 1)[0] != s.user:
+            raise ProtocolError("forbidden", "field media: only keys you uploaded may be sent", f["ref"])
+        if not await self.media.exists(f["media"]):
+            raise ProtocolError("bad_frame", "field media: no object was uploaded under that key", f["ref"])
 
     def _send_done(self, s: Session, ref, t0: float, fut: asyncio.Future) -> None:
         s.inflight -= 1
@@ -484,9 +495,8 @@ class Node:
             raise ProtocolError("media_disabled", protocol.ERROR_CODES["media_disabled"], f["ref"])
         if f["size_bytes"] > self.cfg.max_media_bytes:
             raise ProtocolError("bad_frame", f"size_bytes exceeds {self.cfg.max_media_bytes}", f["ref"])
-        info = self.media.upload(s.user, f["content_type"])
-        await s.ws.send(dumps({"type": "upload_url", "ref": f["ref"], **info,
-                               "headers": {"Content-Type": f["content_type"]}}))
+        info = self.media.upload(s.user, f["content_type"], f["size_bytes"])
+        await s.ws.send(dumps({"type": "upload_url", "ref": f["ref"], **info}))
 
     async def _h_media_url(self, s, f, t0):
         if self.media is None:
