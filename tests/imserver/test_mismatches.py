@@ -93,3 +93,18 @@ async def test_bad_tokens_get_401_not_500(node_factory, mint, tmp_path, make):
         async with connect(f"ws://127.0.0.1:{node.port}/ws?token=" + urllib.request.quote(make(mint))):
             pass
     assert info.value.response.status_code == 401
+
+
+@pytest.mark.parametrize("claims", [
+    {"sub": "alice\n", "exp": 9e12},                 # trailing newline: a phantom "alice"
+    {"sub": "alice", "exp": 9e12, "nbf": 9e12},     # not valid yet
+    {"sub": "alice", "exp": 9e12, "iat": 9e12},     # issued in the future
+])
+async def test_tokens_the_docs_call_invalid_get_401(node_factory, secret, tmp_path, claims):
+    from imserver import auth
+    node = await node_factory(database_url=f"sqlite:///{tmp_path}/im.db")
+    with pytest.raises(InvalidStatus) as info:
+        async with connect(f"ws://127.0.0.1:{node.port}/ws",
+                           additional_headers={"Authorization": "Bearer " + auth.encode(claims, secret)}):
+            pass
+    assert info.value.response.status_code == 401
