@@ -92,7 +92,8 @@ def frames(draw):
 class Harness:
     """A node, a fuzzing connection (mallory) and a bystander pair, all on one background loop."""
 
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, database_url: str):
+        self.database_url = database_url
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -105,7 +106,7 @@ class Harness:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     async def _start(self):
-        cfg = make_config(self.tmp_path, database_url=f"sqlite:///{self.tmp_path}/im.db",
+        cfg = make_config(self.tmp_path, database_url=self.database_url,
                           conn_rate_msgs_per_s=100000, conn_rate_burst_msgs=100000,
                           user_rate_msgs_per_s=100000, user_rate_burst_msgs=100000, max_connections_per_user=50,
                           group_commit_delay_ms=3)   # the bystander's send shares mallory's batch
@@ -178,11 +179,26 @@ class Harness:
             self.thread.join(10)
 
 
-@pytest.fixture(scope="module")
-def harness(tmp_path_factory):
-    h = Harness(tmp_path_factory.mktemp("fuzz"))
-    yield h
-    h.close()
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def harness(request, tmp_path_factory):
+    """One node per backend for all examples (PostgreSQL: a database of its own, dropped after)."""
+    tmp = tmp_path_factory.mktemp("fuzz")
+    if request.param == "sqlite":
+        h = Harness(tmp, f"sqlite:///{tmp}/im.db")
+        yield h
+        h.close()
+        return
+    import uuid
+    from conftest import _pg_admin
+    admin = request.getfixturevalue("pg_admin_dsn")
+    name = "imserver_fuzz_" + uuid.uuid4().hex[:12]
+    asyncio.run(_pg_admin(admin, f"CREATE DATABASE {name}"))
+    try:
+        h = Harness(tmp, f"{admin.rsplit('/', 1)[0]}/{name}")
+        yield h
+        h.close()
+    finally:
+        asyncio.run(_pg_admin(admin, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
 @settings(max_examples=1000, deadline=None, database=None, derandomize=True,
