@@ -141,6 +141,8 @@ async def test_s3_presigned_upload_against_moto(node_factory, client_factory, tm
         assert info.value.code == "bad_frame"            # HEAD says: not uploaded yet
         status, _ = await asyncio.to_thread(_http, "PUT", up["url"], b"JPEGDATA", up["headers"])
         assert status == 200
+        status, _ = await asyncio.to_thread(_http, "PUT", up["url"], b"EVILDATA", up["headers"])
+        assert status == 412                             # single-use: S3 conditional write refuses
         ack = await alice.send("", to="bob", media=up["key"], client_msg_id="s3-1")
         assert ack["seq"] == 1
         obj = s3.get_object(Bucket="media", Key=up["key"])
