@@ -81,7 +81,7 @@ def main(argv=None) -> int:
             from . import auth
             from .protocol import USER_RE
             cfg = _config(args)
-            if not USER_RE.match(args.user):
+            if not USER_RE.fullmatch(args.user):
                 raise ConfigError(f"user {args.user!r}: expected 1-64 characters of A-Z a-z 0-9 _ . @ + -")
             if args.ttl_s < 1:
                 raise ConfigError("--ttl-s: expected an integer >= 1")

@@ -45,6 +45,7 @@ class Config:
     ping_interval_s: float = 20.0
     ping_timeout_s: float = 20.0
     drain_timeout_s: float = 10.0
+    drain_grace_s: float = 1.0             # SIGTERM: /readyz answers 503 this long before clients are closed
     sync_max_limit: int = 500
     group_commit_max_batch: int = 1024
     group_commit_delay_ms: float = 0.0     # >0: wait this long for more writes when < 64 are queued
@@ -88,6 +89,8 @@ class Config:
                 raise bad(name, "a number > 0")
         if not (0 <= self.group_commit_delay_ms <= 100):
             raise bad("group_commit_delay_ms", "a number of milliseconds in 0..100")
+        if not (0 <= self.drain_grace_s <= 300):
+            raise bad("drain_grace_s", "a number of seconds in 0..300")
         if self.retention_days < 0:
             raise bad("retention_days", "a number >= 0 (0 keeps messages forever)")
         url = self.resolved_database_url()

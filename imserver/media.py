@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 log = logging.getLogger("imserver.media")
-KEY_RE = re.compile(r"^[A-Za-z0-9_.@+\-]{1,64}/[0-9a-f]{32}$")
+KEY_RE = re.compile(r"[A-Za-z0-9_.@+\-]{1,64}/[0-9a-f]{32}")
 
 
 def new_key(user: str) -> str:
@@ -36,8 +36,11 @@ def _hmac(key: bytes, msg: str) -> bytes:
 
 
 def presign_s3(method: str, *, endpoint_url: str, bucket: str, key: str, region: str, access_key_id: str,
-               secret_access_key: str, expires_s: int, now: dt.datetime | None = None) -> str:
-    """A SigV4 pre-signed URL (UNSIGNED-PAYLOAD, only the host header signed)."""
+               secret_access_key: str, expires_s: int, now: dt.datetime | None = None,
+               headers: dict | None = None) -> str:
+    """A SigV4 pre-signed URL (UNSIGNED-PAYLOAD).  The host header is always signed; ``headers``
+    (e.g. Content-Type, Content-Length, If-None-Match) are signed too, so S3 refuses a request
+    that does not send exactly those values."""
     now = now or dt.datetime.now(dt.timezone.utc)
     amz_date = now.strftime("%Y%m%dT%H%M%SZ")
     date = now.strftime("%Y%m%d")
@@ -50,15 +53,18 @@ def presign_s3(method: str, *, endpoint_url: str, bucket: str, key: str, region:
         scheme, host = "https", f"{bucket}.{regional}.amazonaws.com"
         uri = "/" + quote(key, safe="/~")
     scope = f"{date}/{region}/s3/aws4_request"
+    signed = {"host": host, **{k.lower(): str(v).strip() for k, v in (headers or {}).items()}}
+    names = ";".join(sorted(signed))
     params = {
         "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
         "X-Amz-Credential": f"{access_key_id}/{scope}",
         "X-Amz-Date": amz_date,
         "X-Amz-Expires": str(int(expires_s)),
-        "X-Amz-SignedHeaders": "host",
+        "X-Amz-SignedHeaders": names,
     }
     query = "&".join(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted(params.items()))
-    canonical = "\n".join([method, uri, query, f"host:{host}\n", "host", "UNSIGNED-PAYLOAD"])
+    canonical_headers = "".join(f"{k}:{signed[k]}\n" for k in sorted(signed))
+    canonical = "\n".join([method, uri, query, canonical_headers, names, "UNSIGNED-PAYLOAD"])
     to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
     k = _hmac(_hmac(_hmac(_hmac(("AWS4" + secret_access_key).encode(), date), region), "s3"), "aws4_request")
     signature = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
@@ -75,18 +81,39 @@ class S3Media:
     async def close(self) -> None:
         pass
 
-    def _url(self, method: str, key: str) -> str:
+    def _url(self, method: str, key: str, headers: dict | None = None) -> str:
         c = self.cfg
         return presign_s3(method, endpoint_url=c.s3_endpoint_url, bucket=c.s3_bucket, key=key, region=c.s3_region,
                           access_key_id=c.s3_access_key_id, secret_access_key=c.s3_secret_access_key,
-                          expires_s=c.upload_url_ttl_s)
+                          expires_s=c.upload_url_ttl_s, headers=headers)
 
-    def upload(self, user: str, content_type: str) -> dict:
+    def upload(self, user: str, content_type: str, size_bytes: int) -> dict:
+        """Declared type and size are signed headers; ``If-None-Match: *`` (S3 conditional write)
+        makes the URL single-use: a second PUT to the key gets 412."""
         key = new_key(user)
-        return {"key": key, "url": self._url("PUT", key), "method": "PUT", "expires_in_s": self.cfg.upload_url_ttl_s}
+        headers = {"Content-Type": content_type, "Content-Length": str(size_bytes), "If-None-Match": "*"}
+        return {"key": key, "url": self._url("PUT", key, headers), "method": "PUT",
+                "expires_in_s": self.cfg.upload_url_ttl_s, "headers": headers}
 
     def download_url(self, key: str) -> str:
         return self._url("GET", key)
+
+    async def exists(self, key: str) -> bool:
+        """HEAD the object (a signed URL): True when it was uploaded."""
+        import urllib.error
+        import urllib.request
+
+        def head() -> bool:
+            try:
+                with urllib.request.urlopen(urllib.request.Request(self._url("HEAD", key), method="HEAD"),
+                                            timeout=10) as r:
+                    return r.status == 200
+            except urllib.error.HTTPError as exc:
+                if exc.code in (403, 404):
+                    return False
+                raise OSError(f"media store answered {exc.code}") from exc
+
+        return await asyncio.to_thread(head)
 
 
 # ---- local disk behind a signed-URL HTTP endpoint -----------------------------------------------
@@ -119,28 +146,41 @@ class LocalMedia:
         scheme = "https" if self.cfg.tls_cert_file else "http"
         return f"{scheme}://{self.cfg.listen_host}:{self.port}"
 
-    def _sig(self, op: str, key: str, exp: int) -> str:
-        return hmac.new(self._key, f"{op}\n{key}\n{exp}".encode(), hashlib.sha256).hexdigest()
+    def _sig(self, op: str, key: str, exp: int, size: str = "", ctype: str = "") -> str:
+        return hmac.new(self._key, f"{op}\n{key}\n{exp}\n{size}\n{ctype}".encode(), hashlib.sha256).hexdigest()
 
-    def _url(self, op: str, key: str) -> str:
+    def _url(self, op: str, key: str, size: str = "", ctype: str = "") -> str:
         exp = int(time.time()) + self.cfg.upload_url_ttl_s
-        return f"{self.base_url()}/media/{key}?op={op}&exp={exp}&sig={self._sig(op, key, exp)}"
+        extra = f"&size={size}&ct={quote(ctype, safe='')}" if op == "put" else ""
+        return f"{self.base_url()}/media/{key}?op={op}&exp={exp}{extra}&sig={self._sig(op, key, exp, size, ctype)}"
 
-    def upload(self, user: str, content_type: str) -> dict:
+    def upload(self, user: str, content_type: str, size_bytes: int) -> dict:
+        """A PUT URL bound to the declared size and type (both signed); the endpoint stores the
+        key once (a second PUT gets 409)."""
         key = new_key(user)
-        return {"key": key, "url": self._url("put", key), "method": "PUT", "expires_in_s": self.cfg.upload_url_ttl_s}
+        return {"key": key, "url": self._url("put", key, str(size_bytes), content_type), "method": "PUT",
+                "expires_in_s": self.cfg.upload_url_ttl_s,
+                "headers": {"Content-Type": content_type, "Content-Length": str(size_bytes)}}
 
     def download_url(self, key: str) -> str:
         return self._url("get", key)
 
+    async def exists(self, key: str) -> bool:
+        return KEY_RE.fullmatch(key) is not None and (self.root / key).is_file()
+
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        status = 500
         try:
             status, body = await asyncio.wait_for(self._serve(reader), timeout=60)
+        except asyncio.LimitOverrunError:   # a request or header line beyond the 64 KiB reader limit
+            status, body = 431, b"request header line too long\n"
         except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError, ValueError):
             status, body = 400, b"bad request\n"
+        except Exception as exc:   # a bug: answer cleanly and say what failed
+            log.error("media request failed", exc_info=exc, extra={"error": type(exc).__name__})
+            status, body = 500, b"internal error\n"
         reason = {200: "OK", 201: "Created", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-                  405: "Method Not Allowed", 411: "Length Required", 413: "Payload Too Large"}.get(status, "Error")
+                  405: "Method Not Allowed", 409: "Conflict", 411: "Length Required", 413: "Payload Too Large",
+                  415: "Unsupported Media Type", 431: "Request Header Fields Too Large"}.get(status, "Error")
         try:
             writer.write(f"HTTP/1.1 {status} {reason}\r\nContent-Length: {len(body)}\r\n"
                          "Content-Type: application/octet-stream\r\nConnection: close\r\n\r\n".encode() + body)
@@ -169,36 +209,49 @@ class LocalMedia:
         op = {"PUT": "put", "GET": "get"}.get(method)
         if op is None:
             return 405, b"method not allowed\n"
-        if not KEY_RE.match(key) or q.get("op") != op:
+        if not KEY_RE.fullmatch(key) or q.get("op") != op:
             return 403, b"forbidden\n"
         try:
             exp = int(q.get("exp", "0"))
         except ValueError:
             return 403, b"forbidden\n"
-        if exp < time.time() or not hmac.compare_digest(self._sig(op, key, exp), q.get("sig", "")):
+        size, ctype, sig = q.get("size", ""), q.get("ct", ""), q.get("sig", "")
+        if exp < time.time() or not sig.isascii() or \
+                not hmac.compare_digest(self._sig(op, key, exp, size, ctype), sig):
             return 403, b"forbidden\n"
         path = self.root / key
         if op == "get":
             if not path.is_file():
                 return 404, b"not found\n"
             return 200, await asyncio.get_running_loop().run_in_executor(None, path.read_bytes)
+        if path.exists():
+            return 409, b"already uploaded (upload URLs are single-use)\n"
+        if headers.get("content-type", "") != ctype:
+            return 415, f"content-type must be {ctype} as declared\n".encode()
         if "content-length" not in headers:
             return 411, b"content-length required\n"
-        size = int(headers["content-length"])
-        if size < 0 or size > self.cfg.max_media_bytes:
-            return 413, b"too large\n"
-        data = await reader.readexactly(size)
+        length = int(headers["content-length"])
+        if length != int(size) or length > self.cfg.max_media_bytes:
+            return 413, f"content-length must be {size} bytes as declared\n".encode()
+        data = await reader.readexactly(length)
 
-        def write():
+        def write() -> bool:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".part")
+            tmp = path.with_name(f"{path.name}.{secrets.token_hex(4)}.part")
             with open(tmp, "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.replace(tmp, path)
+            try:
+                os.link(tmp, path)   # fails if a concurrent PUT got there first: the key is written once
+                return True
+            except FileExistsError:
+                return False
+            finally:
+                os.unlink(tmp)
 
-        await asyncio.get_running_loop().run_in_executor(None, write)
+        if not await asyncio.get_running_loop().run_in_executor(None, write):
+            return 409, b"already uploaded (upload URLs are single-use)\n"
         return 201, b"created\n"
 
 

@@ -8,15 +8,22 @@ from __future__ import annotations
 import json
 import re
 
-USER_RE = re.compile(r"^[A-Za-z0-9_.@+\-]{1,64}$")
-CONV_RE = re.compile(r"^(d:[A-Za-z0-9_.@+\-]{1,64}:[A-Za-z0-9_.@+\-]{1,64}|g:[A-Za-z0-9]{1,40})$")
-CLIENT_MSG_ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
-MEDIA_KEY_RE = re.compile(r"^[A-Za-z0-9_.@+\-/]{1,256}$")
+from . import strictjson
+
+# Every id pattern is used with fullmatch (``$`` would accept a trailing newline: "alice\n").
+USER_RE = re.compile(r"[A-Za-z0-9_.@+\-]{1,64}")
+CONV_RE = re.compile(r"d:[A-Za-z0-9_.@+\-]{1,64}:[A-Za-z0-9_.@+\-]{1,64}|g:[A-Za-z0-9]{1,40}")
+CLIENT_MSG_ID_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
+MEDIA_KEY_RE = re.compile(r"[A-Za-z0-9_.@+\-/]{1,256}")
+CONTENT_TYPE_RE = re.compile(r"[\w.+\-]+/[\w.+\-]+", re.ASCII)
+MAX_JSON_DEPTH = 8           # a frame is an object holding at most a list of strings
+MAX_REF_CHARS = 64
 
 # Error codes sent in `error` frames (documented in docs/protocol.md).
 ERROR_CODES = {
     "bad_json": "frame is not a JSON object",
     "bad_frame": "a field is missing or invalid",
+    "rejected": "the database refused this message; resending it unchanged fails again",
     "unknown_type": "unknown frame type",
     "forbidden": "not a member of that conversation (or not allowed)",
     "not_found": "no such conversation",
@@ -51,6 +58,20 @@ def direct_conv_id(a: str, b: str) -> str:
     return f"d:{x}:{y}"
 
 
+def valid_text(text: str) -> bool:
+    """False when ``text`` holds a lone surrogate (JSON "\\ud800": it has no UTF-8 form) or U+0000
+    (PostgreSQL text cannot hold it): either would pass here and then fail inside a commit."""
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def direct_pair(conv: str) -> tuple[str, str] | None:
     if not conv.startswith("d:"):
         return None
@@ -64,15 +85,43 @@ def _str(frame: dict, name: str, regex: re.Pattern | None, ref, required: bool =
         if required:
             raise ProtocolError("bad_frame", f"field {name} is required", ref)
         return None
-    if not isinstance(value, str) or len(value) > max_len or (regex is not None and not regex.match(value)):
+    if not isinstance(value, str) or len(value) > max_len or (regex is not None and not regex.fullmatch(value)):
         raise ProtocolError("bad_frame", f"field {name} is invalid", ref)
+    if regex is None and not valid_text(value):
+        raise ProtocolError("bad_frame", f"field {name} holds a lone surrogate or NUL (not valid text)", ref)
     return value
+
+
+def _conv(frame: dict, ref, required: bool = True):
+    """A conversation id; a 1:1 id must name two different users in sorted order (one id per pair)."""
+    conv = _str(frame, "conv", CONV_RE, ref, required=required)
+    if conv is not None and conv.startswith("d:"):
+        a, b = direct_pair(conv)
+        if a == b:
+            raise ProtocolError("bad_frame", "field conv names the same user twice", ref)
+        if a > b:
+            raise ProtocolError("bad_frame", f"field conv must list the two users sorted: {direct_conv_id(a, b)}",
+                                ref)
+    return conv
+
+
+def _ref(frame: dict):
+    """The frame's ref: a string (valid Unicode) or an integer, at most 64 characters; None if absent."""
+    ref = frame.get("ref")
+    if ref is None:
+        return None
+    if isinstance(ref, bool) or not isinstance(ref, (str, int)) or len(str(ref)) > MAX_REF_CHARS \
+            or (isinstance(ref, str) and not valid_text(ref)):
+        raise ProtocolError("bad_frame", f"field ref must be a string or integer of at most {MAX_REF_CHARS} "
+                                         "characters")
+    return ref
 
 
 def _int(frame: dict, name: str, ref, default=None, lo: int = 0, hi: int = 2**62):
     value = frame.get(name, default)
     if value is None:
         raise ProtocolError("bad_frame", f"field {name} is required", ref)
+    # floats (even 3.0) are refused: seqs and limits are integers
     if not isinstance(value, int) or isinstance(value, bool) or not (lo <= value <= hi):
         raise ProtocolError("bad_frame", f"field {name} must be an integer in {lo}..{hi}", ref)
     return value
@@ -80,17 +129,8 @@ def _int(frame: dict, name: str, ref, default=None, lo: int = 0, hi: int = 2**62
 
 def parse_client_frame(text, *, max_body_bytes: int, sync_max_limit: int) -> dict:
     """Validate one client frame; return a normalized dict with at least ``type`` and ``ref``."""
-    if isinstance(text, bytes):
-        raise ProtocolError("bad_json", "binary frames are not accepted; send JSON text")
-    try:
-        frame = _loads(text)
-    except ValueError:
-        raise ProtocolError("bad_json", "frame is not valid JSON") from None
-    if not isinstance(frame, dict):
-        raise ProtocolError("bad_json", "frame must be a JSON object")
-    ref = frame.get("ref")
-    if ref is not None and not (isinstance(ref, (str, int)) and not isinstance(ref, bool) and len(str(ref)) <= 64):
-        ref = None
+    frame = loads_frame(text)
+    ref = _ref(frame)
     ftype = frame.get("type")
     if not isinstance(ftype, str):
         raise ProtocolError("bad_frame", "field type is required", ref)
@@ -100,43 +140,45 @@ def parse_client_frame(text, *, max_body_bytes: int, sync_max_limit: int) -> dic
         ref = ref if ref is not None else cmid
         out["ref"] = ref
         out["client_msg_id"] = cmid
-        conv = _str(frame, "conv", CONV_RE, ref, required=False)
+        conv = _conv(frame, ref, required=False)
         to = _str(frame, "to", USER_RE, ref, required=False)
         if (conv is None) == (to is None):
             raise ProtocolError("bad_frame", "exactly one of conv or to is required", ref)
         body = frame.get("body", "")
         if not isinstance(body, str):
             raise ProtocolError("bad_frame", "field body must be a string", ref)
-        if len(body.encode("utf-8", "surrogatepass")) > max_body_bytes:
+        if not valid_text(body):
+            raise ProtocolError("bad_frame", "field body holds a lone surrogate or NUL (not valid text)", ref)
+        if len(body) > max_body_bytes or len(body.encode("utf-8")) > max_body_bytes:
             raise ProtocolError("bad_frame", f"body exceeds {max_body_bytes} bytes", ref)
         media = _str(frame, "media", MEDIA_KEY_RE, ref, required=False)
         if not body and media is None:
             raise ProtocolError("bad_frame", "body or media is required", ref)
         out.update(conv=conv, to=to, body=body, media=media)
     elif ftype == "sync":
-        out["conv"] = _str(frame, "conv", CONV_RE, ref)
+        out["conv"] = _conv(frame, ref)
         out["after_seq"] = _int(frame, "after_seq", ref, default=0)
         out["limit"] = _int(frame, "limit", ref, default=min(100, sync_max_limit), lo=1, hi=sync_max_limit)
     elif ftype in ("inbox", "ping"):
         pass
     elif ftype == "group_create":
         name = frame.get("name", "")
-        if not isinstance(name, str) or len(name) > 100:
+        if not isinstance(name, str) or len(name) > 100 or not valid_text(name):
             raise ProtocolError("bad_frame", "field name must be a string of at most 100 characters", ref)
         members = frame.get("members", [])
-        if not isinstance(members, list) or not all(isinstance(m, str) and USER_RE.match(m) for m in members):
+        if not isinstance(members, list) or not all(isinstance(m, str) and USER_RE.fullmatch(m) for m in members):
             raise ProtocolError("bad_frame", "field members must be a list of user ids", ref)
         public = frame.get("public", False)
         if not isinstance(public, bool):
             raise ProtocolError("bad_frame", "field public must be true or false", ref)
         out.update(name=name, members=list(dict.fromkeys(members)), public=public)
     elif ftype in ("group_join", "group_leave", "group_members", "typing"):
-        out["conv"] = _str(frame, "conv", CONV_RE, ref)
+        out["conv"] = _conv(frame, ref)
     elif ftype == "group_add":
-        out["conv"] = _str(frame, "conv", CONV_RE, ref)
+        out["conv"] = _conv(frame, ref)
         out["user"] = _str(frame, "user", USER_RE, ref)
     elif ftype == "receipt":
-        out["conv"] = _str(frame, "conv", CONV_RE, ref)
+        out["conv"] = _conv(frame, ref)
         out["seq"] = _int(frame, "seq", ref, lo=1)
         kind = frame.get("kind")
         if kind not in RECEIPT_KINDS:
@@ -146,10 +188,10 @@ def parse_client_frame(text, *, max_body_bytes: int, sync_max_limit: int) -> dic
         out["key"] = _str(frame, "key", MEDIA_KEY_RE, ref)
     elif ftype == "upload":
         ctype = frame.get("content_type", "application/octet-stream")
-        if not isinstance(ctype, str) or len(ctype) > 100 or not re.match(r"^[\w.+\-]+/[\w.+\-]+$", ctype):
+        if not isinstance(ctype, str) or len(ctype) > 100 or not CONTENT_TYPE_RE.fullmatch(ctype):
             raise ProtocolError("bad_frame", "field content_type is invalid", ref)
         out["content_type"] = ctype
-        out["size_bytes"] = _int(frame, "size_bytes", ref, default=0, lo=0)
+        out["size_bytes"] = _int(frame, "size_bytes", ref, lo=1)   # the PUT must send exactly this many bytes
     else:
         raise ProtocolError("unknown_type", f"unknown frame type {ftype[:32]!r}", ref)
     return out
@@ -158,18 +200,29 @@ def parse_client_frame(text, *, max_body_bytes: int, sync_max_limit: int) -> dic
 def peek_ref(text):
     """The ref a refused frame would have had (for rate_limited errors), or None."""
     try:
-        frame = _loads(text)
-    except (ValueError, TypeError):
+        frame = loads_frame(text)
+        if "ref" not in frame and frame.get("type") == "send":
+            frame = {"ref": frame.get("client_msg_id")}
+        return _ref(frame)
+    except ProtocolError:
         return None
-    if not isinstance(frame, dict):
-        return None
-    ref = frame.get("ref", frame.get("client_msg_id") if frame.get("type") == "send" else None)
-    return ref if isinstance(ref, (str, int)) and not isinstance(ref, bool) and len(str(ref)) <= 64 else None
 
 
-# One encoder reused (json.dumps with non-default separators builds a new encoder per call).
+# One encoder reused (json.dumps with options builds a new encoder per call).
 dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_loads = json.loads
+
+
+def loads_frame(text) -> dict:
+    """Text → a JSON object, or ProtocolError(bad_json): binary, not JSON, NaN/Infinity, too deep."""
+    if isinstance(text, bytes):
+        raise ProtocolError("bad_json", "binary frames are not accepted; send JSON text")
+    try:
+        frame = strictjson.loads(text, MAX_JSON_DEPTH)
+    except strictjson.StrictJSONError as exc:
+        raise ProtocolError("bad_json", f"frame is not valid JSON: {exc}") from None
+    if not isinstance(frame, dict):
+        raise ProtocolError("bad_json", "frame must be a JSON object")
+    return frame
 
 
 def error_frame(code: str, message: str, ref=None) -> str:

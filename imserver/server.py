@@ -149,13 +149,17 @@ class Node:
         return self.port
 
     async def shutdown(self) -> None:
-        """Drain: stop accepting, finish queued commits (acks go out), close clients with 1001."""
+        """Drain: finish queued commits (acks go out), close clients with 1001, then stop listening.
+
+        While draining the listener stays open: /readyz answers 503 so load balancers stop
+        sending, and a new WebSocket is closed with 1001 right after its upgrade (reconnect
+        elsewhere) instead of meeting a refused TCP connection."""
         if self.draining:
             await self._stopped.wait()
             return
         self.draining = True
         log.info("draining", extra={"node": self.node_id, "inflight": self.store.inflight})
-        self.ws_server.close(close_connections=False)
+        await asyncio.sleep(self.cfg.drain_grace_s)   # health checks see 503 and stop routing here
         deadline = time.monotonic() + self.cfg.drain_timeout_s
         while self.store.inflight and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
@@ -164,6 +168,7 @@ class Node:
         if conns:
             await asyncio.wait([asyncio.ensure_future(ws.close(protocol.CLOSE_GOING_AWAY, "server shutting down"))
                                 for ws in conns], timeout=self.cfg.drain_timeout_s)
+        self.ws_server.close(close_connections=False)
         await self.ws_server.wait_closed()
         for t in self._tasks:
             t.cancel()
@@ -188,7 +193,8 @@ class Node:
         if path != "/ws":
             return connection.respond(404, "not found\n")
         if self.draining:
-            return connection.respond(503, "draining\n")
+            connection.imserver_user = None   # the handler closes it with 1001 at once
+            return None
         token = None
         authz = request.headers.get("Authorization", "")
         if authz.lower().startswith("bearer "):
@@ -204,7 +210,7 @@ class Node:
             self.metrics.inc("imserver_errors_total", code="unauthorized")
             log.info("auth rejected", extra={"reason": str(exc)})
             return connection.respond(401, "invalid token\n")
-        if not protocol.USER_RE.match(claims["sub"]):
+        if not protocol.USER_RE.fullmatch(claims["sub"]):
             return connection.respond(401, "invalid token subject\n")
         connection.imserver_user = claims["sub"]
         return None
@@ -285,10 +291,10 @@ class Node:
         user = ws.imserver_user
         self._slim(ws)
         cfg = self.cfg
-        conns = self.local.get(user)
-        if self.draining:
+        if self.draining or user is None:
             await ws.close(protocol.CLOSE_GOING_AWAY, "server shutting down")
             return
+        conns = self.local.get(user)
         if conns is not None and len(conns) >= cfg.max_connections_per_user:
             self.metrics.inc("imserver_errors_total", code="too_many_connections")
             await ws.close(protocol.CLOSE_POLICY, "too many connections for this user")
@@ -372,8 +378,9 @@ class Node:
                 raise
             except Exception as exc:   # a read failed (database down...) or a bug: report, keep serving
                 code = "unavailable" if isinstance(exc, OSError) or "asyncpg" in type(exc).__module__ else "internal"
-                log.error("frame failed", extra={"user": s.user, "cid": s.cid, "error": type(exc).__name__,
-                                                 "frame_type": frame.get("type") if isinstance(frame, dict) else None})
+                log.error("frame failed", exc_info=exc,
+                          extra={"user": s.user, "cid": s.cid, "error": type(exc).__name__,
+                                 "frame_type": frame.get("type") if isinstance(frame, dict) else None})
                 self.metrics.inc("imserver_errors_total", code=code)
                 await ws.send(error_frame(code, protocol.ERROR_CODES[code], frame.get("ref")))
 
@@ -384,9 +391,20 @@ class Node:
                 s.window_free = asyncio.Event()
             s.window_free.clear()
             await s.window_free.wait()
+        if f["media"] is not None:
+            await self._check_media(s, f)
         s.inflight += 1
         fut = self.store.send(s.user, f["client_msg_id"], f["conv"], f["to"], f["body"], f["media"])
         fut.add_done_callback(lambda fut: self._send_done(s, f["ref"], t0, fut))
+
+    async def _check_media(self, s: Session, f: dict) -> None:
+        """A message may carry only an object its sender uploaded (knowing a key grants nothing)."""
+        if self.media is None:
+            raise ProtocolError("media_disabled", protocol.ERROR_CODES["media_disabled"], f["ref"])
+        if f["media"].split("/", 1)[0] != s.user:
+            raise ProtocolError("forbidden", "field media: only keys you uploaded may be sent", f["ref"])
+        if not await self.media.exists(f["media"]):
+            raise ProtocolError("bad_frame", "field media: no object was uploaded under that key", f["ref"])
 
     def _send_done(self, s: Session, ref, t0: float, fut: asyncio.Future) -> None:
         s.inflight -= 1
@@ -397,7 +415,7 @@ class Node:
             code = exc.code if isinstance(exc, StoreError) else "unavailable"
             message = exc.message if isinstance(exc, StoreError) else protocol.ERROR_CODES["unavailable"]
             if not isinstance(exc, (StoreError, StoreUnavailable)):
-                log.error("send failed", extra={"error": type(exc).__name__})
+                log.error("send failed", exc_info=exc, extra={"user": s.user, "error": type(exc).__name__})
             self.metrics.inc("imserver_errors_total", code=code)
             self.push((s.ws,), error_frame(code, message, ref))
             return
@@ -429,10 +447,12 @@ class Node:
         await s.ws.send(dumps({"type": "group", "ref": f["ref"], "conv": res.conv, "name": res.name,
                                "members": sorted(res.members)}))
         if res.changed:
+            # Members and the users changed (the one who left included) on all their connections,
+            # except the requesting one, which has the `group` reply.
             notify = set(res.members) | set(res.changed)
-            notify.discard(s.user)
             self.fanout.publish(notify, dumps({"type": "group_event", "event": event, "conv": res.conv,
-                                               "name": res.name, "by": s.user, "users": sorted(res.changed)}))
+                                               "name": res.name, "by": s.user, "users": sorted(res.changed)}),
+                                exclude=s.ws)
 
     async def _h_group_create(self, s, f, t0):
         conv = "g:" + secrets.token_hex(8)
@@ -459,6 +479,8 @@ class Node:
     async def _h_receipt(self, s, f, t0):
         res = await self.store.receipt(s.user, f["conv"], f["kind"], f["seq"])
         await s.ws.send(dumps({"type": "ok", "ref": f["ref"], "for": "receipt", "conv": res.conv, "seq": res.seq}))
+        if not res.moved:
+            return
         others = [m for m in res.members if m != s.user]
         self.fanout.publish(others, dumps({"type": "receipt", "conv": res.conv, "user": s.user, "kind": res.kind,
                                            "seq": res.seq}))
@@ -473,9 +495,8 @@ class Node:
             raise ProtocolError("media_disabled", protocol.ERROR_CODES["media_disabled"], f["ref"])
         if f["size_bytes"] > self.cfg.max_media_bytes:
             raise ProtocolError("bad_frame", f"size_bytes exceeds {self.cfg.max_media_bytes}", f["ref"])
-        info = self.media.upload(s.user, f["content_type"])
-        await s.ws.send(dumps({"type": "upload_url", "ref": f["ref"], **info,
-                               "headers": {"Content-Type": f["content_type"]}}))
+        info = self.media.upload(s.user, f["content_type"], f["size_bytes"])
+        await s.ws.send(dumps({"type": "upload_url", "ref": f["ref"], **info}))
 
     async def _h_media_url(self, s, f, t0):
         if self.media is None:

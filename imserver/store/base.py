@@ -3,7 +3,11 @@
 Group commit: every mutating operation is queued; one writer task takes everything queued
 (up to ``max_batch``), runs it in ONE transaction, commits once (one fsync), then resolves each
 operation's future.  An operation that is refused (not a member, group full...) raises
-StoreError before its first write, so it leaves nothing behind and its neighbours commit.  While a batch commits, new operations queue up and form the next batch,
+StoreError before its first write, so it leaves nothing behind and its neighbours commit.  An
+operation the *database* refuses (a value the driver cannot encode, a constraint) aborts the
+transaction; the batch is then split in halves and retried until that operation is alone, so
+only it fails (``rejected``, not retryable) and everyone else's writes commit.  While a batch
+commits, new operations queue up and form the next batch,
 so durable throughput grows with concurrency instead of being one fsync per message.
 Per-conversation ``seq`` is assigned inside that transaction (UPDATE ... last_seq + 1), so a
 rolled-back batch leaves no hole and a committed one has no gap.
@@ -11,9 +15,12 @@ rolled-back batch leaves no hole and a committed one has no gap.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+
+log = logging.getLogger("imserver.store")
 
 
 class StoreError(Exception):
@@ -57,6 +64,17 @@ class ReceiptResult:
     kind: str
     seq: int
     members: tuple
+    moved: bool = True    # False: the marker was already there (nothing to tell the others)
+
+
+def receipt_marker_check(kind: str, seq: int, read_seq: int, delivered_seq: int) -> bool:
+    """Markers only move forward: a receipt behind the user's marker is refused (before any write);
+    True when it moves the marker, False when it repeats it."""
+    current = read_seq if kind == "read" else delivered_seq
+    if seq < current:
+        raise StoreError("bad_frame", f"receipt seq {seq} is behind your {kind} marker {current}; "
+                                      "markers only move forward")
+    return seq > current
 
 
 class WriteOp:
@@ -137,12 +155,7 @@ class Store(ABC):
                 batch = self._queue[: self.max_batch]
                 del self._queue[: self.max_batch]
                 t0 = time.perf_counter()
-                try:
-                    results = await self._run_batch(batch)
-                except Exception as exc:  # the whole transaction failed: nothing acknowledged
-                    err = StoreUnavailable(f"commit failed: {type(exc).__name__}")
-                    results = [err] * len(batch)
-                    await self._after_failure()
+                results = await self._run_isolating(batch)
                 elapsed = time.perf_counter() - t0
                 if self.on_commit is not None:
                     self.on_commit(len(batch), elapsed)
@@ -154,6 +167,33 @@ class Store(ABC):
                         op.future.set_exception(res)
                     else:
                         op.future.set_result(res)
+
+    async def _run_isolating(self, batch: list[WriteOp]) -> list:
+        """Run ``batch``; when one of its rows makes the database refuse the transaction, bisect
+        so that row fails alone (``rejected``) and the rest commit.  A database failure (I/O,
+        connection lost) fails the whole batch with StoreUnavailable: resending may succeed."""
+        try:
+            return await self._run_batch(batch)
+        except Exception as exc:
+            if not self._is_row_error(exc):
+                log.error("commit failed", exc_info=exc,
+                          extra={"ops": len(batch), "error": type(exc).__name__})
+                await self._after_failure()
+                return [StoreUnavailable(f"commit failed: {type(exc).__name__}")] * len(batch)
+            if len(batch) == 1:
+                op = batch[0]
+                log.error("operation rejected by the database", exc_info=exc,
+                          extra={"op": op.name, "user": op.args[0], "error": type(exc).__name__})
+                return [StoreError("rejected", f"the database refused this {op.name} ({type(exc).__name__}); "
+                                               "resending it unchanged fails again")]
+        mid = len(batch) // 2   # halves in order: a sender's messages keep their order
+        return await self._run_isolating(batch[:mid]) + await self._run_isolating(batch[mid:])
+
+    @staticmethod
+    def _is_row_error(exc: BaseException) -> bool:
+        """True when ``exc`` comes from the values of an operation rather than from the database
+        being unavailable (backends add their driver's data and integrity errors)."""
+        return isinstance(exc, (ValueError, TypeError, OverflowError))
 
     async def _after_failure(self) -> None:
         """Hook: e.g. reconnect after a failed batch."""

@@ -12,7 +12,8 @@ import asyncio
 import asyncpg
 
 from ..protocol import direct_conv_id, direct_pair
-from .base import SCHEMA_VERSION, GroupResult, ReceiptResult, SendResult, Store, StoreError, WriteOp, now_ms
+from .base import (SCHEMA_VERSION, GroupResult, ReceiptResult, SendResult, Store, StoreError, WriteOp, now_ms,
+                   receipt_marker_check)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations(
@@ -65,6 +66,13 @@ class PostgresStore(Store):
             await self._pool.close()
         if self._wconn is not None and not self._wconn.is_closed():
             await self._wconn.close()
+
+    @staticmethod
+    def _is_row_error(exc: BaseException) -> bool:
+        # asyncpg's client-side DataError (a value it cannot encode) is a ValueError; server-side
+        # class 22 (data exception: NUL in text, bad encoding) and 23 (integrity) are row errors.
+        return isinstance(exc, (ValueError, TypeError, OverflowError, asyncpg.DataError,
+                                asyncpg.IntegrityConstraintViolationError))
 
     async def _after_failure(self) -> None:
         if self._wconn is None or self._wconn.is_closed():
@@ -276,11 +284,14 @@ class PostgresStore(Store):
         return GroupResult(conv, name, await self._members(c, conv), (user,))
 
     async def _op_receipt(self, c, ts, user, conv, kind, seq):
-        last = await c.fetchval("SELECT c.last_seq FROM members m JOIN conversations c ON c.id=m.conv"
-                                " WHERE m.conv=$1 AND m.user_id=$2", conv, user)
-        if last is None:
+        row = await c.fetchrow("SELECT c.last_seq, m.read_seq, m.delivered_seq FROM members m"
+                               " JOIN conversations c ON c.id=m.conv WHERE m.conv=$1 AND m.user_id=$2"
+                               " FOR UPDATE OF m", conv, user)
+        if row is None:
             raise StoreError("forbidden", "not a member of that conversation")
-        seq = min(seq, last)
+        seq = min(seq, row[0])
+        if not receipt_marker_check(kind, seq, row[1], row[2]):
+            return ReceiptResult(conv, user, kind, seq, (), moved=False)
         if kind == "read":
             await c.execute("UPDATE members SET read_seq=GREATEST(read_seq, $1), delivered_seq=GREATEST(delivered_seq, $1)"
                             " WHERE conv=$2 AND user_id=$3", seq, conv, user)

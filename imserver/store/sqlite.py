@@ -12,7 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..protocol import direct_conv_id, direct_pair
-from .base import SCHEMA_VERSION, GroupResult, ReceiptResult, SendResult, Store, StoreError, WriteOp, now_ms
+from .base import (SCHEMA_VERSION, GroupResult, ReceiptResult, SendResult, Store, StoreError, WriteOp, now_ms,
+                   receipt_marker_check)
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS conversations(
@@ -138,6 +139,11 @@ class SQLiteStore(Store):
             raise
         return results
 
+    @staticmethod
+    def _is_row_error(exc: BaseException) -> bool:
+        return isinstance(exc, (ValueError, TypeError, OverflowError, sqlite3.DataError, sqlite3.IntegrityError,
+                                sqlite3.InterfaceError))
+
     def _forget(self) -> None:
         self._last_seq.clear()
         self._dirty.clear()
@@ -256,11 +262,13 @@ class SQLiteStore(Store):
         return GroupResult(conv, name, self._members(c, conv), (user,))
 
     def _op_receipt(self, c, ts, user, conv, kind, seq):
-        row = c.execute("SELECT c.last_seq FROM members m JOIN conversations c ON c.id=m.conv"
-                        " WHERE m.conv=? AND m.user_id=?", (conv, user)).fetchone()
+        row = c.execute("SELECT c.last_seq, m.read_seq, m.delivered_seq FROM members m"
+                        " JOIN conversations c ON c.id=m.conv WHERE m.conv=? AND m.user_id=?", (conv, user)).fetchone()
         if row is None:
             raise StoreError("forbidden", "not a member of that conversation")
         seq = min(seq, self._last_seq.get(conv, row[0]))
+        if not receipt_marker_check(kind, seq, row[1], row[2]):
+            return ReceiptResult(conv, user, kind, seq, (), moved=False)
         if kind == "read":
             c.execute("UPDATE members SET read_seq=max(read_seq, ?), delivered_seq=max(delivered_seq, ?)"
                       " WHERE conv=? AND user_id=?", (seq, seq, conv, user))

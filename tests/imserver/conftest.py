@@ -155,7 +155,7 @@ def database_url(request, tmp_path):
 # ---- nodes and clients ----------------------------------------------------------------------
 def make_config(tmp_path, **overrides) -> Config:
     values = dict(listen_port=0, media_port=0, data_dir=str(tmp_path / "data"), jwt_secret=SECRET,
-                  ping_interval_s=5, ping_timeout_s=5, drain_timeout_s=5)
+                  ping_interval_s=5, ping_timeout_s=5, drain_timeout_s=5, drain_grace_s=0)
     values.update(overrides)
     cfg = Config(**values)
     cfg.validate()

@@ -59,13 +59,23 @@ async def test_local_media_upload_and_download(node_factory, client_factory, tmp
     alice = await client_factory(node, "alice")
     bob = await client_factory(node, "bob")
     up = await alice.request({"type": "upload", "content_type": "image/png", "size_bytes": 5})
-    status, _ = await asyncio.to_thread(_http, "PUT", up["url"], b"PNG!!")
-    assert status == 201
+    assert up["headers"] == {"Content-Type": "image/png", "Content-Length": "5"}
+    with pytest.raises(RequestError) as info:          # not uploaded yet: nothing to send
+        await alice.send("", to="bob", media=up["key"], client_msg_id="img-0")
+    assert info.value.code == "bad_frame"
     bad = up["url"].replace("sig=", "sig=0")
-    status, _ = await asyncio.to_thread(_http, "PUT", bad, b"evil")
+    status, _ = await asyncio.to_thread(_http, "PUT", bad, b"evil", up["headers"])
     assert status == 403
-    status, _ = await asyncio.to_thread(_http, "PUT", up["url"], b"x" * 2000)
+    status, _ = await asyncio.to_thread(_http, "PUT", up["url"], b"x" * 2000, {"Content-Type": "image/png"})
     assert status == 413
+    status, _ = await asyncio.to_thread(_http, "PUT", up["url"], b"PNG!!!", {"Content-Type": "image/png"})
+    assert status == 413                                # declared 5 bytes, not 6
+    status, _ = await asyncio.to_thread(_http, "PUT", up["url"], b"PNG!!", {"Content-Type": "text/html"})
+    assert status == 415                                # declared image/png
+    status, _ = await asyncio.to_thread(_http, "PUT", up["url"], b"PNG!!", up["headers"])
+    assert status == 201
+    status, _ = await asyncio.to_thread(_http, "PUT", up["url"], b"EVIL!", up["headers"])
+    assert status == 409                                # single-use: no overwrite while the URL lives
     await alice.send("", to="bob", media=up["key"], client_msg_id="img-1")
     msg = await bob.next_push("msg")
     assert msg["media"] == up["key"]
@@ -78,6 +88,32 @@ async def test_local_media_upload_and_download(node_factory, client_factory, tmp
     with pytest.raises(RequestError) as info:
         await mallory.request({"type": "media_url", "key": up["key"]})
     assert info.value.code == "forbidden"
+    with pytest.raises(RequestError) as info:            # nor can it send the key to gain access
+        await mallory.send("", to="bob", media=up["key"], client_msg_id="steal")
+    assert info.value.code == "forbidden"
+
+
+async def test_media_port_answers_garbage_with_clean_errors(node_factory, tmp_path):
+    node = await node_factory(database_url=f"sqlite:///{tmp_path}/im.db")
+    port = node.media.port
+
+    async def raw(request: bytes) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(request)
+        await writer.drain()
+        reply = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        return reply
+
+    key = "alice/" + "0" * 32
+    reply = await raw(f"GET /media/{key}?op=get&exp=9999999999&sig=\u00e9\u00e9 HTTP/1.1\r\n\r\n".encode())
+    assert reply.startswith(b"HTTP/1.1 403")                # non-ASCII sig
+    reply = await raw(b"GET /media/x HTTP/1.1\r\nX-Long: " + b"a" * 70000 + b"\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 431")                # a header line beyond 64 KiB
+    reply = await raw(b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 431")
+    reply = await raw(b"BREW\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 400")
 
 
 async def test_s3_presigned_upload_against_moto(node_factory, client_factory, tmp_path):
@@ -95,10 +131,20 @@ async def test_s3_presigned_upload_against_moto(node_factory, client_factory, tm
                                   s3_endpoint_url=endpoint, s3_bucket="media", s3_access_key_id="AKIDTEST",
                                   s3_secret_access_key="secretTEST")
         alice = await client_factory(node, "alice")
-        up = await alice.request({"type": "upload", "content_type": "image/jpeg"})
+        up = await alice.request({"type": "upload", "content_type": "image/jpeg", "size_bytes": 8})
         assert "X-Amz-Signature=" in up["url"]
+        # Declared type, size and If-None-Match (single-use) are signed: S3 refuses other values.
+        assert "X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bif-none-match" in up["url"]
+        assert up["headers"] == {"Content-Type": "image/jpeg", "Content-Length": "8", "If-None-Match": "*"}
+        with pytest.raises(RequestError) as info:
+            await alice.send("", to="bob", media=up["key"], client_msg_id="s3-0")
+        assert info.value.code == "bad_frame"            # HEAD says: not uploaded yet
         status, _ = await asyncio.to_thread(_http, "PUT", up["url"], b"JPEGDATA", up["headers"])
         assert status == 200
+        status, _ = await asyncio.to_thread(_http, "PUT", up["url"], b"EVILDATA", up["headers"])
+        assert status == 412                             # single-use: S3 conditional write refuses
+        ack = await alice.send("", to="bob", media=up["key"], client_msg_id="s3-1")
+        assert ack["seq"] == 1
         obj = s3.get_object(Bucket="media", Key=up["key"])
         assert obj["Body"].read() == b"JPEGDATA"
         link = await alice.request({"type": "media_url", "key": up["key"]})
@@ -112,7 +158,7 @@ async def test_media_disabled_error(node_factory, client_factory, tmp_path):
     node = await node_factory(database_url=f"sqlite:///{tmp_path}/im.db", media_backend="none")
     alice = await client_factory(node, "alice")
     with pytest.raises(RequestError) as info:
-        await alice.request({"type": "upload", "content_type": "image/png"})
+        await alice.request({"type": "upload", "content_type": "image/png", "size_bytes": 10})
     assert info.value.code == "media_disabled"
 
 
