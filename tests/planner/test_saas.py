@@ -9,6 +9,7 @@ import pytest
 
 from planner.catalog.records import PriceRef, SaasOfferUsd, SaasStepUsd
 from planner.saas import saas_quote
+from planner.workload import Workload
 
 REF = PriceRef("test", "test", "test", "https://example.invalid", dt.date(2026, 11, 1), "USD")
 
@@ -27,13 +28,13 @@ def _offer(**kw):
 
 def _demand(**kw):
     base = dict(dau=5000.0, peak_connections=1500.0, media_stored_gb=0.0, media_egress_gb_per_month=0.0,
-                messages_per_month=0.0)
+                messages_per_month=0.0, deliveries_per_month=0.0)
     base.update(kw)
     return SimpleNamespace(**base)
 
 
-def _workload(mau):
-    return SimpleNamespace(users=SimpleNamespace(mau=mau))
+def _workload(mau, **sections):
+    return Workload.model_validate({"users": {"mau": mau}, **sections})
 
 
 @pytest.mark.parametrize("mau, usd", [
