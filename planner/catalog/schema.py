@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SCHEMA_ID = "implan-catalog/1"
 
@@ -219,6 +219,14 @@ class SaasOffer(Priced):
     included_concurrent_share_of_mau: float = Field(default=0, ge=0)
     per_million_messages: float = Field(default=0, ge=0)
     included_messages_per_month: float = Field(default=0, ge=0)
+
+    @field_validator("included_retention_days", mode="before")
+    @classmethod
+    def _days_or_unlimited(cls, value):
+        if value is None or value == "unlimited" or (isinstance(value, int) and not isinstance(value, bool)
+                                                     and value >= 1):
+            return value
+        raise ValueError("expected a whole number of days (>= 1) or 'unlimited'")
 
     @model_validator(mode="after")
     def _ladder_covers_every_priceable_unit(self) -> "SaasOffer":
