@@ -142,3 +142,19 @@ def test_compare_excludes_by_residency_and_claims_use_only_allowed_priced_offers
     assert "per user" in table and "media" in table and "1 excluded by residency" in table
     markdown = cli(*args, "--format", "markdown").stdout
     assert "| per user |" in markdown and "- chatco/china: excluded" in markdown
+
+
+def test_html_report_saas_table_has_fee_columns_and_reasons(cli, catalog_copy):
+    from planner.html_report import render_report
+    path = catalog_copy / "chatco.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["saas"].append({**data["saas"][0], "plan": "china", "jurisdictions": ["CN"]})
+    data["saas"][0]["jurisdictions"] = ["US"]
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    plan = json.loads(cli("compare", "--pricing", catalog_copy, "--set", "users.mau=20000", "--set",
+                          "placement.residency=[US]", "--strategy", "public", "--format", "json").stdout)
+    html = render_report(plan, None)
+    for head in ("<th>data centres</th>", "<th>per user</th>", "<th>media</th>", "<th>base</th>"):
+        assert head in html
+    assert "data centres in CN only, outside placement.residency [US]" in html
+    assert "<td>US</td>" in html and "<td class=\"n\">excluded</td>" in html
