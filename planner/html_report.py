@@ -16,6 +16,7 @@ from planner import __version__
 from planner.diff import usd
 from planner.errors import RenderError
 from planner.model import CATEGORIES
+from planner.report import SAAS_FEE_COLUMNS, saas_fee_cells, saas_monthly_text
 
 TEMPLATE = "report.html.j2"
 PALETTE = {"public": "#1f77b4", "private": "#2ca02c", "hybrid": "#9467bd", "saas": "#d62728"}
@@ -196,7 +197,8 @@ def render_report(plan: dict, sweep: dict | None) -> str:
         "workload": plan["workload"],
         "strategies": strategies,
         "feasible": [s for s in strategies if s["monthly_cost_usd"] is not None],
-        "saas": plan["saas"],
+        "saas": [{**q, "monthly_text": saas_monthly_text(q), "fee_cells": saas_fee_cells(q)} for q in plan["saas"]],
+        "saas_fee_heads": [label for label, _ in SAAS_FEE_COLUMNS],
         "ratios": plan["ratios"],
         "cheapest": plan["cheapest"],
         "categories": [c for c in CATEGORIES if any(s["breakdown"].get(c) for s in strategies)],

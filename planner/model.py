@@ -85,15 +85,25 @@ class StrategyPlan:
         return out
 
 
+# What a SaaS quote is: fully priced from published prices, priced only in part (a lower bound: some fee of the
+# plan is not published), above a published cap (sales quote), or left out by placement.residency.
+SAAS_PRICED, SAAS_PARTIAL, SAAS_QUOTE, SAAS_EXCLUDED = "priced", "partial", "quote", "excluded"
+
+
 @dataclass(frozen=True)
 class SaasQuote:
     provider: str
     plan: str
     metric: str
     units: float
-    monthly_cost_usd: float | None  # None: not priceable at this size (sales quote)
+    monthly_cost_usd: float | None  # only for status "priced"; None otherwise
     lines: tuple[CostLine, ...]
-    note: str = ""
+    note: str = ""  # why the offer is not priced (quote, excluded, partial)
+    status: str = SAAS_PRICED
+    fees_usd: dict[str, float] = field(default_factory=dict)  # fee group (planner.saas.FEE_GROUPS) -> USD/month
+    published_fees_usd: float | None = None  # sum of the priced lines (a lower bound when status is "partial")
+    flags: tuple[str, ...] = ()  # what the price does not cover (retention below the workload's, ...)
+    jurisdictions: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

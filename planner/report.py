@@ -15,7 +15,7 @@ from rich.text import Text
 
 from planner import __version__
 from planner.catalog.records import PriceRef
-from planner.model import CATEGORIES, CostLine, PlanResult, StrategyPlan
+from planner.model import CATEGORIES, CostLine, PlanResult, SaasQuote, StrategyPlan
 
 SCHEMA_VERSION = "2.0"  # 2.0: lines carry usd_per_unit (and tiers, basis); labour on every strategy
 
@@ -72,8 +72,10 @@ def _strategy(s: StrategyPlan, mau: int, dau: float) -> dict:
 CLAIMED_SAAS_RATIO = {"public": 8.0, "private": 100.0}
 
 
-def _claims(strategies: list[dict], ratios: list[dict]) -> list[dict]:
-    """For public and private: SaaS cost / strategy cost over the priced offers, against the claimed ratio."""
+def _claims(strategies: list[dict], ratios: list[dict], saas: list[dict]) -> list[dict]:
+    """For public and private: SaaS cost / strategy cost over the priced offers, against the claimed ratio.
+    Only fully priced offers that residency allows have a ratio; how many were left out, and why, goes along."""
+    left_out = {status: sum(q["status"] == status for q in saas) for status in ("excluded", "quote", "partial")}
     out = []
     for s in strategies:
         claimed = CLAIMED_SAAS_RATIO.get(s["name"])
@@ -84,15 +86,24 @@ def _claims(strategies: list[dict], ratios: list[dict]) -> list[dict]:
                                                                    + values[len(values) // 2]) / 2
         out.append({"strategy": s["name"], "claimed_ratio": claimed, "saas_offers": len(values),
                     "min_ratio": values[0], "median_ratio": round(median, 3), "max_ratio": values[-1],
-                    "claim_met_by_median": median >= claimed})
+                    "claim_met_by_median": median >= claimed,
+                    "offers_excluded": left_out["excluded"], "offers_quote": left_out["quote"],
+                    "offers_partial": left_out["partial"]})
     return out
+
+
+def _saas(q: SaasQuote) -> dict:
+    return {"provider": q.provider, "plan": q.plan, "metric": q.metric, "units": q.units,
+            "monthly_cost_usd": _money(q.monthly_cost_usd), "note": q.note,
+            "lines": [_line(x) for x in q.lines],
+            "status": q.status, "jurisdictions": None if q.jurisdictions is None else list(q.jurisdictions),
+            "fees_usd": {k: round(v, 2) for k, v in q.fees_usd.items()},
+            "published_fees_usd": _money(q.published_fees_usd), "flags": list(q.flags)}
 
 
 def plan_to_dict(result: PlanResult) -> dict:
     strategies = [_strategy(s, result.mau, result.dau) for s in result.strategies]
-    saas = [{"provider": q.provider, "plan": q.plan, "metric": q.metric, "units": q.units,
-             "monthly_cost_usd": _money(q.monthly_cost_usd), "note": q.note,
-             "lines": [_line(x) for x in q.lines]} for q in result.saas]
+    saas = [_saas(q) for q in result.saas]
     ratios = [{"saas": f"{q['provider']}/{q['plan']}", "strategy": s["name"],
                "ratio": round(q["monthly_cost_usd"] / s["monthly_cost_usd"], 3)}
               for q in saas if q["monthly_cost_usd"] is not None
@@ -109,7 +120,7 @@ def plan_to_dict(result: PlanResult) -> dict:
         "strategies": strategies,
         "saas": saas,
         "ratios": ratios,
-        "claims": _claims(strategies, ratios),
+        "claims": _claims(strategies, ratios, saas),
         "cheapest": None if cheapest is None else {"kind": cheapest[0], "name": cheapest[1],
                                                    "monthly_cost_usd": _money(cheapest[2])},
     }
@@ -149,6 +160,39 @@ def _saas_ratio(data: dict, saas_name: str, strategy: str) -> float | None:
     return None
 
 
+# compare columns of a SaaS offer: fee groups (planner.saas.FEE_GROUPS) shown apart or together
+SAAS_FEE_COLUMNS = (("base", ("base",)), ("per user", ("per_user",)),
+                    ("usage", ("connections", "messages", "message_history")), ("media", ("media",)))
+
+
+def saas_monthly_text(q: dict) -> str:
+    """Monthly cell: the price, a lower bound, or why there is none."""
+    if q["status"] == "partial":
+        return f">= {usd(q['published_fees_usd'])}"
+    if q["monthly_cost_usd"] is None:
+        return q["status"]
+    return usd(q["monthly_cost_usd"])
+
+
+def saas_fee_cells(q: dict) -> list[str]:
+    fees = q.get("fees_usd") or {}
+    if not fees:
+        return ["-"] * len(SAAS_FEE_COLUMNS)
+    return [usd(sum(fees.get(g, 0.0) for g in groups)) for _, groups in SAAS_FEE_COLUMNS]
+
+
+def saas_notes(data: dict) -> list[str]:
+    """One line per offer that is not fully priced (excluded, quote, lower bound) or whose price leaves
+    something out (flags), so the reader sees every reason."""
+    out = []
+    for q in data["saas"]:
+        name = f"{q['provider']}/{q['plan']}"
+        if q["status"] != "priced":
+            out.append(f"{name}: {q['status']}: {q['note']}")
+        out += [f"{name}: {flag}" for flag in q.get("flags", [])]
+    return out
+
+
 def compare_table(data: dict) -> RichGroup:
     strategies = data["strategies"]
     t = Table(title=f"implan compare: {data['workload']['name']} ({data['workload']['mau']:,} MAU)", expand=False)
@@ -162,26 +206,25 @@ def compare_table(data: dict) -> RichGroup:
     saas = Table(title="Chat SaaS for the same workload: SaaS cost / strategy cost", expand=False)
     saas.add_column("SaaS offer")
     saas.add_column("monthly", justify="right")
+    for label, _ in SAAS_FEE_COLUMNS:
+        saas.add_column(label, justify="right")
     for s in strategies:
         saas.add_column(f"/ {s['name']}", justify="right")
     for q in data["saas"]:
         name = f"{q['provider']}/{q['plan']}"
-        if q["monthly_cost_usd"] is None:
-            saas.add_row(name, "quote", *["n/a"] * len(strategies))
-            continue
-        saas.add_row(name, usd(q["monthly_cost_usd"]), *[_ratio(_saas_ratio(data, name, s["name"]))
-                                                          for s in strategies])
+        saas.add_row(name, saas_monthly_text(q), *saas_fee_cells(q),
+                     *[_ratio(_saas_ratio(data, name, s["name"])) for s in strategies])
     parts = [t]
     for s in strategies:
         if s["monthly_cost_usd"] is None:
             parts.append(Text(f"{s['name']}: {s['message']}", style="yellow"))
     if data["saas"]:
         parts.append(saas)
-        unpriced = [f"{q['provider']}/{q['plan']}" for q in data["saas"] if q["monthly_cost_usd"] is None]
-        if unpriced:
-            parts.append(Text(f"Sales quote only at this size: {', '.join(unpriced)}", style="dim"))
+        parts += [Text(line, style="dim") for line in saas_notes(data)]
     for claim in data["claims"]:
         parts.append(Text(_claim_text(claim)))
+    if _no_priced_saas(data):
+        parts.append(Text(NO_CLAIMS))
     c = data["cheapest"]
     parts.append(Text("Cheapest: " + ("none feasible" if c is None else
                                       f"{c['name']} ({c['kind']}) at {usd(c['monthly_cost_usd'])}/month"),
@@ -190,11 +233,23 @@ def compare_table(data: dict) -> RichGroup:
     return RichGroup(*parts)
 
 
+NO_CLAIMS = ("Claims not checked: no chat SaaS offer is both priced in full from published prices and allowed by "
+             "placement.residency (see the reasons above)")
+
+
+def _no_priced_saas(data: dict) -> bool:
+    return bool(data["saas"]) and all(q["monthly_cost_usd"] is None for q in data["saas"])
+
+
 def _claim_text(c: dict) -> str:
     verdict = "holds" if c["claim_met_by_median"] else "does not hold"
+    left_out = [f"{c[key]} {what}" for key, what in (("offers_excluded", "excluded by residency"),
+                                                     ("offers_quote", "quote only"),
+                                                     ("offers_partial", "lower bounds"))
+                if c.get(key)]
     return (f"Claim 'SaaS costs {c['claimed_ratio']:g}x {c['strategy']}': {verdict} for this workload "
             f"(median {c['median_ratio']:.1f}x, range {c['min_ratio']:.1f}x-{c['max_ratio']:.1f}x over "
-            f"{c['saas_offers']} priced offers)")
+            f"{c['saas_offers']} priced offers" + (f"; not counted: {', '.join(left_out)})" if left_out else ")"))
 
 
 def _provenance(data: dict) -> Text:
@@ -274,14 +329,20 @@ def to_markdown(data: dict, detailed: bool) -> str:
                    f"{_per(s['cost_per_1k_dau_usd'], 2)} | {s['location'] or s['message']} | {_solver_text(s)} |")
     if data["saas"]:
         names = [s["name"] for s in data["strategies"]]
-        out += ["", "| SaaS offer | monthly USD | " + " | ".join(f"÷ {n}" for n in names) + " |",
-                "|---|---:|" + "---:|" * len(names)]
+        fee_heads = [label for label, _ in SAAS_FEE_COLUMNS]
+        out += ["", "| SaaS offer | monthly USD | " + " | ".join(fee_heads) + " | "
+                + " | ".join(f"÷ {n}" for n in names) + " |",
+                "|---|---:|" + "---:|" * (len(fee_heads) + len(names))]
         for q in data["saas"]:
             name = f"{q['provider']}/{q['plan']}"
-            cells = [_ratio(_saas_ratio(data, name, n)) for n in names]
-            out.append(f"| {name} | {'quote' if q['monthly_cost_usd'] is None else usd(q['monthly_cost_usd'])} | "
-                       + " | ".join(cells) + " |")
+            cells = saas_fee_cells(q) + [_ratio(_saas_ratio(data, name, n)) for n in names]
+            out.append(f"| {name} | {saas_monthly_text(q)} | " + " | ".join(cells) + " |")
+        notes = saas_notes(data)
+        if notes:
+            out += [""] + [f"- {line}" for line in notes]
     out += [""] + [f"- {_claim_text(c)}" for c in data["claims"]]
+    if _no_priced_saas(data):
+        out.append(f"- {NO_CLAIMS}")
     c = data["cheapest"]
     out += ["", "**Cheapest:** " + ("none feasible" if c is None else
                                      f"{c['name']} ({c['kind']}) at {usd(c['monthly_cost_usd'])}/month")]
@@ -313,7 +374,8 @@ def to_csv(data: dict) -> str:
                          s["location"], s["pooling"], *[s["breakdown"].get(k, "") for k in CATEGORIES]])
     for q in data["saas"]:
         cost = q["monthly_cost_usd"]
-        writer.writerow(["saas", f"{q['provider']}/{q['plan']}", "priced" if cost is not None else "quote_only",
+        status = "quote_only" if q["status"] == "quote" else q["status"]
+        writer.writerow(["saas", f"{q['provider']}/{q['plan']}", status,
                          cost, None if cost is None else round(cost / data["workload"]["mau"], 6), "", "",
                          *["" for _ in CATEGORIES]])
     return buf.getvalue()

@@ -206,7 +206,22 @@ def _saas(conv: _Converter) -> list[r.SaasOfferUsd]:
             usd_per_concurrent_connection_month=o.per_concurrent_connection_month * k,
             included_concurrent_share_of_mau=o.included_concurrent_share_of_mau,
             usd_per_million_messages=o.per_million_messages * k,
-            included_messages_per_month=o.included_messages_per_month, ref=conv.ref(o)))
+            included_messages_per_month=o.included_messages_per_month, ref=conv.ref(o),
+            jurisdictions=None if o.jurisdictions is None else tuple(o.jurisdictions),
+            cap_mau=o.caps.mau, cap_peak_dau=o.caps.peak_dau, cap_peak_connections=o.caps.peak_connections,
+            cap_messages_per_day=o.caps.messages_per_day,
+            cap_delivered_messages_per_day=o.caps.delivered_messages_per_day,
+            included_retention_days=o.included_retention_days,
+            retention_extra_usd_per_gb_month=_opt(o.retention_extra_per_gb_month, k),
+            usd_per_million_deliveries=o.per_million_deliveries * k,
+            included_deliveries_per_month=o.included_deliveries_per_month,
+            message_storage_usd_per_gb_month=o.message_storage_per_gb_month * k,
+            included_message_storage_gb=o.included_message_storage_gb,
+            stored_message_tiers=tuple(
+                r.SaasStepUsd(None if t.up_to_millions is None else t.up_to_millions * 1e6, t.per_million * k / 1e6)
+                for t in o.stored_message_tiers),
+            included_stored_messages=o.included_stored_messages,
+            events_as_messages=o.events_as_messages, unpriced=tuple(sorted(o.unpriced.items()))))
     return out
 
 

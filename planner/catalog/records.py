@@ -199,6 +199,22 @@ class SaasOfferUsd:
     usd_per_million_messages: float
     included_messages_per_month: float
     ref: PriceRef
+    jurisdictions: tuple[str, ...] | None = None  # where the data of this price lives; None: not stated
+    cap_mau: float | None = None  # published caps: above any, the offer is a sales quote
+    cap_peak_dau: float | None = None
+    cap_peak_connections: float | None = None
+    cap_messages_per_day: float | None = None
+    cap_delivered_messages_per_day: float | None = None
+    included_retention_days: int | str | None = None  # days, "unlimited", or None (not stated)
+    retention_extra_usd_per_gb_month: float | None = None
+    usd_per_million_deliveries: float = 0.0
+    included_deliveries_per_month: float = 0.0
+    message_storage_usd_per_gb_month: float = 0.0
+    included_message_storage_gb: float = 0.0
+    stored_message_tiers: tuple[SaasStepUsd, ...] = ()  # graduated USD per retained message (up_to in messages)
+    included_stored_messages: float = 0.0
+    events_as_messages: bool = False  # receipts and typing indicators billed as messages sent and delivered
+    unpriced: tuple[tuple[str, str], ...] = ()  # (fee, why the planner cannot price it): a lower bound
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SCHEMA_ID = "implan-catalog/1"
 
@@ -195,10 +195,47 @@ class SaasStep(Strict):
     per_unit: float = Field(ge=0)
 
 
+class SaasCaps(Strict):
+    """Published limits of a plan: above any of them the vendor sells only on a quote (dedicated cloud, enterprise)."""
+
+    mau: float | None = Field(default=None, gt=0)
+    peak_dau: float | None = Field(default=None, gt=0)
+    peak_connections: float | None = Field(default=None, gt=0)
+    messages_per_day: float | None = Field(default=None, gt=0)  # sent (upstream) messages
+    delivered_messages_per_day: float | None = Field(default=None, gt=0)  # downstream: one per recipient
+
+
+class MillionTier(Strict):
+    """A graduated price per million units (Stream's stored messages): up_to_millions is cumulative."""
+
+    up_to_millions: float | None = Field(default=None, gt=0)  # None: unbounded (last tier)
+    per_million: float = Field(ge=0)
+
+
+Jurisdiction = Annotated[str, Field(min_length=1)]
+
+
 class SaasOffer(Priced):
     provider: str
     plan: str
     metric: Literal["mau", "peak_dau", "dau", "peak_concurrent"]
+    # where the data of this price lives (ISO country or bloc, as regions' `jurisdiction`); None: not stated
+    jurisdictions: list[Jurisdiction] | None = Field(default=None, min_length=1)
+    caps: SaasCaps = SaasCaps()
+    # message history the plan keeps; "unlimited", or None when the source does not say
+    included_retention_days: Annotated[int, Field(ge=1)] | Literal["unlimited"] | None = None
+    retention_extra_per_gb_month: float | None = Field(default=None, ge=0)  # history beyond the included days
+    per_million_deliveries: float = Field(default=0, ge=0)  # received messages (PubNub edge, Ably inbound)
+    included_deliveries_per_month: float = Field(default=0, ge=0)
+    message_storage_per_gb_month: float = Field(default=0, ge=0)  # retained message history (PubNub persistence)
+    included_message_storage_gb: float = Field(default=0, ge=0)
+    stored_message_tiers: list[MillionTier] = Field(default_factory=list)  # per million retained messages
+    included_stored_messages: float = Field(default=0, ge=0)
+    # receipts and typing indicators are billed as messages too (sent and delivered): Ably, PubNub count every publish
+    events_as_messages: bool = False
+    # fees the plan charges that the planner cannot price (not published, or not in the workload model): {fee: why};
+    # the offer is then priced only in part, a lower bound, and left out of medians and the cheapest option
+    unpriced: dict[str, str] = Field(default_factory=dict)
     base_per_month: float = Field(ge=0)
     included_units: float = Field(ge=0)
     steps: list[SaasStep] = Field(default_factory=list)  # graduated overage beyond included_units
@@ -213,6 +250,14 @@ class SaasOffer(Priced):
     per_million_messages: float = Field(default=0, ge=0)
     included_messages_per_month: float = Field(default=0, ge=0)
 
+    @field_validator("included_retention_days", mode="before")
+    @classmethod
+    def _days_or_unlimited(cls, value):
+        if value is None or value == "unlimited" or (isinstance(value, int) and not isinstance(value, bool)
+                                                     and value >= 1):
+            return value
+        raise ValueError("expected a whole number of days (>= 1) or 'unlimited'")
+
     @model_validator(mode="after")
     def _ladder_covers_every_priceable_unit(self) -> "SaasOffer":
         """Units beyond a bounded last step would be priced at 0: the ladder must end unbounded, or max_units
@@ -224,6 +269,12 @@ class SaasOffer(Priced):
         if bounds and bounds[-1] is not None and (self.max_units is None or self.max_units > bounds[-1]):
             raise ValueError(f"the last step ends at {bounds[-1]:g} units: make it unbounded (no up_to) or set "
                              f"max_units <= {bounds[-1]:g}")
+        tiers = [t.up_to_millions for t in self.stored_message_tiers]
+        if tiers and (tiers[-1] is not None or any(b is None for b in tiers[:-1]) or tiers[:-1] != sorted(tiers[:-1])):
+            raise ValueError("stored_message_tiers must be in ascending up_to_millions order, the last one unbounded")
+        if self.retention_extra_per_gb_month is not None and not isinstance(self.included_retention_days, int):
+            raise ValueError("retention_extra_per_gb_month prices history beyond included_retention_days: "
+                             "give included_retention_days as a number of days")
         return self
 
 

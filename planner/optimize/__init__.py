@@ -6,7 +6,7 @@ from pathlib import Path
 
 from planner.capacity import CapacityProfile
 from planner.catalog.records import Catalog
-from planner.costs import saas_quote
+from planner.saas import saas_quote
 from planner.model import PlanResult, SolverInfo, StrategyPlan
 from planner.optimize.context import PlanContext
 from planner.optimize.hybrid import build_hybrid, extract_hybrid

@@ -113,7 +113,8 @@ def test_residency_nobody_offers_is_infeasible_with_the_fix(tiny_catalog, profil
         assert s.status == "infeasible" and s.monthly_cost_usd is None, s.name
         assert "jurisdictions US are outside placement.residency" in s.message
         assert "to fix" in s.message
-    assert result.cheapest() is not None and result.cheapest()[0] == "saas"  # SaaS is still priced
+    (quote,) = result.saas  # the SaaS offer states no data-centre jurisdiction: residency rules it out too
+    assert quote.status == "excluded" and "placement.residency [ZZ]" in quote.note and result.cheapest() is None
 
 
 def test_no_allowed_instance_type_is_infeasible_and_says_which_tiers(tiny_catalog, profile):
