@@ -135,11 +135,12 @@ class Labour(Section):
     minimum_fte: float | None = Field(None, ge=0, description="least FTE any self-run strategy carries")
 
 
-# default cost of capital for owned hardware (docs/model.md, "cost of capital"): no citable default rate was
-# found (2026-12 search: sector WACC tables, lease rates), so the default is 0 % (straight-line) and every owned
-# line says so; give your own rate (your WACC or borrowing rate)
-COST_OF_CAPITAL_PERCENT = 0.0
-COST_OF_CAPITAL_BASIS = "default 0 %: no citable default rate found, give your WACC or borrowing rate"
+# default cost of capital for owned hardware (docs/model.md, "cost of capital"): the rate implied by financing
+# the servers instead of paying cash. A 48-month 1-USD-buyout IT equipment lease costs 2,350-2,450 USD a month
+# per 100,000 USD (mspdemos.com, "Estimating monthly payments for IT equipment leases", read 2026-12-01):
+# 6.2-8.5 % a year, 7.35 % at the midpoint. Give your own WACC or borrowing rate to replace it.
+COST_OF_CAPITAL_PERCENT = 7.35
+COST_OF_CAPITAL_BASIS = "default: the rate implied by a 48-month IT equipment lease (docs/model.md)"
 
 
 class PrivateOverrides(Section):
