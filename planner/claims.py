@@ -159,8 +159,8 @@ def claims_text(data: dict) -> list[str]:
         holding = [f"{name} ({interval_text(spans, grid)})" for name, spans in c["offers_hold_at"].items() if spans]
         lines.append("  Offers for which it holds: " + ("; ".join(holding) if holding else "none") + ".")
         if c["offers_excluded"]:
-            lines.append("  Left out (no price): " + "; ".join(
-                f"{name} at {', '.join(_mau(m) for m in e['at_mau'])} MAU: {e['reason']}"
+            lines.append("  Left out where they publish no full price (reasons in --format json): " + ", ".join(
+                f"{name} ({interval_text(intervals([(m, m in e['at_mau']) for m in grid]), grid)})"
                 for name, e in c["offers_excluded"].items()) + ".")
     return lines
 
