@@ -103,40 +103,53 @@ def load_balancer_capacity_units(region: PublicRegion, demand: Demand) -> float:
 
 
 def public_region_terms(region: PublicRegion, demand: Demand, workload: Workload, domains: int,
-                        egress_served_by_nodes: bool, chosen: Any = 1) -> list[CostTerm]:
+                        egress_served_by_nodes: bool, chosen: Any = 1, database: bool = True, media: bool = True,
+                        client: bool = True) -> list[CostTerm]:
     """Cost terms of one region that do not depend on which instances are chosen; `chosen` is the region's
     choice variable (1 outside a model), so only the chosen region's terms count.
 
+    database / media / client: which parts the region serves (all of them for a public plan; a hybrid by tier
+    keeps some on own servers): the database's volumes, backup and replication; the media objects and their
+    delivery; the client-facing tiers' internet egress, cross-zone traffic and load balancer.
     egress_served_by_nodes: the region's compute bundles a traffic allowance, so internet egress is
     priced in the optimizer (it depends on the node count) and left out here.
     """
     terms = []
-    replicas = workload.private.database_replicas
-    db_gb = gib_to_gb(demand.database_storage_gib) * replicas
-    terms.append(CostTerm(STORAGE, "database volumes", "GB-month", db_gb * chosen,
-                          region.block_storage_usd_per_gb_month, region.block_storage_ref))
-    terms.append(CostTerm(STORAGE, "media objects, standard class", "GB-month", demand.media_hot_gb * chosen,
-                          region.object_standard_usd_per_gb_month, region.object_ref))
-    terms.append(CostTerm(STORAGE, "media objects, infrequent-access class", "GB-month", demand.media_cold_gb * chosen,
-                          region.object_infrequent_usd_per_gb_month, region.object_ref))
-    terms.append(CostTerm(STORAGE, "media object writes", "1k requests", demand.media_puts_per_month / 1000 * chosen,
-                          region.object_put_usd_per_1k, region.object_ref))
-    terms.append(CostTerm(STORAGE, "media object reads", "1k requests", demand.media_gets_per_month / 1000 * chosen,
-                          region.object_get_usd_per_1k, region.object_ref))
-    if uses_cdn(region):
-        terms.append(tiered_term(NETWORK, "CDN egress (media downloads)", demand.media_egress_gb_per_month,
-                                 region.cdn_egress, region.cdn_egress_ref, chosen))
-    if not egress_served_by_nodes:
-        terms.append(tiered_term(NETWORK, "internet egress" + ("" if uses_cdn(region) else " incl. media"),
-                                 internet_egress_gb(region, demand), region.internet_egress,
-                                 region.internet_egress_ref, chosen))
-    terms.append(backup_term("database backup copy (object storage of the region)",
-                             gib_to_gb(demand.database_storage_gib), region.object_standard_usd_per_gb_month,
-                             region.object_ref, chosen))
-    cross_gb = demand.internal_gb_per_month * (domains - 1) / domains + demand.db_replication_gb_per_month
-    terms.append(CostTerm(NETWORK, "cross-zone traffic between tiers and database replicas", "GB", cross_gb * chosen,
-                          region.cross_zone_usd_per_gb, region.network_ref))
-    if region.load_balancer is not None:
+    if database:
+        db_gb = gib_to_gb(demand.database_storage_gib) * workload.private.database_replicas
+        terms.append(CostTerm(STORAGE, "database volumes", "GB-month", db_gb * chosen,
+                              region.block_storage_usd_per_gb_month, region.block_storage_ref))
+        terms.append(backup_term("database backup copy (object storage of the region)",
+                                 gib_to_gb(demand.database_storage_gib), region.object_standard_usd_per_gb_month,
+                                 region.object_ref, chosen))
+    if media:
+        terms.append(CostTerm(STORAGE, "media objects, standard class", "GB-month", demand.media_hot_gb * chosen,
+                              region.object_standard_usd_per_gb_month, region.object_ref))
+        terms.append(CostTerm(STORAGE, "media objects, infrequent-access class", "GB-month",
+                              demand.media_cold_gb * chosen, region.object_infrequent_usd_per_gb_month,
+                              region.object_ref))
+        terms.append(CostTerm(STORAGE, "media object writes", "1k requests",
+                              demand.media_puts_per_month / 1000 * chosen, region.object_put_usd_per_1k,
+                              region.object_ref))
+        terms.append(CostTerm(STORAGE, "media object reads", "1k requests",
+                              demand.media_gets_per_month / 1000 * chosen, region.object_get_usd_per_1k,
+                              region.object_ref))
+        if uses_cdn(region):
+            terms.append(tiered_term(NETWORK, "CDN egress (media downloads)", demand.media_egress_gb_per_month,
+                                     region.cdn_egress, region.cdn_egress_ref, chosen))
+    internet_gb = (demand.client_egress_gb_per_month if client else 0.0) + (
+        demand.media_egress_gb_per_month if media and not uses_cdn(region) else 0.0)
+    if not egress_served_by_nodes and internet_gb > 0:
+        what = "internet egress" + (" incl. media" if media and client and not uses_cdn(region) else
+                                    " (media downloads)" if not client else "")
+        terms.append(tiered_term(NETWORK, what, internet_gb, region.internet_egress, region.internet_egress_ref,
+                                 chosen))
+    cross_gb = (demand.internal_gb_per_month * (domains - 1) / domains if client else 0.0) + (
+        demand.db_replication_gb_per_month if database else 0.0)
+    if cross_gb > 0:
+        terms.append(CostTerm(NETWORK, "cross-zone traffic between tiers and database replicas", "GB",
+                              cross_gb * chosen, region.cross_zone_usd_per_gb, region.network_ref))
+    if client and region.load_balancer is not None:
         lb = region.load_balancer
         terms.append(CostTerm(LOAD_BALANCING, f"{lb.name} hours", "hours", HOURS_PER_MONTH * chosen, lb.usd_per_hour,
                               lb.ref))

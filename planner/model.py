@@ -75,8 +75,9 @@ class StrategyPlan:
     nodes: tuple[Node, ...]
     usage: tuple[TierUsage, ...]
     solver: SolverInfo
-    alternatives: dict[str, float | None] = field(default_factory=dict)  # pooling variant -> monthly cost
+    alternatives: dict[str, float | None] = field(default_factory=dict)  # variant -> monthly cost
     message: str = ""
+    placement: str = ""  # hybrid: burst, media-on-own-servers or media-in-cloud
 
     def breakdown(self) -> dict[str, float]:
         out = {c: 0.0 for c in CATEGORIES}

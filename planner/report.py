@@ -50,7 +50,7 @@ def _strategy(s: StrategyPlan, mau: int, dau: float) -> dict:
         "name": s.name, "status": s.status, "monthly_cost_usd": _money(cost),
         "cost_per_mau_usd": None if cost is None else round(cost / mau, 6),
         "cost_per_1k_dau_usd": None if cost is None else round(cost / dau * 1000, 4),
-        "location": s.location, "pooling": s.pooling,
+        "location": s.location, "pooling": s.pooling, **({"placement": s.placement} if s.placement else {}),
         "pooling_alternatives": {k: _money(v) for k, v in s.alternatives.items()},
         "breakdown": {k: round(v, 2) for k, v in s.breakdown().items()} if cost is not None else {},
         "nodes": [{"tier": n.tier, "provider": n.provider, "region": n.region, "type": n.type, "count": n.count,
@@ -282,9 +282,12 @@ def plan_tables(data: dict) -> RichGroup:
             continue
         head.append(f"{usd(s['monthly_cost_usd'])}/month, ${s['cost_per_mau_usd']:.4f} per MAU, "
                     f"${s['cost_per_1k_dau_usd']:.2f} per 1k DAU. {s['location']}, {s['pooling']}")
-        alt = {k: v for k, v in s["pooling_alternatives"].items() if k != s["pooling"] and v is not None}
+        chosen = f"{s['placement']}, {s['pooling']}" if s.get("placement") else s["pooling"]
+        alt = {k: v for k, v in s["pooling_alternatives"].items() if k != chosen and v is not None}
+        if s.get("placement"):
+            head.append(f", placement {s['placement']}")
         if alt:
-            (k, v), = alt.items()
+            k, v = min(alt.items(), key=lambda kv: kv[1])
             head.append(f" (saves {usd(v - s['monthly_cost_usd'])} vs {k})" if v >= s["monthly_cost_usd"]
                         else f" ({k}: {usd(v)})")
         head.append(f". Solver: {_solver_text(s)}")

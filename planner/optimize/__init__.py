@@ -13,6 +13,7 @@ from planner.optimize.hybrid import build_hybrid, extract_hybrid
 from planner.optimize.private import build_private, extract_private
 from planner.optimize.public import build_public, extract_public
 from planner.optimize.solver import export_mps, solve
+from planner.optimize.split import PLACEMENTS as SPLIT_PLACEMENTS, build_split, extract_split
 from planner.workload import Workload, workload_to_dict
 
 BUILDERS = {
@@ -20,6 +21,8 @@ BUILDERS = {
     "private": (build_private, extract_private, lambda m: bool(m.sites)),
     "hybrid": (build_hybrid, extract_hybrid, lambda m: bool(m.sites) and bool(m.regions)),
 }
+# placements of the hybrid strategy: the burst hybrid, and whole tiers on either side (planner.optimize.split)
+PLACEMENTS = {"hybrid": ("burst", *SPLIT_PLACEMENTS)}
 
 FIXES = {
     "public": "allow more regions (placement.residency, placement.public_regions, placement.providers), more "
@@ -36,27 +39,43 @@ def _not_solved(name: str, status: str, message: str, pooling: str = "dedicated"
                         message=message)
 
 
+def _builder(name: str, placement: str | None):
+    if placement is None or placement == "burst":
+        return BUILDERS[name]
+    return (lambda ctx, pooled: build_split(ctx, pooled, placement), extract_split,
+            lambda m: bool(m.sites) and bool(m.regions))
+
+
 def plan_strategy(ctx: PlanContext, name: str, export_dir: Path | None = None) -> StrategyPlan:
-    build, extract, has_location = BUILDERS[name]
+    """Solve every variant of a strategy (pooling, and for hybrid the placement of the tiers); keep the cheapest."""
     pooling = ctx.workload.placement.pooling
-    variants = ["dedicated", "pooled"] if pooling == "auto" else [pooling]
+    poolings = ["dedicated", "pooled"] if pooling == "auto" else [pooling]
+    placements = PLACEMENTS.get(name, (None,))
+    variants = [(p, v) for p in placements for v in poolings]
     solved: dict[str, tuple[StrategyPlan, object]] = {}
-    for variant in variants:
+    for placement, variant in variants:
+        key = variant if placement is None else f"{placement}, {variant}"
+        build, extract, has_location = _builder(name, placement)
         model = build(ctx, variant == "pooled")
         if not has_location(model):
             why = "; ".join(model.excluded) or "the catalogs offer no location for it"
-            return _not_solved(name, "infeasible", f"no allowed location ({why}); to fix: {FIXES[name]}", variant)
+            solved[key] = (_not_solved(name, "infeasible", f"no allowed location ({why}); to fix: {FIXES[name]}",
+                                       variant), model)
+            continue
         info = solve(model.prob, ctx.solver_name, ctx.workload.solver.time_limit_s, ctx.workload.solver.gap_rel)
         if info.objective_usd is None:
             hint = FIXES[name] if info.status == "infeasible" else "raise solver.time_limit_s"
-            solved[variant] = (_not_solved(name, info.status, f"{info.message}; to fix: {hint}", variant), model)
+            solved[key] = (_not_solved(name, info.status, f"{info.message}; to fix: {hint}", variant), model)
             continue
-        solved[variant] = (extract(ctx, model, info), model)
-    costs = {v: p.monthly_cost_usd for v, (p, _) in solved.items()}
-    priced = [v for v in variants if costs[v] is not None]
+        plan_ = extract(ctx, model, info)
+        solved[key] = (plan_ if plan_.placement or placement is None else
+                       StrategyPlan(**{**plan_.__dict__, "placement": placement}), model)
+    costs = {k: p.monthly_cost_usd for k, (p, _) in solved.items()}
+    priced = [k for k in costs if costs[k] is not None]
     if not priced:
-        return solved[variants[0]][0]
-    best = min(priced, key=lambda v: costs[v])
+        # the burst hybrid (or the only variant) says best why nothing was feasible
+        return next(iter(solved.values()))[0]
+    best = min(priced, key=lambda k: costs[k])
     plan, model = solved[best]
     if export_dir is not None:
         export_mps(model.prob, export_dir, name)

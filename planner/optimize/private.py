@@ -192,11 +192,13 @@ def _product_bound(product: ColoProduct, ru_upper: float, watts_upper: float, do
 
 
 def add_site(prob: pulp.LpProblem, ctx: PlanContext, site: PrivateSite, groups: list[Group], p95_mbps,
-             extra: ExtraServers | None = None, extra_upper: tuple[float, float] = (0.0, 0.0)) -> SiteVars | None:
+             extra: ExtraServers | None = None, extra_upper: tuple[float, float] = (0.0, 0.0),
+             quorum: bool = True) -> SiteVars | None:
     """Variables, constraints and cost terms of one site (shared by the private and hybrid models).
 
     p95_mbps: the site's outbound traffic at the 95th percentile (a number, or the hybrid's expression);
-    extra / extra_upper: servers the caller places here, and upper bounds of their rack units and watts."""
+    extra / extra_upper: servers the caller places here, and upper bounds of their rack units and watts;
+    quorum: the site runs a replicated database, so two cabinets need a witness VM for the third vote."""
     key = lp_name(f"{site.provider}_{site.region}")
     options = [d for d in layouts(ctx) if d <= site.failure_domains]
     tables = {d: {g.name: server_candidates(ctx, g, site.servers, d) for g in groups} for d in options}
@@ -307,10 +309,15 @@ def add_site(prob: pulp.LpProblem, ctx: PlanContext, site: PrivateSite, groups: 
                               "year)", "hours", owned * site.remote_hands_hours_per_server_year / MONTHS_PER_YEAR,
                               site.remote_hands_usd_per_hour, site.facility_ref))
     terms += _transit_terms(prob, ctx, site, key, p95_mbps, x)
-    db_gb = gib_to_gb(ctx.demand.database_storage_gib)
-    terms.append(backup_term(f"off-site backup copy of the database and media ({site.backup.name})",
-                             db_gb + ctx.demand.media_stored_gb, site.backup.usd_per_gb_month, site.backup.ref, x))
-    if 2 in layout:
+    # the off-site copy holds what the site holds: the database, the media, or both
+    tiers = {t for g in groups for t in g.tiers}
+    held = [(name, gb) for name, gb, here in (
+        ("database", gib_to_gb(ctx.demand.database_storage_gib), "database" in tiers),
+        ("media", ctx.demand.media_stored_gb, MEDIA_GROUP in tiers)) if here and gb > 0]
+    if held:
+        terms.append(backup_term(f"off-site backup copy of the {' and '.join(n for n, _ in held)} ({site.backup.name})",
+                                 sum(gb for _, gb in held), site.backup.usd_per_gb_month, site.backup.ref, x))
+    if 2 in layout and quorum:
         witness = _witness(ctx, site)
         if witness is None:
             prob += layout[2] == 0, f"no-witness-{key}"
@@ -397,7 +404,8 @@ def build_private(ctx: PlanContext, pooled: bool) -> PrivateModel:
 
 def layout_text(sv: SiteVars) -> str:
     d = next((d for d, v in sv.layout.items() if solved(v) > 0.5), 1)
-    return "" if d == 1 else f", {d} cabinets" + (" + quorum witness" if d == 2 else "")
+    witness = any(t.node is not None and t.node.tier == "witness" and solved(t.quantity) > 0 for t in sv.terms)
+    return "" if d == 1 else f", {d} cabinets" + (" + quorum witness" if witness else "")
 
 
 def extract_private(ctx: PlanContext, m: PrivateModel, solver_info) -> StrategyPlan:

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 import chromium_cdp
 from planner.html_report import comparison_chart
+from planner.report import usd
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,7 @@ def _need_chromium() -> None:
         pytest.skip("Debian chromium not installed (apt-get install chromium; .ci/run installs it)")
 
 
-def test_report_opens_in_headless_chromium(report_file):
+def test_report_opens_in_headless_chromium(report_file, plan_20k):
     _need_chromium()
     page = chromium_cdp.load_page(report_file)
     assert page["errors"] == []
@@ -68,7 +69,9 @@ def test_report_opens_in_headless_chromium(report_file):
     for c in charts.values():
         assert c["width"] > 300 and c["height"] > 150 and c["shapes"] > 10
     assert page["scripts"] == 0 and page["tables"] >= 10
-    assert "Cheapest option: public (strategy) at $274 per month." in page["text"]
+    cheapest = plan_20k["cheapest"]
+    assert (f"Cheapest option: {cheapest['name']} ({cheapest['kind']}) at {usd(cheapest['monthly_cost_usd'])} per "
+            "month.") in page["text"]
 
 
 def test_the_browser_check_does_see_errors(tmp_path):
