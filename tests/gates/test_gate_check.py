@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from conftest import solve_dict  # at import time: later, 'conftest' may name another directory's
 from planner.report import usd
 
 
@@ -13,7 +14,6 @@ from planner.report import usd
 @pytest.fixture(scope="module")
 def costs():
     """The public plan's cost at the MAU the tests use, from real solves: the gates are checked against these."""
-    from conftest import solve_dict
     return {mau: next(s for s in solve_dict(mau)["strategies"] if s["name"] == "public")["monthly_cost_usd"]
             for mau in (20000, 24000, 40000)}
 

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st   # in the
 from imserver.client import ImClient
 from imserver.server import Node
 
-from conftest import make_config, token
+from conftest import _pg_admin, make_config, token
 
 USERS = ["alice", "bob", "mallory", "zed", "mallory\n", "Mallory"]
 CONVS = ["d:alice:bob", "d:bob:mallory", "d:mallory:zed", "d:zed:mallory", "d:mallory:mallory", "g:deadbeef",
@@ -189,7 +189,6 @@ def harness(request, tmp_path_factory):
         h.close()
         return
     import uuid
-    from conftest import _pg_admin
     admin = request.getfixturevalue("pg_admin_dsn")
     name = "imserver_fuzz_" + uuid.uuid4().hex[:12]
     asyncio.run(_pg_admin(admin, f"CREATE DATABASE {name}"))
