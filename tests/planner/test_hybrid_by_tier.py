@@ -75,3 +75,84 @@ def test_bulky_media_is_cheaper_on_own_disks_than_in_cloud_storage(tiny_catalog,
         alternatives = plan_strategy(ctx, "hybrid").alternatives
         return alternatives["media-in-cloud, pooled"] - alternatives["media-on-own-servers, pooled"]
     assert gap(5_000_000) > 0 and gap(1_000_000) > 0
+
+
+# ---------------------------------------------------------------- enumeration cross-check (tiny catalog)
+def enumerate_media_on_own_servers(ctx, pooled: bool) -> float:
+    """Closed-form optimum of the media-on-own-servers placement: the cloud groups are independent given the
+    region (as in the public enumeration), the site holds the media group alone (as in the private one)."""
+    import math
+
+    from planner.costs import base_price, nodes_needed, p95_of_slices, public_region_terms
+    from planner.labour import labour_rates
+    from planner.optimize.candidates import make_groups
+    from planner.optimize.private import media_group
+    from planner.optimize.public import POOL
+    from planner.units import HOURS_PER_MONTH, amortized_per_month
+    from test_enumeration import SYSTEM_OF, _cabinet_cost, _ha, _server_options, autoscaled_cost
+
+    w = ctx.workload
+    rates = labour_rates(w)
+    (region,) = ctx.catalog.public_regions
+    (site,) = ctx.catalog.private_sites
+    total = sum(t.line().monthly_cost_usd for t in public_region_terms(
+        region, ctx.demand, w, w.availability.failure_domains, False, database=True, media=False, client=True))
+    tiers = ["gateway", "message", "database", "cache"] + ([] if region.load_balancer else ["load_balancer"])
+    groups = make_groups(ctx.requirements, ctx.profile, tiers, pooled, POOL)
+    systems = {SYSTEM_OF[t] for g in groups for t in g.tiers} | {"object store"}
+    total += len(systems) * rates.fte_per_system * rates.usd_per_fte_month
+    per_node_hour = rates.usd_per_fte_month / rates.nodes_per_fte / HOURS_PER_MONTH
+    for group in groups:
+        best = math.inf
+        for o in ctx.catalog.compute:
+            if o.arch not in w.purchase.allowed_arch or o.included_egress_gb_per_month:
+                continue
+            counts = [nodes_needed(v, m, o.vcpu, o.memory_gib, ctx.reserved_gib, _ha(w, group))
+                      for v, m in zip(group.vcpu, group.memory_gib)]
+            if None in counts:
+                continue
+            spot_ok = (w.purchase.allow_spot and group.spot_eligible and not group.stateful
+                       and o.usd_per_hour_spot is not None and o.usd_per_hour_spot < o.usd_per_hour)
+            caps = [int(w.purchase.spot_max_share * n) if spot_ok else 0 for n in counts]
+            price, _ = base_price(o, w.purchase.max_commitment_years)
+            for base in range(max(counts) + 1):
+                spot = tuple(min(cap, max(n - base, 0)) for n, cap in zip(counts, caps))
+                cost, hours = autoscaled_cost(tuple(counts), base, spot, price, o.usd_per_hour, o.usd_per_hour_spot)
+                best = min(best, cost + hours * per_node_hour)
+        total += best
+    # the site: the media group alone, every layout, SKU, scheme and colo product; no witness
+    a = w.availability
+    rate = w.private.cost_of_capital_percent
+    p95 = p95_of_slices([s.media_egress_mbps for s in ctx.demand.slices])
+
+    def transit_cost(t):
+        providers = 1 if t.blended or not a.tolerate_node_loss else 2
+        return providers * (max(p95 / providers, t.min_commit_mbps) * t.usd_per_mbps_month
+                            + t.cross_connect_usd_per_month)
+
+    fixed = min(transit_cost(t) for t in site.transit) + ctx.demand.media_stored_gb * site.backup.usd_per_gb_month
+    cable = sum(g.count * amortized_per_month(g.capex_usd, g.amortization_years, rate)
+                for g in site.network_gear if g.per == "server")
+    best_site = math.inf
+    group = media_group(ctx)
+    for domains in ([2, 3] if a.tolerate_domain_loss else [1]):
+        for sku in site.servers:
+            for n in _server_options(ctx, group, sku, domains):
+                own = n * amortized_per_month(sku.capex_usd, sku.amortization_years, rate) \
+                    + site.support.cold_spares_per_model * amortized_per_month(sku.capex_usd, sku.amortization_years,
+                                                                               rate) \
+                    + n * sku.capex_usd * site.support.percent_of_capex_per_year / 100 / 12 + n * cable
+                space = min(_cabinet_cost(site, p, domains, n * sku.rack_units, n * sku.watts, n, rate)
+                            for p in site.products)
+                hands = n * site.remote_hands_hours_per_server_year / 12 * site.remote_hands_usd_per_hour
+                labour = n * (1 / rates.nodes_per_fte + 1 / rates.hardware_servers_per_fte) * rates.usd_per_fte_month
+                best_site = min(best_site, own + space + hands + labour + fixed)
+    return total + best_site
+
+
+@pytest.mark.parametrize("mau", [20000, 400000, 1500000])
+@pytest.mark.parametrize("pooled", [False, True])
+def test_media_on_own_servers_matches_enumeration(tiny_catalog, profile, mau, pooled):
+    ctx = _ctx(profile, tiny_catalog, users={"mau": mau}, labour={"minimum_fte": 0})
+    _, plan = _solve(ctx, "media-on-own-servers", pooled)
+    assert plan.monthly_cost_usd == pytest.approx(enumerate_media_on_own_servers(ctx, pooled), rel=1e-7)
