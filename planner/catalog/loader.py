@@ -8,16 +8,14 @@ import importlib.resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from planner.catalog import records as r
 from planner.catalog.schema import CatalogFile, FxFile, Priced
 from planner.errors import CatalogError
+from planner.inputs import load_yaml_file
 
 FX_FILE = "fx.yaml"
-# libyaml's C loader parses the catalogs ~10x faster than the pure-Python one; same safe subset
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def default_pricing_dir() -> Path:
@@ -34,16 +32,7 @@ def _format_validation_error(path: Path, error: ValidationError) -> str:
 
 
 def _read_yaml(path: Path) -> tuple[Any, bytes]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CatalogError(f"{path}: cannot read catalog file: {exc.strerror}") from None
-    try:
-        return yaml.load(raw, Loader=_YAML_LOADER), raw
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise CatalogError(f"{path}:{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    return load_yaml_file(path, "catalog file", CatalogError)
 
 
 def _parse(path: Path, model: type, data: Any):

@@ -3,6 +3,7 @@ no traceback. The CLI runs in-process with catch_exceptions=False, so an unhandl
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
@@ -297,3 +298,103 @@ def test_a_site_without_colo_products_is_a_catalog_error(cli, catalog_copy):
     start, end = text.index("colo_products:"), text.index("transit:")
     path.write_text(text[:start] + text[end:], encoding="utf-8")
     assert_one_line_error(cli("plan", "--pricing", catalog_copy), str(path), "site 's1' has no colo_products")
+
+
+# ---------------------------------------------------------------- the boundary: numbers, duplicates, nesting
+BIG = "9" * 5000  # Python refuses to convert integers of more than 4,300 digits
+
+
+@pytest.mark.parametrize("override, needles", [
+    ("users.mau=100000000000", ["users.mau", "less than or equal to 10000000000"]),
+    ("users.mau=18446744073709551617", ["--set users.mau", "integer 18446744073709551617 is out of range"]),
+    (f"users.mau={BIG}", ["--set users.mau", "(5000 characters) is out of range"]),
+    ("users.mau=.inf", ["users.mau", "valid integer"]),
+    ("messaging.group_share=.nan", ["messaging.group_share", "finite number"]),
+    ("load_profile.hourly_weights=[.inf" + ", 1" * 23 + "]", ["load_profile.hourly_weights.0", "finite number"]),
+    ("users.dau_per_mau=5.0e-324", ["users", "daily active users, expected at least 1"]),
+    ("private.amortization_years=.inf", ["private.amortization_years", "finite number"]),
+    ("private.amortization_years=1000", ["private.amortization_years", "less than or equal to 30"]),
+    ("solver.time_limit_s=.inf", ["solver.time_limit_s", "finite number"]),
+    ("strategies=[public, public]", ["strategies", "lists public more than once"]),
+    ("placement.residency=[US, EU, US]", ["placement.residency", "lists US more than once"]),
+    ("users={mau: 5, mau: 6}", ["--set users", "duplicate key 'mau'"]),
+    ("users.mau=" + "[" * 500 + "]" * 500, ["--set users.mau", "nested more than 64 levels deep"]),
+    # each field within its range, together beyond anything the solver can hold
+    ("retention.message_days=9007199254740992", ["database_storage_gib", "beyond the 1e+15"]),
+    ("users.avg_session_minutes=1.0e-300", ["new_connections_per_s", "beyond the 1e+15"]),
+])
+def test_absurd_or_non_finite_override(cli, override, needles):
+    message = assert_one_line_error(cli("plan", *FAST, "--set", override), *needles)
+    assert len(message) < 400, message  # a 5,000-digit input is not echoed whole
+
+
+def test_set_value_that_is_not_yaml_stays_a_string(cli):
+    result = cli("workload", "show", "--set", "description=a: [b", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert '"description": "a: [b"' in result.stdout
+
+
+def test_duplicate_key_in_workload_file(cli, tmp_path):
+    path = _workload(tmp_path, "users:\n  mau: 5000\nmessaging: {}\nusers:\n  mau: 9000\n")
+    assert_one_line_error(cli("plan", path, *FAST), str(path), "line 4, column 1", "duplicate key 'users'",
+                          "first at line 1")
+
+
+def test_yaml_merge_keys_are_not_duplicates(cli, tmp_path):
+    path = _workload(tmp_path, "users:\n  <<: {mau: 5000, dau_per_mau: 0.4}\n  mau: 6000\n")
+    result = cli("workload", "show", path, "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert '"mau": 6000' in result.stdout and '"dau_per_mau": 0.4' in result.stdout
+
+
+def test_deeply_nested_workload_file(cli, tmp_path):
+    path = _workload(tmp_path, "users: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert_one_line_error(cli("plan", path, *FAST), str(path), "nested more than 64 levels deep")
+
+
+def test_workload_that_is_a_directory_or_fifo(cli, tmp_path):
+    assert_one_line_error(cli("plan", tmp_path, *FAST), str(tmp_path), "is a directory, expected a workload file")
+    fifo = tmp_path / "workload.fifo"
+    os.mkfifo(fifo)  # reading it would block forever: refused before it is opened
+    assert_one_line_error(cli("plan", fifo, *FAST), str(fifo), "not a regular file")
+
+
+def test_profile_with_infinite_coefficient(cli, tmp_path):
+    path = tmp_path / "profile.yaml"
+    path.write_text(PROFILE_HEAD + "  gateway:\n    connections_per_vcpu: {value: .inf, unit: u, source: s, "
+                                   "as_of: 2026-01-01, basis: measured}\n", encoding="utf-8")
+    assert_one_line_error(cli("plan", *FAST, "--profile", path), str(path),
+                          "tiers.gateway.connections_per_vcpu", "finite number")
+
+
+@pytest.mark.parametrize("old, new, needles", [
+    ("vcpu: 2, memory_gib: 4,", "vcpu: true, memory_gib: 4,", ["compute.0.vcpu", "valid integer", "got True"]),
+    ("vcpu: 2, memory_gib: 4,", "vcpu: 2, memory_gib: .inf,", ["compute.0.memory_gib", "finite number"]),
+    ("vcpu: 2, memory_gib: 4,", "vcpu: 2, memory_gib: '4',", ["compute.0.memory_gib", "valid number"]),
+    ("vcpu: 2, memory_gib: 4,", "vcpu: 2, vcpu: 3, memory_gib: 4,", ["line 11", "duplicate key 'vcpu'"]),
+])
+def test_catalog_numbers_are_strict_and_finite(cli, catalog_copy, old, new, needles):
+    path = catalog_copy / "cloudx.yaml"
+    _edit(path, old, new)
+    assert_one_line_error(cli("plan", "--pricing", catalog_copy, "-s", "public"), str(path), *needles)
+
+
+@pytest.mark.parametrize("rates, needles", [
+    ("{USD: 2.0}", ["usd_per_unit", "rate of USD to itself must be 1"]),
+    ("{EUR: .nan}", ["usd_per_unit.EUR", "finite number"]),
+])
+def test_fx_rates_checked(cli, catalog_copy, rates, needles):
+    (catalog_copy / "fx.yaml").write_text(
+        "schema: implan-fx/1\nas_of: 2026-11-01\nsource: {title: t, url: 'https://example.invalid', as_of: "
+        f"2026-11-01}}\nusd_per_unit: {rates}\n", encoding="utf-8")
+    assert_one_line_error(cli("pricing", "validate", "--pricing", catalog_copy), str(catalog_copy / "fx.yaml"),
+                          *needles)
+
+
+def test_catalog_dates_may_be_quoted(cli, catalog_copy):
+    path = catalog_copy / "cloudx.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert "as_of: 2026-11-01" in text
+    path.write_text(text.replace("as_of: 2026-11-01", "as_of: '2026-11-01'"), encoding="utf-8")
+    result = cli("pricing", "validate", "--pricing", catalog_copy)
+    assert result.exit_code == 0, result.output
