@@ -14,25 +14,23 @@ from planner.capacity import CapacityProfile
 from planner.units import (BYTES_PER_GB, BYTES_PER_GIB, DAYS_PER_MONTH, GB_PER_TB, KIB_PER_GIB, SECONDS_PER_HOUR,
                            bytes_per_s_to_mbps, mbps_to_gb_per_slice_month)
 from planner.errors import WorkloadError
+from planner.inputs import MAX_FIGURE
 from planner.workload import Workload
 
-# Largest demand figure (per second, per month, GiB, vCPU) the planner accepts. The solver works in floating point
-# and treats coefficients near 1e20 as infinite; the default workload at users.mau's upper bound (10 billion) stays
-# below 1e14. Beyond it a value is a typo (retention.message_days: 9e15), not a deployment.
-MAX_DEMAND_FIGURE = 1e15
 
 
 def _checked(record, what: str):
-    """Every number of a demand record is finite and within MAX_DEMAND_FIGURE; a WorkloadError names the first
-    one that is not (several fields, each within its range, can still multiply into an absurd figure)."""
+    """Every number of a demand record is finite and within MAX_FIGURE; a WorkloadError names the first one that
+    is not: several fields, each within its range, can still multiply into an absurd figure (a typo such as
+    retention.message_days: 9e15, not a deployment)."""
     for f in fields(record):
         values = getattr(record, f.name)
         for value in values if isinstance(values, tuple) else (values,):
             if isinstance(value, bool) or not isinstance(value, int | float):
                 continue
-            if not math.isfinite(value) or abs(value) > MAX_DEMAND_FIGURE:
+            if not math.isfinite(value) or abs(value) > MAX_FIGURE:
                 raise WorkloadError(f"workload: the {what} {f.name} comes to {value:.3g}, beyond the "
-                                    f"{MAX_DEMAND_FIGURE:.0e} the planner handles; check users, messaging and "
+                                    f"{MAX_FIGURE:.0e} the planner handles; check users, messaging and "
                                     "retention for a typo")
     return record
 

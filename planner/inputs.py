@@ -25,6 +25,10 @@ from planner.errors import PlannerError
 MAX_INPUT_BYTES = 32 * 1024 * 1024  # the shipped catalogs together are < 1 MiB
 MAX_YAML_DEPTH = 64  # the deepest input (a SaaS offer's steps) nests 5 levels
 MAX_INTEGER = 2 ** 53  # beyond it a float (what the solver computes in) no longer holds every integer exactly
+# Largest figure (a price, a capacity, a demand per second or per month) the planner accepts. The solver works in
+# floating point and treats coefficients near 1e20 as infinite; catalogs write 1e12 for "no limit", and the default
+# workload at users.mau's upper bound (10 billion) stays below 1e14.
+MAX_FIGURE = 1e15
 
 # pydantic settings every input model shares: unknown keys are errors, .inf / .nan are not numbers, and strict types:
 # YAML `true` is not a number and "3" is not an int (ints still fill float fields)

@@ -12,13 +12,21 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from planner.inputs import INPUT_CONFIG, Date
+from planner.inputs import INPUT_CONFIG, MAX_FIGURE, Date
 
 SCHEMA_ID = "implan-catalog/1"
 
 
 class Strict(BaseModel):
     model_config = INPUT_CONFIG  # finite numbers only, no booleans as numbers
+
+    @model_validator(mode="after")
+    def _figures_in_range(self):
+        """A price or capacity beyond MAX_FIGURE (1e12 is the catalogs' "no limit") would overflow the costs."""
+        for name, value in self.__dict__.items():
+            if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) > MAX_FIGURE:
+                raise ValueError(f"{name}: {value:g} is beyond the {MAX_FIGURE:.0e} the planner handles")
+        return self
 
 
 class Source(Strict):
@@ -318,6 +326,22 @@ class CatalogFile(Strict):
                 for field in row.estimates:
                     if field not in type(row).model_fields and field != "class":
                         raise ValueError(f"{section}[{index}].estimates: {field!r} is not a field of this row")
+        return self
+
+    @model_validator(mode="after")
+    def _rows_unique(self) -> "CatalogFile":
+        """A row listed twice is a copy-paste slip: the solver would see two identical options (a duplicate server
+        SKU even gives it two constraints of the same name)."""
+        keys = {"servers": ("sku",), "saas": ("provider", "plan"), "colo_products": ("region", "name"),
+                "transit": ("region", "name"), "backup": ("region", "name"), "network_gear": ("name",)}
+        for section, fields in keys.items():
+            first: dict[tuple, int] = {}
+            for index, row in enumerate(getattr(self, section)):
+                key = tuple(getattr(row, f) for f in fields)
+                if key in first:
+                    raise ValueError(f"{section}[{index}]: {'/'.join(map(str, key))} is listed twice (also "
+                                     f"{section}[{first[key]}]); list each once")
+                first[key] = index
         return self
 
 

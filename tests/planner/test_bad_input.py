@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from planner_testlib import TINY_DIR
+from planner_testlib import TINY_DIR, read_tiny, write_catalogs
 
 FAST = ["--pricing", str(TINY_DIR), "-s", "public"]
 
@@ -372,6 +372,7 @@ def test_profile_with_infinite_coefficient(cli, tmp_path):
     ("vcpu: 2, memory_gib: 4,", "vcpu: 2, memory_gib: .inf,", ["compute.0.memory_gib", "finite number"]),
     ("vcpu: 2, memory_gib: 4,", "vcpu: 2, memory_gib: '4',", ["compute.0.memory_gib", "valid number"]),
     ("vcpu: 2, memory_gib: 4,", "vcpu: 2, vcpu: 3, memory_gib: 4,", ["line 11", "duplicate key 'vcpu'"]),
+    ("vcpu: 2, memory_gib: 4,", "vcpu: 2, memory_gib: 1.0e+300,", ["compute.0", "memory_gib: 1e+300 is beyond"]),
 ])
 def test_catalog_numbers_are_strict_and_finite(cli, catalog_copy, old, new, needles):
     path = catalog_copy / "cloudx.yaml"
@@ -398,3 +399,18 @@ def test_catalog_dates_may_be_quoted(cli, catalog_copy):
     path.write_text(text.replace("as_of: 2026-11-01", "as_of: '2026-11-01'"), encoding="utf-8")
     result = cli("pricing", "validate", "--pricing", catalog_copy)
     assert result.exit_code == 0, result.output
+
+
+def test_catalog_server_sku_listed_twice(cli, catalog_copy):
+    path = catalog_copy / "colox.yaml"
+    _edit(path, "sku: st200, role: storage", "sku: c64, role: storage")
+    assert_one_line_error(cli("plan", "--pricing", catalog_copy), str(path), "servers[1]: c64 is listed twice",
+                          "also servers[0]")
+
+
+def test_catalog_saas_offer_listed_twice(cli, catalog_copy):
+    chatco = read_tiny("chatco")
+    chatco["saas"].append(dict(chatco["saas"][0]))
+    write_catalogs(catalog_copy, {"chatco": chatco})
+    assert_one_line_error(cli("compare", "--pricing", catalog_copy), str(catalog_copy / "chatco.yaml"),
+                          f"saas[{len(chatco['saas']) - 1}]: chatco/pro is listed twice")
