@@ -1,6 +1,7 @@
 """implan command line: parse, call one library function, print, map errors to exit codes.
 
-Exit codes: 0 success; 1 no feasible plan (or `pricing validate --strict` found warnings); 2 bad input.
+Exit codes: 0 success; 1 no feasible plan (or `pricing validate --strict` found warnings); 2 bad input;
+3 a bug caught before it reached the output (errors.OutputError).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Annotated, Optional
 import typer
 import yaml
 from rich.console import Console
+from rich.text import Text
 
 from planner import __version__
 from planner.capacity import load_profile
@@ -51,8 +53,10 @@ class ListFormat(str, Enum):
 
 
 def _console(file=None) -> Console:
+    """Console for report output. markup=False: names, instance types and messages come from the user's files,
+    and a name such as "[/bold]" must print as itself (rich markup would crash on it or restyle it)."""
     width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else None
-    return Console(file=file, width=width, soft_wrap=False)
+    return Console(file=file, width=width, soft_wrap=False, markup=False)
 
 
 def _fail(message: str, code: int) -> None:
@@ -214,8 +218,8 @@ def pricing_show(name: Annotated[str, typer.Argument(help="catalog name (file na
         raise PlannerError(f"no catalog named {name!r} (known: {', '.join(i.name for i in catalog.infos)})")
     raw = yaml.safe_load(Path(info.path).read_text(encoding="utf-8"))
     console = _console()
-    console.print(f"[bold]{info.name}[/bold]: {info.title} ({info.kind}); oldest price {info.as_of}; "
-                  f"sha256 {info.sha256}", highlight=False)
+    console.print(Text.assemble((info.name, "bold"), f": {info.title} ({info.kind}); oldest price {info.as_of}; "
+                                f"sha256 {info.sha256}"), highlight=False)
     for section in ("regions", "compute", "servers", "saas", "transfer", "object_storage"):
         if raw.get(section):
             console.print(f"  {section}: {len(raw[section])} entries", highlight=False)
@@ -252,7 +256,7 @@ def workload_init(file: Annotated[Optional[Path], typer.Argument(help="where to 
         raise PlannerError(f"{file}: already exists (use --force to overwrite)")
     write_output(text, file)
     if file is not None:
-        Console(stderr=True).print(f"wrote {file}", highlight=False)
+        Console(stderr=True).print(f"wrote {file}", highlight=False, markup=False)
 
 
 @workload_app.command("show")

@@ -414,3 +414,24 @@ def test_catalog_saas_offer_listed_twice(cli, catalog_copy):
     write_catalogs(catalog_copy, {"chatco": chatco})
     assert_one_line_error(cli("compare", "--pricing", catalog_copy), str(catalog_copy / "chatco.yaml"),
                           f"saas[{len(chatco['saas']) - 1}]: chatco/pro is listed twice")
+
+
+# ---------------------------------------------------------------- rich markup in user-supplied text
+@pytest.mark.parametrize("command, shown", [(("plan",), "[/bold]x"), (("compare",), "[/bold] [red]team"),
+                                            (("pricing", "list"), "[/bold]x")])
+def test_markup_in_names_prints_as_itself(cli, catalog_copy, command, shown):
+    # names and instance types come from the user's files: "[/bold]" used to crash every table (MarkupError)
+    _edit(catalog_copy / "cloudx.yaml", "type: small", 'type: "[/bold]x"')
+    args = ["--pricing", catalog_copy]
+    if command[0] != "pricing":
+        args += ["-s", "public", "--set", "name='[/bold] [red]team'", "--set", "users.mau=20000"]
+    result = cli(*command, *args)
+    assert result.exit_code == 0, result.output
+    assert shown in result.stdout
+
+
+def test_pricing_show_prints_markup_in_a_title_as_itself(cli, catalog_copy):
+    _edit(catalog_copy / "cloudx.yaml", 'title: "', 'title: "[/bold] ')
+    result = cli("pricing", "show", "cloudx", "--pricing", catalog_copy)
+    assert result.exit_code == 0, result.output
+    assert "[/bold]" in result.stdout
