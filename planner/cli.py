@@ -78,15 +78,23 @@ def handles_errors(func):
 
 
 def write_output(text: str, out: Path | None) -> None:
-    """Print, or write atomically (temp file + rename) so a failed run never leaves half a file."""
+    """Print, or write atomically (temp file + rename) so a failed run never leaves half a file. Only a new path
+    or an existing regular file is written: the rename would replace a FIFO, a device or a symlink by a plain file,
+    so those are refused (for a symlink, name its target)."""
     if out is None:
         sys.stdout.write(text)
         return
     directory = out.parent if str(out.parent) else Path(".")
     if not directory.is_dir():
         raise PlannerError(f"{out}: directory {directory} does not exist")
+    if out.is_symlink():
+        raise PlannerError(f"{out}: is a symbolic link; give its target ({os.path.realpath(out)}) as the output "
+                           "file instead (writing would replace the link by a plain file)")
     if out.is_dir():
         raise PlannerError(f"{out}: is a directory, expected a file name for the report")
+    if out.exists() and not out.is_file():
+        raise PlannerError(f"{out}: is not a regular file (a FIFO, socket or device); expected a file name for "
+                           "the report")
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{out.name}.", suffix=".tmp")
     except OSError as exc:

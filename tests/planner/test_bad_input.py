@@ -435,3 +435,32 @@ def test_pricing_show_prints_markup_in_a_title_as_itself(cli, catalog_copy):
     result = cli("pricing", "show", "cloudx", "--pricing", catalog_copy)
     assert result.exit_code == 0, result.output
     assert "[/bold]" in result.stdout
+
+
+# ---------------------------------------------------------------- --out: only new paths and regular files
+def test_out_refuses_a_fifo(cli, tmp_path):
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    assert_one_line_error(cli("workload", "init", fifo, "--force"), str(fifo), "is not a regular file")
+    assert fifo.is_fifo()  # not replaced by a plain file
+
+
+def test_out_refuses_a_device(cli):
+    assert_one_line_error(cli("workload", "init", "/dev/null", "--force"), "/dev/null", "is not a regular file")
+
+
+def test_out_refuses_a_symlink_and_names_its_target(cli, tmp_path):
+    target = tmp_path / "real.json"
+    target.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    assert_one_line_error(cli("plan", *FAST, "--set", "users.mau=20000", "-f", "json", "--out", link), str(link),
+                          "is a symbolic link", str(target))
+    assert link.is_symlink() and target.read_text() == "old"
+
+
+def test_out_replaces_a_regular_file(cli, tmp_path):
+    path = _workload(tmp_path, "old\n")
+    result = cli("workload", "init", path, "--force")
+    assert result.exit_code == 0, result.output
+    assert path.is_file() and "users:" in path.read_text(encoding="utf-8")
