@@ -13,10 +13,10 @@ import importlib.resources
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from planner.errors import ProfileError
-from planner.inputs import INPUT_CONFIG, Date, load_yaml_file
+from planner.inputs import Date, InputModel, load_yaml_file
 
 SCHEMA_ID = "implan-capacity-profile/1"
 
@@ -24,8 +24,7 @@ SCHEMA_ID = "implan-capacity-profile/1"
 BASIS_PATTERN = "^(measured|published|derived|estimate)$"
 
 
-class Coefficient(BaseModel):
-    model_config = INPUT_CONFIG
+class Coefficient(InputModel):
     value: float = Field(gt=0)
     unit: str
     source: str
@@ -34,10 +33,9 @@ class Coefficient(BaseModel):
     run: str | None = None  # id of the published run (profile `runs:`) the value is derived from
 
 
-class RunWorkload(BaseModel):
+class RunWorkload(InputModel):
     """A benchmark's offered load at its steady state, in the demand model's terms."""
 
-    model_config = INPUT_CONFIG
     connections: float = Field(gt=0)
     msgs_per_s: float = Field(ge=0)
     deliveries_per_message: float = Field(ge=1)
@@ -47,17 +45,15 @@ class RunWorkload(BaseModel):
     note: str = ""
 
 
-class TierUse(BaseModel):
+class TierUse(InputModel):
     """What a run's servers of one implan tier used; a resource left out is not compared."""
 
-    model_config = INPUT_CONFIG
     vcpu: float | None = Field(None, gt=0)
     memory_gib: float | None = Field(None, gt=0)
     note: str = ""
 
 
-class BenchmarkRun(BaseModel):
-    model_config = INPUT_CONFIG
+class BenchmarkRun(InputModel):
     title: str
     source: str
     url: str
@@ -69,8 +65,7 @@ class BenchmarkRun(BaseModel):
     whole_stack: bool = False  # `used` covers every component of the run: compare the sum as well
 
 
-class _ProfileFile(BaseModel):
-    model_config = INPUT_CONFIG
+class _ProfileFile(InputModel):
     schema_id: str = Field(alias="schema", pattern=f"^{SCHEMA_ID}$")
     name: str
     as_of: Date

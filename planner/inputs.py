@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import ConfigDict, Strict
+from pydantic import BaseModel, ConfigDict, Strict, model_validator
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, SequenceNode
 
@@ -29,10 +29,35 @@ MAX_INTEGER = 2 ** 53  # beyond it a float (what the solver computes in) no long
 # floating point and treats coefficients near 1e20 as infinite; catalogs write 1e12 for "no limit", and the default
 # workload at users.mau's upper bound (10 billion) stays below 1e14.
 MAX_FIGURE = 1e15
+# Smallest non-zero figure: many figures divide (servers = stored TB / storage_tb, FTE = nodes / nodes_per_fte), and
+# 5e-324 makes infinitely many; the smallest shipped price is 8e-6 USD per unit. Write 0 when none is meant.
+MIN_FIGURE = 1e-7
 
 # pydantic settings every input model shares: unknown keys are errors, .inf / .nan are not numbers, and strict types:
 # YAML `true` is not a number and "3" is not an int (ints still fill float fields)
 INPUT_CONFIG = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
+
+
+class InputModel(BaseModel):
+    """Base of every model of an input file: INPUT_CONFIG, and every number zero or within MIN_FIGURE..MAX_FIGURE
+    in magnitude (each field's own range comes on top)."""
+
+    model_config = INPUT_CONFIG
+
+    @model_validator(mode="after")
+    def _figures_in_range(self):
+        for name, value in self.__dict__.items():
+            for number in value if isinstance(value, list) else (value,):
+                if isinstance(number, bool) or not isinstance(number, int | float) or number == 0:
+                    continue
+                if abs(number) > MAX_FIGURE:
+                    raise ValueError(f"{name}: {number:g} is beyond the {MAX_FIGURE:.0e} the planner handles")
+                if abs(number) < MIN_FIGURE:
+                    raise ValueError(f"{name}: {number:g} is below the smallest figure the planner handles "
+                                     f"({MIN_FIGURE:g}); write 0 if none is meant")
+        return self
+
+
 # a date, written plain (2026-11-01, which YAML reads as a date) or quoted
 Date = Annotated[dt.date, Strict(False)]
 

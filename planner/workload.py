@@ -17,7 +17,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
 
 from planner.errors import WorkloadError
-from planner.inputs import INPUT_CONFIG, load_yaml_file, parse_yaml
+from planner.inputs import InputModel, load_yaml_file, parse_yaml
 
 TierName = Literal["gateway", "message", "database", "cache", "object_storage", "load_balancer"]
 TIERS: tuple[str, ...] = ("gateway", "message", "database", "cache", "object_storage", "load_balancer")
@@ -41,8 +41,8 @@ LOAD_SHAPES: dict[str, tuple[float, ...]] = {
 MAX_MAU = 10_000_000_000
 
 
-class Section(BaseModel):
-    model_config = INPUT_CONFIG
+class Section(InputModel):
+    """Strict types (YAML `true` is not a number, "3" is not an int), finite numbers within the planner's range."""
 
 
 def _no_duplicates(items: list) -> list:

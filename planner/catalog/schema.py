@@ -10,23 +10,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from planner.inputs import INPUT_CONFIG, MAX_FIGURE, Date
+from planner.inputs import Date, InputModel
 
 SCHEMA_ID = "implan-catalog/1"
 
 
-class Strict(BaseModel):
-    model_config = INPUT_CONFIG  # finite numbers only, no booleans as numbers
-
-    @model_validator(mode="after")
-    def _figures_in_range(self):
-        """A price or capacity beyond MAX_FIGURE (1e12 is the catalogs' "no limit") would overflow the costs."""
-        for name, value in self.__dict__.items():
-            if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) > MAX_FIGURE:
-                raise ValueError(f"{name}: {value:g} is beyond the {MAX_FIGURE:.0e} the planner handles")
-        return self
+class Strict(InputModel):
+    """Catalog rows: finite numbers only, no booleans as numbers, within MIN_FIGURE..MAX_FIGURE (1e12 is the
+    catalogs' "no limit")."""
 
 
 class Source(Strict):

@@ -311,7 +311,10 @@ BIG = "9" * 5000  # Python refuses to convert integers of more than 4,300 digits
     ("users.mau=.inf", ["users.mau", "valid integer"]),
     ("messaging.group_share=.nan", ["messaging.group_share", "finite number"]),
     ("load_profile.hourly_weights=[.inf" + ", 1" * 23 + "]", ["load_profile.hourly_weights.0", "finite number"]),
-    ("users.dau_per_mau=5.0e-324", ["users", "daily active users, expected at least 1"]),
+    ("users.dau_per_mau=5.0e-7", ["users", "0.5 daily active users, expected at least 1"]),
+    ("users.dau_per_mau=5.0e-324", ["users", "dau_per_mau: 4.94066e-324 is below the smallest figure"]),
+    ("labour.nodes_per_fte=8.4e-225", ["labour", "nodes_per_fte: 8.4e-225 is below", "write 0 if none is meant"]),
+    ("labour.usd_per_fte_year=1.0e+300", ["labour", "usd_per_fte_year: 1e+300 is beyond the 1e+15"]),
     ("private.amortization_years=.inf", ["private.amortization_years", "finite number"]),
     ("private.amortization_years=1000", ["private.amortization_years", "less than or equal to 30"]),
     ("solver.time_limit_s=.inf", ["solver.time_limit_s", "finite number"]),
@@ -320,8 +323,8 @@ BIG = "9" * 5000  # Python refuses to convert integers of more than 4,300 digits
     ("users={mau: 5, mau: 6}", ["--set users", "duplicate key 'mau'"]),
     ("users.mau=" + "[" * 500 + "]" * 500, ["--set users.mau", "nested more than 64 levels deep"]),
     # each field within its range, together beyond anything the solver can hold
-    ("retention.message_days=9007199254740992", ["database_storage_gib", "beyond the 1e+15"]),
-    ("users.avg_session_minutes=1.0e-300", ["new_connections_per_s", "beyond the 1e+15"]),
+    ("retention.message_days=100000000000000", ["database_storage_gib", "beyond the 1e+15"]),
+    ("messaging.typing_events_per_message=1.0e+14", ["typing_deliveries_per_s", "beyond the 1e+15"]),
 ])
 def test_absurd_or_non_finite_override(cli, override, needles):
     message = assert_one_line_error(cli("plan", *FAST, "--set", override), *needles)
