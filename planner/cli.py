@@ -1,7 +1,7 @@
 """implan command line: parse, call one library function, print, map errors to exit codes.
 
 Exit codes: 0 success; 1 no feasible plan (or `pricing validate --strict` found warnings); 2 bad input;
-3 a bug caught before it reached the output (errors.OutputError).
+3 a bug in implan (any unexpected exception, or errors.OutputError; IMPLAN_DEBUG=1 shows the traceback).
 """
 
 from __future__ import annotations
@@ -20,6 +20,11 @@ import typer
 import yaml
 from rich.console import Console
 from rich.text import Text
+
+try:  # typer >= 0.29 carries its own copy of click; older releases use click itself
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import exceptions as click_exceptions
 
 from planner import __version__
 from planner.capacity import load_profile
@@ -64,8 +69,13 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
+INTERNAL_ERROR_EXIT = 3
+
+
 def handles_errors(func):
-    """Domain errors become one line on stderr and the error's exit code; no traceback."""
+    """Domain errors become one line on stderr and the error's exit code; no traceback. Any other exception is a
+    bug in implan: one line and exit 3, so CI can tell it from bad input (2) and a failed gate (1); the traceback
+    only with IMPLAN_DEBUG=1."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -73,6 +83,14 @@ def handles_errors(func):
             return func(*args, **kwargs)
         except PlannerError as exc:
             _fail(str(exc), exc.exit_code)
+        except (typer.Exit, typer.Abort, click_exceptions.ClickException):
+            raise
+        except Exception as exc:
+            if os.environ.get("IMPLAN_DEBUG") == "1":
+                raise
+            detail = " ".join(str(exc).split())[:200]
+            _fail(f"internal error (a bug in implan, please report it): {type(exc).__name__}: {detail}; "
+                  "IMPLAN_DEBUG=1 shows the traceback", INTERNAL_ERROR_EXIT)
 
     return wrapper
 
@@ -295,4 +313,23 @@ from planner import cli_bundle, cli_gates  # noqa: E402,F401  (import for the si
 
 
 def main() -> None:
-    app(prog_name="implan")
+    """Entry point. Usage errors (unknown option, missing argument) print one line and a --help hint, exit 2,
+    instead of Typer's multi-line box."""
+    try:
+        code = app(prog_name="implan", standalone_mode=False)
+    except click_exceptions.NoArgsIsHelpError as exc:  # `implan` or `implan pricing` alone: show the help
+        typer.echo(exc.ctx.get_help() if exc.ctx else "", err=True)
+        sys.exit(2)
+    except click_exceptions.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else "implan"
+        message = " ".join(exc.format_message().split())
+        Console(stderr=True, highlight=False).print(f"implan: error: {message} (see `{where} --help`)",
+                                                    markup=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except click_exceptions.ClickException as exc:
+        Console(stderr=True, highlight=False).print(f"implan: error: {' '.join(exc.format_message().split())}",
+                                                    markup=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

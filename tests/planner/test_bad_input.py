@@ -467,3 +467,46 @@ def test_out_replaces_a_regular_file(cli, tmp_path):
     result = cli("workload", "init", path, "--force")
     assert result.exit_code == 0, result.output
     assert path.is_file() and "users:" in path.read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------- usage errors and bugs: one line each
+@pytest.mark.parametrize("args, needles", [
+    (["plan", "--bogus"], ["No such option: --bogus", "(see `implan plan --help`)"]),
+    (["plan", "--format", "xml"], ["'xml' is not one of", "(see `implan plan --help`)"]),
+    (["pricing", "show"], ["Missing argument 'name'", "(see `implan pricing show --help`)"]),
+])
+def test_usage_errors_are_one_line(args, needles):
+    import subprocess
+    import sys
+
+    from planner_testlib import ROOT
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-W", "ignore", "-m", "planner", *args], capture_output=True, text=True,
+                            env=env, timeout=60)
+    assert result.returncode == 2, result
+    message = result.stderr.strip()
+    assert message.startswith("implan: error: ") and "\n" not in message and "╭" not in message, message
+    for needle in needles:
+        assert needle in message, (needle, message)
+
+
+def test_a_bug_is_exit_3_with_one_line(cli, monkeypatch):
+    import planner.cli
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.setattr(planner.cli, "load_workload", broken)
+    assert_one_line_error(cli("plan", *FAST), "internal error (a bug in implan", "ZeroDivisionError",
+                          "float division by zero", "IMPLAN_DEBUG=1", code=3)
+    monkeypatch.setenv("IMPLAN_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        cli("plan", *FAST)
+
+
+def test_a_failed_gate_is_still_exit_1(cli):
+    # typer.Exit raised inside a command is not a bug: `pricing validate --strict` with warnings exits 1
+    result = cli("pricing", "validate", "--pricing", TINY_DIR, "--strict", "--max-age-days", "0")
+    assert result.exit_code == 1, result.output
+    assert "internal error" not in result.output
