@@ -1,7 +1,6 @@
 """`implan bundle`: registered on the main app (planner.cli). Renders the deploy bundle for one strategy (issue 4)."""
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 from typing import Annotated, Optional
@@ -14,12 +13,16 @@ from planner.errors import PlannerError
 
 
 def _read_plan(path: Path) -> dict:
+    """A saved plan, read and checked by the same reader as `diff` and `check` (regular file, finite numbers,
+    the fields the contract promises); errors name --plan."""
+    from planner.diff import PlanFileError, load_plan_json
+
     if not path.is_file():
         raise PlannerError(f"--plan {path}: file not found")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PlannerError(f"--plan {path}: not valid JSON ({exc})") from None
+        return load_plan_json(path)
+    except PlanFileError as exc:
+        raise PlannerError(f"--plan {exc}") from None
 
 
 def _check_writable(out: Path) -> None:

@@ -199,3 +199,14 @@ def test_write_failure_after_rendering_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(planner.render, "write_bundle", disk_full)
     line = _one_error_line(_run(["--plan", AWS_PLAN, "--out", str(tmp_path / "b"), "--no-wheel"]))
     assert "cannot write the bundle: No space left on device" in line
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity"])
+def test_plan_with_a_non_finite_number(tmp_path, constant):
+    plan = load_fixture_plan("plan-aws-public.json")
+    plan["strategies"][0]["monthly_cost_usd"] = "MARK"
+    bad = tmp_path / "p.json"
+    bad.write_text(json.dumps(plan).replace('"MARK"', constant))
+    line = _one_error_line(_run(["--plan", str(bad), "--out", str(tmp_path / "b"), "--no-wheel"]))
+    assert f"--plan {bad}" in line and f"{constant} is not a number" in line
+    assert not (tmp_path / "b").exists()
