@@ -288,8 +288,8 @@ def load_workload(path: Path | None = None, overrides: list[str] | None = None) 
     """Read, override and validate a workload. path=None: the embedded default workload."""
     source = Path(path) if path is not None else default_workload_path()
     data, _ = load_yaml_file(source, "workload file", WorkloadError)
-    if data is None:
-        data = {}
+    if data is None:  # an empty file is more often a truncated or wrong file than a request for the defaults
+        raise WorkloadError(f"{source}: empty workload file (write {{}} in it to plan the defaults, or give no file)")
     if not isinstance(data, dict):
         raise WorkloadError(f"{source}: expected a YAML mapping of workload sections at the top level")
     data = apply_overrides(data, overrides or [])

@@ -510,3 +510,10 @@ def test_a_failed_gate_is_still_exit_1(cli):
     result = cli("pricing", "validate", "--pricing", TINY_DIR, "--strict", "--max-age-days", "0")
     assert result.exit_code == 1, result.output
     assert "internal error" not in result.output
+
+
+def test_empty_workload_file(cli, tmp_path):
+    path = _workload(tmp_path, "# nothing here\n")
+    assert_one_line_error(cli("plan", path, *FAST), str(path), "empty workload file", "write {} in it")
+    explicit = _workload(tmp_path, "{}\n")
+    assert cli("workload", "show", explicit).exit_code == 0
