@@ -517,3 +517,9 @@ def test_empty_workload_file(cli, tmp_path):
     assert_one_line_error(cli("plan", path, *FAST), str(path), "empty workload file", "write {} in it")
     explicit = _workload(tmp_path, "{}\n")
     assert cli("workload", "show", explicit).exit_code == 0
+
+
+def test_saas_offer_listed_in_two_files(cli, catalog_copy):
+    shutil.copy(catalog_copy / "chatco.yaml", catalog_copy / "chatco2.yaml")
+    assert_one_line_error(cli("compare", "--pricing", catalog_copy), "SaaS offer chatco/pro is listed twice",
+                          "also in chatco")
