@@ -360,6 +360,7 @@ def test_workload_that_is_a_directory_or_fifo(cli, tmp_path):
     fifo = tmp_path / "workload.fifo"
     os.mkfifo(fifo)  # reading it would block forever: refused before it is opened
     assert_one_line_error(cli("plan", fifo, *FAST), str(fifo), "not a regular file")
+    assert_one_line_error(cli("plan", "/dev/zero", *FAST), "/dev/zero", "not a regular file")  # never ends
 
 
 def test_profile_with_infinite_coefficient(cli, tmp_path):
@@ -523,3 +524,10 @@ def test_saas_offer_listed_in_two_files(cli, catalog_copy):
     shutil.copy(catalog_copy / "chatco.yaml", catalog_copy / "chatco2.yaml")
     assert_one_line_error(cli("compare", "--pricing", catalog_copy), "SaaS offer chatco/pro is listed twice",
                           "also in chatco")
+
+
+def test_fifo_in_the_pricing_directory_is_refused_not_read(cli, catalog_copy):
+    fifo = catalog_copy / "stuck.yaml"
+    os.mkfifo(fifo)  # reading it would block forever
+    assert_one_line_error(cli("pricing", "validate", "--pricing", catalog_copy), str(fifo), "not a regular file",
+                          "expected a catalog file")
