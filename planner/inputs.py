@@ -3,8 +3,9 @@
 Every input is checked at the boundary, so nothing absurd reaches the demand model or the solver: only regular
 files of bounded size are read (a FIFO would block, /dev/zero would fill memory), duplicate mapping keys are an
 error (YAML would silently keep the last one), nesting is bounded (deep nesting would exhaust the stack) and every
-integer must fit the solver's floating-point arithmetic. Non-finite floats are refused by the pydantic models
-(`INPUT_CONFIG`), so the message names the field.
+integer must fit the solver's floating-point arithmetic. The pydantic models of the inputs derive from
+`InputModel`: strict types, no .inf / .nan, every number 0 or within MIN_FIGURE..MAX_FIGURE, so the message names
+the field.
 """
 
 from __future__ import annotations
