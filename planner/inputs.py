@@ -98,7 +98,6 @@ class _CheckedLoader(_BASE_LOADER):
 
 
 _CheckedLoader.add_constructor("tag:yaml.org,2002:int", _CheckedLoader.construct_bounded_int)
-_CheckedLoader.add_constructor("tag:yaml.org,2002:map", _CheckedLoader.construct_yaml_map)
 
 
 def _clip(text: str, limit: int = 24) -> str:
