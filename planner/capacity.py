@@ -9,15 +9,14 @@ names its run with `run:`.
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib.resources
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from planner.errors import ProfileError
+from planner.inputs import Date, InputModel, load_yaml_file
 
 SCHEMA_ID = "implan-capacity-profile/1"
 
@@ -25,20 +24,18 @@ SCHEMA_ID = "implan-capacity-profile/1"
 BASIS_PATTERN = "^(measured|published|derived|estimate)$"
 
 
-class Coefficient(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Coefficient(InputModel):
     value: float = Field(gt=0)
     unit: str
     source: str
-    as_of: dt.date
+    as_of: Date
     basis: str = Field(pattern=BASIS_PATTERN)
     run: str | None = None  # id of the published run (profile `runs:`) the value is derived from
 
 
-class RunWorkload(BaseModel):
+class RunWorkload(InputModel):
     """A benchmark's offered load at its steady state, in the demand model's terms."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     connections: float = Field(gt=0)
     msgs_per_s: float = Field(ge=0)
     deliveries_per_message: float = Field(ge=1)
@@ -48,21 +45,19 @@ class RunWorkload(BaseModel):
     note: str = ""
 
 
-class TierUse(BaseModel):
+class TierUse(InputModel):
     """What a run's servers of one implan tier used; a resource left out is not compared."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     vcpu: float | None = Field(None, gt=0)
     memory_gib: float | None = Field(None, gt=0)
     note: str = ""
 
 
-class BenchmarkRun(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class BenchmarkRun(InputModel):
     title: str
     source: str
     url: str
-    as_of: dt.date
+    as_of: Date
     basis: str = Field(pattern=BASIS_PATTERN)
     server: str  # the hardware the run used, as published
     workload: RunWorkload
@@ -70,11 +65,10 @@ class BenchmarkRun(BaseModel):
     whole_stack: bool = False  # `used` covers every component of the run: compare the sum as well
 
 
-class _ProfileFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _ProfileFile(InputModel):
     schema_id: str = Field(alias="schema", pattern=f"^{SCHEMA_ID}$")
     name: str
-    as_of: dt.date
+    as_of: Date
     source: str
     tiers: dict[str, dict[str, Coefficient | float]]
     runs: dict[str, BenchmarkRun] = Field(default_factory=dict)
@@ -114,17 +108,7 @@ def default_profile_path() -> Path:
 
 
 def _read(path: Path) -> _ProfileFile:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ProfileError(f"{path}: capacity profile not found") from None
-    except yaml.YAMLError as exc:  # one line: where, and what the parser expected
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
-        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
-        raise ProfileError(f"{path}:{where} invalid YAML: {problem}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"{path}: cannot read capacity profile: {exc}") from None
+    data, _ = load_yaml_file(path, "capacity profile", ProfileError)
     if not isinstance(data, dict):
         raise ProfileError(f"{path}: expected a YAML mapping with schema, name, as_of, source, tiers")
     try:

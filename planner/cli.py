@@ -1,6 +1,7 @@
 """implan command line: parse, call one library function, print, map errors to exit codes.
 
-Exit codes: 0 success; 1 no feasible plan (or `pricing validate --strict` found warnings); 2 bad input.
+Exit codes: 0 success; 1 no feasible plan (or `pricing validate --strict` found warnings); 2 bad input;
+3 a bug in implan (any unexpected exception, or errors.OutputError; IMPLAN_DEBUG=1 shows the traceback).
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ from typing import Annotated, Optional
 import typer
 import yaml
 from rich.console import Console
+from rich.text import Text
+
+try:  # typer >= 0.29 carries its own copy of click; older releases use click itself
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import exceptions as click_exceptions
 
 from planner import __version__
 from planner.capacity import load_profile
@@ -51,8 +58,10 @@ class ListFormat(str, Enum):
 
 
 def _console(file=None) -> Console:
+    """Console for report output. markup=False: names, instance types and messages come from the user's files,
+    and a name such as "[/bold]" must print as itself (rich markup would crash on it or restyle it)."""
     width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else None
-    return Console(file=file, width=width, soft_wrap=False)
+    return Console(file=file, width=width, soft_wrap=False, markup=False)
 
 
 def _fail(message: str, code: int) -> None:
@@ -60,8 +69,13 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
+INTERNAL_ERROR_EXIT = 3
+
+
 def handles_errors(func):
-    """Domain errors become one line on stderr and the error's exit code; no traceback."""
+    """Domain errors become one line on stderr and the error's exit code; no traceback. Any other exception is a
+    bug in implan: one line and exit 3, so CI can tell it from bad input (2) and a failed gate (1); the traceback
+    only with IMPLAN_DEBUG=1."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -69,20 +83,36 @@ def handles_errors(func):
             return func(*args, **kwargs)
         except PlannerError as exc:
             _fail(str(exc), exc.exit_code)
+        except (typer.Exit, typer.Abort, click_exceptions.ClickException):
+            raise
+        except Exception as exc:
+            if os.environ.get("IMPLAN_DEBUG") == "1":
+                raise
+            detail = " ".join(str(exc).split())[:200]
+            _fail(f"internal error (a bug in implan, please report it): {type(exc).__name__}: {detail}; "
+                  "IMPLAN_DEBUG=1 shows the traceback", INTERNAL_ERROR_EXIT)
 
     return wrapper
 
 
 def write_output(text: str, out: Path | None) -> None:
-    """Print, or write atomically (temp file + rename) so a failed run never leaves half a file."""
+    """Print, or write atomically (temp file + rename) so a failed run never leaves half a file. Only a new path
+    or an existing regular file is written: the rename would replace a FIFO, a device or a symlink by a plain file,
+    so those are refused (for a symlink, name its target)."""
     if out is None:
         sys.stdout.write(text)
         return
     directory = out.parent if str(out.parent) else Path(".")
     if not directory.is_dir():
         raise PlannerError(f"{out}: directory {directory} does not exist")
+    if out.is_symlink():
+        raise PlannerError(f"{out}: is a symbolic link; give its target ({os.path.realpath(out)}) as the output "
+                           "file instead (writing would replace the link by a plain file)")
     if out.is_dir():
         raise PlannerError(f"{out}: is a directory, expected a file name for the report")
+    if out.exists() and not out.is_file():
+        raise PlannerError(f"{out}: is not a regular file (a FIFO, socket or device); expected a file name for "
+                           "the report")
     try:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{out.name}.", suffix=".tmp")
     except OSError as exc:
@@ -214,8 +244,8 @@ def pricing_show(name: Annotated[str, typer.Argument(help="catalog name (file na
         raise PlannerError(f"no catalog named {name!r} (known: {', '.join(i.name for i in catalog.infos)})")
     raw = yaml.safe_load(Path(info.path).read_text(encoding="utf-8"))
     console = _console()
-    console.print(f"[bold]{info.name}[/bold]: {info.title} ({info.kind}); oldest price {info.as_of}; "
-                  f"sha256 {info.sha256}", highlight=False)
+    console.print(Text.assemble((info.name, "bold"), f": {info.title} ({info.kind}); oldest price {info.as_of}; "
+                                f"sha256 {info.sha256}"), highlight=False)
     for section in ("regions", "compute", "servers", "saas", "transfer", "object_storage"):
         if raw.get(section):
             console.print(f"  {section}: {len(raw[section])} entries", highlight=False)
@@ -252,7 +282,7 @@ def workload_init(file: Annotated[Optional[Path], typer.Argument(help="where to 
         raise PlannerError(f"{file}: already exists (use --force to overwrite)")
     write_output(text, file)
     if file is not None:
-        Console(stderr=True).print(f"wrote {file}", highlight=False)
+        Console(stderr=True).print(f"wrote {file}", highlight=False, markup=False)
 
 
 @workload_app.command("show")
@@ -283,4 +313,23 @@ from planner import cli_bundle, cli_gates  # noqa: E402,F401  (import for the si
 
 
 def main() -> None:
-    app(prog_name="implan")
+    """Entry point. Usage errors (unknown option, missing argument) print one line and a --help hint, exit 2,
+    instead of Typer's multi-line box."""
+    try:
+        code = app(prog_name="implan", standalone_mode=False)
+    except click_exceptions.NoArgsIsHelpError as exc:  # `implan` or `implan pricing` alone: show the help
+        typer.echo(exc.ctx.get_help() if exc.ctx else "", err=True)
+        sys.exit(2)
+    except click_exceptions.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx else "implan"
+        message = " ".join(exc.format_message().split())
+        Console(stderr=True, highlight=False).print(f"implan: error: {message} (see `{where} --help`)",
+                                                    markup=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except click_exceptions.ClickException as exc:
+        Console(stderr=True, highlight=False).print(f"implan: error: {' '.join(exc.format_message().split())}",
+                                                    markup=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,7 +1,7 @@
 """`implan bundle`: registered on the main app (planner.cli). Renders the deploy bundle for one strategy (issue 4)."""
 from __future__ import annotations
 
-import json
+import tempfile
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -13,12 +13,28 @@ from planner.errors import PlannerError
 
 
 def _read_plan(path: Path) -> dict:
+    """A saved plan, read and checked by the same reader as `diff` and `check` (regular file, finite numbers,
+    the fields the contract promises); errors name --plan."""
+    from planner.diff import PlanFileError, load_plan_json
+
     if not path.is_file():
         raise PlannerError(f"--plan {path}: file not found")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PlannerError(f"--plan {path}: not valid JSON ({exc})") from None
+        return load_plan_json(path)
+    except PlanFileError as exc:
+        raise PlannerError(f"--plan {exc}") from None
+
+
+def _check_writable(out: Path) -> None:
+    """The bundle is staged in a sibling directory of --out: try that before the (slow) solve, so a read-only or
+    missing parent is one error line now rather than a PermissionError traceback after solving."""
+    parent = out.absolute().parent
+    if not parent.is_dir():
+        raise PlannerError(f"--out {out}: parent directory {parent} does not exist")
+    try:
+        Path(tempfile.mkdtemp(prefix=f".{out.name}.probe.", dir=parent)).rmdir()
+    except OSError as exc:
+        raise PlannerError(f"--out {out}: cannot write into {parent}: {exc.strerror or exc}") from None
 
 
 @app.command()
@@ -49,10 +65,14 @@ def bundle(workload: WorkloadArg = None, set_: SetOpt = None, pricing: PricingOp
     if wheel is not None and no_wheel:
         raise PlannerError("--wheel and --no-wheel: choose one")
     check_out_dir(out, force)            # fail before the (slow) solve
+    _check_writable(out)
     data = _read_plan(plan) if plan is not None else _solve(workload, set_, pricing, profile, [strategy], solver)
     carried = None if no_wheel else (read_wheel(wheel) if wheel is not None else build_wheel())
     files = render_bundle(data, strategy, wheel=carried)
-    write_bundle(files, out, force)
+    try:
+        write_bundle(files, out, force)
+    except OSError as exc:  # e.g. the disk filled up, or the parent became read-only after the probe
+        raise PlannerError(f"--out {out}: cannot write the bundle: {exc.strerror or exc}") from None
     entry = next(s for s in data["strategies"] if s["name"] == strategy)
     Console(stderr=True, highlight=False).print(
         f"wrote {len(files)} files to {out} ({strategy}: {entry['monthly_cost_usd']:,.2f} USD/month); "

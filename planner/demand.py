@@ -7,12 +7,33 @@ each slice stands for HOURS_PER_SLICE_PER_MONTH billed hours a month.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
 
 from planner.capacity import CapacityProfile
 from planner.units import (BYTES_PER_GB, BYTES_PER_GIB, DAYS_PER_MONTH, GB_PER_TB, KIB_PER_GIB, SECONDS_PER_HOUR,
                            bytes_per_s_to_mbps, mbps_to_gb_per_slice_month)
+from planner.errors import WorkloadError
+from planner.inputs import MAX_FIGURE
 from planner.workload import Workload
+
+
+
+def _checked(record, what: str):
+    """Every number of a demand record is finite and within MAX_FIGURE; a WorkloadError names the first one that
+    is not: several fields, each within its range, can still multiply into an absurd figure (a typo such as
+    retention.message_days: 9e15, not a deployment)."""
+    for f in fields(record):
+        values = getattr(record, f.name)
+        for value in values if isinstance(values, tuple) else (values,):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            if not math.isfinite(value) or abs(value) > MAX_FIGURE:
+                raise WorkloadError(f"workload: the {what} {f.name} comes to {value:.3g}, beyond the "
+                                    f"{MAX_FIGURE:.0e} the planner handles; check users, messaging and "
+                                    "retention for a typo")
+    return record
+
 
 # Frames per message between the tiers (gateway->message->database/cache->gateway): used for
 # cross-AZ and cross-site traffic. Each send crosses 3 internal hops, each delivery and receipt 2.
@@ -107,14 +128,15 @@ def compute_demand(workload: Workload, profile: CapacityProfile) -> Demand:
         internal = (msgs * INTERNAL_HOPS_PER_MESSAGE * m.avg_message_bytes
                     + (deliveries * m.avg_message_bytes + (receipts + typing) * m.event_frame_bytes)
                     * INTERNAL_HOPS_PER_EVENT)
-        slices.append(SliceDemand(
+        slices.append(_checked(SliceDemand(
             hour=hour, weight=w, connections=connections,
             new_connections_per_s=connections / (u.avg_session_minutes * 60),
             msgs_per_s=msgs, deliveries_per_s=deliveries, receipts_per_s=receipts,
             typing_deliveries_per_s=typing, durable_writes_per_s=msgs + receipts,
             pubsub_ops_per_s=deliveries + receipts + typing, gateway_frames_per_s=frames_out + frames_in,
             client_egress_mbps=bytes_per_s_to_mbps(client_bytes), media_egress_mbps=bytes_per_s_to_mbps(media_down),
-            media_ingress_mbps=bytes_per_s_to_mbps(media_up), internal_mbps=bytes_per_s_to_mbps(internal)))
+            media_ingress_mbps=bytes_per_s_to_mbps(media_up), internal_mbps=bytes_per_s_to_mbps(internal)),
+            "demand at hour slice"))
 
     def monthly_gb(mbps_field: str) -> float:
         mbps_sum = sum(getattr(s, mbps_field) for s in slices)
@@ -124,7 +146,7 @@ def compute_demand(workload: Workload, profile: CapacityProfile) -> Demand:
     media_per_day_gb = msgs_per_day * m.media_share * m.media_avg_bytes / BYTES_PER_GB
     hot_days = min(ret.media_hot_days, ret.media_days)
     media_msgs_per_month = msgs_per_day * m.media_share * DAYS_PER_MONTH
-    return Demand(
+    return _checked(Demand(
         dau=dau, peak_connections=peak_connections,
         messages_per_month=msgs_per_day * DAYS_PER_MONTH,
         deliveries_per_month=msgs_per_day * fanout * DAYS_PER_MONTH,
@@ -140,7 +162,7 @@ def compute_demand(workload: Workload, profile: CapacityProfile) -> Demand:
         internal_gb_per_month=monthly_gb("internal_mbps"),
         db_replication_gb_per_month=(msgs_per_day * row_bytes * DAYS_PER_MONTH / BYTES_PER_GB
                                      * max(workload.private.database_replicas - 1, 0)),
-    )
+    ), "demand")
 
 
 def media_stored_tb(demand: Demand) -> float:
@@ -209,5 +231,5 @@ def tier_requirements(workload: Workload, demand: Demand, profile: CapacityProfi
         if stateful:  # no autoscaling: every slice needs the daily peak
             vcpu, memory = (max(vcpu),) * len(vcpu), (max(memory),) * len(memory)
         min_nodes = max(ha_min, replicas) if tier == "database" else ha_min
-        out[tier] = TierRequirement(tier, vcpu, memory, stateful, spot, min_nodes)
+        out[tier] = _checked(TierRequirement(tier, vcpu, memory, stateful, spot, min_nodes), f"{tier} tier's")
     return out

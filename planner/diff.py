@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import PlannerError
+from planner.inputs import MAX_FIGURE, read_input
 from planner.model import CATEGORIES
 from planner.report import usd
 
@@ -46,7 +47,14 @@ def _require(cond: bool, origin: str, what: str) -> None:
 
 
 def _is_num(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    """A number a plan can hold: finite and within MAX_FIGURE, so differences and sums stay finite too."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and abs(x) <= MAX_FIGURE
+
+
+def _unique(names: list, origin: str, what: str) -> None:
+    """A name twice (a hand-edited baseline) would make diff compare against whichever copy came last."""
+    repeated = sorted({str(n) for n in names if names.count(n) > 1})
+    _require(not repeated, origin, f"{what} {', '.join(repeated)} listed more than once")
 
 
 def validate_plan(data: Any, origin: str) -> dict:
@@ -71,7 +79,10 @@ def validate_plan(data: Any, origin: str) -> dict:
         _require(isinstance(s, dict) and isinstance(s.get("name"), str), origin, f"{where} needs a 'name' string")
         cost = s.get("monthly_cost_usd")
         _require(cost is None or _is_num(cost), origin, f"{where}.monthly_cost_usd must be a number or null")
-        _require(isinstance(s.get("breakdown", {}), dict), origin, f"{where}.breakdown must be an object")
+        breakdown = s.get("breakdown", {})
+        _require(isinstance(breakdown, dict), origin, f"{where}.breakdown must be an object")
+        for category, value in breakdown.items():
+            _require(_is_num(value), origin, f"{where}.breakdown.{category} must be a number (USD a month)")
         for key in ("lines", "nodes"):
             _require(isinstance(s.get(key, []), list), origin, f"{where}.{key} must be an array")
         for j, line in enumerate(s.get("lines", [])):
@@ -79,6 +90,9 @@ def validate_plan(data: Any, origin: str) -> dict:
                      and isinstance(line.get("item"), str) and _is_num(line.get("quantity"))
                      and _is_num(line.get("monthly_cost_usd")), origin,
                      f"{where}.lines[{j}] needs category, item, quantity and monthly_cost_usd")
+            for key in ("catalog", "unit"):
+                _require(line.get(key) is None or isinstance(line[key], str), origin,
+                         f"{where}.lines[{j}].{key} must be a string or null")
         for j, node in enumerate(s.get("nodes", [])):
             _require(isinstance(node, dict) and all(isinstance(node.get(k), str) for k in NODE_KEY)
                      and _is_num(node.get("count")) and _is_num(node.get("monthly_cost_usd")), origin,
@@ -87,25 +101,42 @@ def validate_plan(data: Any, origin: str) -> dict:
         _require(isinstance(q, dict) and isinstance(q.get("provider"), str) and isinstance(q.get("plan"), str)
                  and (q.get("monthly_cost_usd") is None or _is_num(q.get("monthly_cost_usd"))), origin,
                  f"'saas[{i}]' needs provider, plan and monthly_cost_usd (number or null)")
+    _unique([s["name"] for s in data["strategies"]], origin, "strategy")
+    _unique([f"{q['provider']}/{q['plan']}" for q in data["saas"]], origin, "SaaS offer")
+    _unique([c["name"] for c in data["catalogs"]], origin, "catalog")
     return data
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number (a plan JSON holds finite numbers only)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 parses as inf
+        _no_constant(text)
+    return value
 
 
 def load_plan_json(path: Path) -> dict:
     origin = str(path)
     if not path.exists():
         raise PlanFileError(f"{origin}: no such file")
-    if path.is_dir():
-        raise PlanFileError(f"{origin}: is a directory, expected a plan JSON file")
+    raw = read_input(path, "plan JSON file", PlanFileError)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlanFileError(f"{origin}: cannot read: {exc}") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PlanFileError(f"{origin}: cannot read: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if not text.strip():
         raise PlanFileError(f"{origin}: empty file, expected a plan JSON (`implan plan --format json --out FILE`)")
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise PlanFileError(f"{origin}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except ValueError as exc:  # NaN / Infinity, or an integer of more than 4,300 digits
+        raise PlanFileError(f"{origin}: not an implan plan JSON: {exc}") from None
+    except RecursionError:
+        raise PlanFileError(f"{origin}: not an implan plan JSON: nested too deep") from None
     return validate_plan(data, origin)
 
 

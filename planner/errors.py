@@ -9,6 +9,12 @@ class PlannerError(Exception):
     exit_code = 2
 
 
+class OutputError(PlannerError):
+    """implan computed something it must not print (a non-finite number): a bug, not bad input (exit 3)."""
+
+    exit_code = 3
+
+
 class WorkloadError(PlannerError):
     """The workload file or a --set override is invalid."""
 

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from planner import __version__
 from planner.catalog.records import PriceRef
+from planner.errors import OutputError
 from planner.model import CATEGORIES, CostLine, PlanResult, SaasQuote, StrategyPlan
 
 SCHEMA_VERSION = "2.0"  # 2.0: lines carry usd_per_unit (and tiers, basis); labour on every strategy
@@ -127,7 +128,12 @@ def plan_to_dict(result: PlanResult) -> dict:
 
 
 def to_json(data: dict) -> str:
-    return json.dumps(data, indent=2, sort_keys=False) + "\n"
+    """JSON text; never NaN or Infinity (not JSON, and a sign of a bug: the inputs are checked finite)."""
+    try:
+        return json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n"
+    except ValueError as exc:
+        raise OutputError(f"internal error: the output holds a non-finite number ({exc}); please report it "
+                          "with the input that produced it") from None
 
 
 # ---------- text renderers (read the JSON dict) ----------

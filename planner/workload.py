@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
 
 from planner.errors import WorkloadError
+from planner.inputs import InputModel, load_yaml_file, parse_yaml
 
 TierName = Literal["gateway", "message", "database", "cache", "object_storage", "load_balancer"]
 TIERS: tuple[str, ...] = ("gateway", "message", "database", "cache", "object_storage", "load_balancer")
@@ -35,17 +36,40 @@ LOAD_SHAPES: dict[str, tuple[float, ...]] = {
 }
 
 
-class Section(BaseModel):
-    # strict: YAML `true` is not a number and "3" is not an int; ints still fill float fields
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+# more monthly users than people on Earth (8.1 billion, UN 2024) is a typo; the bound keeps every demand figure
+# within what the solver's floating-point arithmetic handles
+MAX_MAU = 10_000_000_000
+
+
+class Section(InputModel):
+    """Strict types (YAML `true` is not a number, "3" is not an int), finite numbers within the planner's range."""
+
+
+def _no_duplicates(items: list) -> list:
+    repeated = sorted({str(item) for item in items if items.count(item) > 1})
+    if repeated:
+        raise ValueError(f"lists {', '.join(repeated)} more than once; give each once")
+    return items
+
+
+T = typing.TypeVar("T")
+# a list whose entries must differ (a strategy or region named twice is a typo, not a request)
+UniqueList = typing.Annotated[list[T], AfterValidator(_no_duplicates)]
 
 
 class Users(Section):
-    mau: int = Field(1_000_000, ge=1, description="monthly active users")
+    mau: int = Field(1_000_000, ge=1, le=MAX_MAU, description="monthly active users (at most 10 billion)")
     dau_per_mau: float = Field(0.5, gt=0, le=1, description="daily / monthly active users (consumer apps 0.3-0.7)")
     peak_concurrent_per_dau: float = Field(0.25, gt=0, le=1, description="users online at the peak hour / DAU")
     devices_per_user: float = Field(1.2, ge=1, description="connections per online user (phone + desktop)")
     avg_session_minutes: float = Field(20, gt=0, description="average websocket connection lifetime, minutes")
+
+    @model_validator(mode="after")
+    def _at_least_one_daily_user(self) -> "Users":
+        if self.mau * self.dau_per_mau < 1:
+            raise ValueError(f"mau x dau_per_mau is {self.mau * self.dau_per_mau:.3g} daily active users, "
+                             "expected at least 1 (raise dau_per_mau)")
+        return self
 
 
 class Messaging(Section):
@@ -107,12 +131,12 @@ class Availability(Section):
 
 
 class Placement(Section):
-    residency: list[str] = Field(default_factory=list, description="jurisdictions data may live in; empty: any")
-    public_regions: list[str] = Field(default_factory=list, description="allowed provider/region; empty: all")
-    private_sites: list[str] = Field(default_factory=list, description="allowed provider/site; empty: all")
-    providers: list[str] = Field(default_factory=list, description="allowed public providers; empty: all")
+    residency: UniqueList[str] = Field(default_factory=list, description="jurisdictions data may live in; empty: any")
+    public_regions: UniqueList[str] = Field(default_factory=list, description="allowed provider/region; empty: all")
+    private_sites: UniqueList[str] = Field(default_factory=list, description="allowed provider/site; empty: all")
+    providers: UniqueList[str] = Field(default_factory=list, description="allowed public providers; empty: all")
     pooling: Literal["auto", "pooled", "dedicated"] = Field("auto", description="co-locate stateless tiers")
-    hybrid_burst_tiers: list[Literal["gateway", "message"]] = Field(
+    hybrid_burst_tiers: UniqueList[Literal["gateway", "message"]] = Field(
         default_factory=lambda: ["gateway", "message"], description="tiers that burst to public cloud in hybrid")
 
 
@@ -120,7 +144,7 @@ class Purchase(Section):
     max_commitment_years: Literal[0, 1, 3] = Field(1, description="longest commitment allowed (0: on-demand only)")
     allow_spot: bool = Field(True, description="let stateless tiers add spot nodes")
     spot_max_share: float = Field(0.5, ge=0, le=1, description="max share of a tier's nodes on spot in a slice")
-    allowed_arch: list[Literal["x86_64", "arm64"]] = Field(default_factory=lambda: ["x86_64", "arm64"],
+    allowed_arch: UniqueList[Literal["x86_64", "arm64"]] = Field(default_factory=lambda: ["x86_64", "arm64"],
                                                             description="CPU architectures the software runs on")
 
 
@@ -146,7 +170,8 @@ COST_OF_CAPITAL_BASIS = "default: the rate implied by a 48-month IT equipment le
 class PrivateOverrides(Section):
     servers_per_fte: float | None = Field(None, gt=0, description="same as labour.hardware_servers_per_fte (kept "
                                           "for older workloads)")
-    amortization_years: float | None = Field(None, gt=0, description="override server amortization")
+    amortization_years: float | None = Field(None, gt=0, le=30, description="override server amortization, years "
+                                             "(at most 30)")
     cost_of_capital_percent: float = Field(COST_OF_CAPITAL_PERCENT, ge=0, le=100,
                                            description="yearly cost of the money tied up in owned hardware, percent "
                                                        f"(servers are paid as an annuity at this rate; {COST_OF_CAPITAL_BASIS})")
@@ -159,7 +184,7 @@ class Saas(Section):
 
 
 class Solver(Section):
-    time_limit_s: float = Field(60, gt=0, description="solver time limit per model, seconds")
+    time_limit_s: float = Field(60, gt=0, le=86_400, description="solver time limit per model, seconds (at most a day)")
     gap_rel: float = Field(0.0001, ge=0, le=1, description="relative MIP gap at which a solve stops")
 
 
@@ -173,7 +198,7 @@ class Workload(Section):
     availability: Availability = Availability()
     placement: Placement = Placement()
     purchase: Purchase = Purchase()
-    strategies: list[Literal["public", "private", "hybrid"]] = Field(default_factory=lambda: list(STRATEGIES),
+    strategies: UniqueList[Literal["public", "private", "hybrid"]] = Field(default_factory=lambda: list(STRATEGIES),
                                                                      min_length=1, description="strategies to plan")
     private: PrivateOverrides = PrivateOverrides()
     labour: Labour = Labour()
@@ -239,10 +264,7 @@ def _parse_override(text: str) -> tuple[list[str], Any]:
     keys = [k for k in path.strip().split(".") if k]
     if not keys:
         raise WorkloadError(f"--set {text}: empty field path")
-    try:
-        parsed = yaml.safe_load(value) if value.strip() else ""
-    except yaml.YAMLError:
-        parsed = value
+    parsed = parse_yaml(value, f"--set {path.strip()}", WorkloadError, text_if_not_yaml=True) if value.strip() else ""
     return keys, parsed
 
 
@@ -265,20 +287,9 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
 def load_workload(path: Path | None = None, overrides: list[str] | None = None) -> Workload:
     """Read, override and validate a workload. path=None: the embedded default workload."""
     source = Path(path) if path is not None else default_workload_path()
-    try:
-        text = source.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise WorkloadError(f"{source}: workload file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WorkloadError(f"{source}: cannot read workload file: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise WorkloadError(f"{source}:{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
-    if data is None:
-        data = {}
+    data, _ = load_yaml_file(source, "workload file", WorkloadError)
+    if data is None:  # an empty file is more often a truncated or wrong file than a request for the defaults
+        raise WorkloadError(f"{source}: empty workload file (write {{}} in it to plan the defaults, or give no file)")
     if not isinstance(data, dict):
         raise WorkloadError(f"{source}: expected a YAML mapping of workload sections at the top level")
     data = apply_overrides(data, overrides or [])

@@ -8,16 +8,14 @@ import importlib.resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from planner.catalog import records as r
 from planner.catalog.schema import CatalogFile, FxFile, Priced
 from planner.errors import CatalogError
+from planner.inputs import load_yaml_file
 
 FX_FILE = "fx.yaml"
-# libyaml's C loader parses the catalogs ~10x faster than the pure-Python one; same safe subset
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def default_pricing_dir() -> Path:
@@ -34,16 +32,7 @@ def _format_validation_error(path: Path, error: ValidationError) -> str:
 
 
 def _read_yaml(path: Path) -> tuple[Any, bytes]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CatalogError(f"{path}: cannot read catalog file: {exc.strerror}") from None
-    try:
-        return yaml.load(raw, Loader=_YAML_LOADER), raw
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise CatalogError(f"{path}:{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    return load_yaml_file(path, "catalog file", CatalogError)
 
 
 def _parse(path: Path, model: type, data: Any):
@@ -264,14 +253,14 @@ def load_catalog(directory: Path | None = None) -> r.Catalog:
             sites += _private_sites(conv)
         else:
             saas += _saas(conv)
-    _check_unique(compute, regions, sites)
+    _check_unique(compute, regions, sites, saas)
     return r.Catalog(directory=str(directory), infos=tuple(infos), fx_as_of=fx.as_of if fx else None,
                      compute=tuple(compute), public_regions=tuple(regions), private_sites=tuple(sites),
                      saas=tuple(saas))
 
 
 def _check_unique(compute: list[r.ComputeOffering], regions: list[r.PublicRegion],
-                  sites: list[r.PrivateSite] = ()) -> None:
+                  sites: list[r.PrivateSite] = (), saas: list[r.SaasOfferUsd] = ()) -> None:
     declared: dict[tuple[str, str], str] = {}
     for where, catalog in [((g.provider, g.region), g.block_storage_ref.catalog) for g in regions] + \
             [((x.provider, x.region), x.facility_ref.catalog) for x in sites]:
@@ -284,6 +273,12 @@ def _check_unique(compute: list[r.ComputeOffering], regions: list[r.PublicRegion
         if c.key in seen:
             raise CatalogError(f"{c.ref.catalog}: compute offering {c.key} is listed twice")
         seen[c.key] = c.ref.catalog
+    offers: dict[tuple[str, str], str] = {}
+    for o in saas:  # within one file the schema checks this; here across files
+        if (o.provider, o.plan) in offers:
+            raise CatalogError(f"{o.ref.catalog}: SaaS offer {o.provider}/{o.plan} is listed twice (also in "
+                               f"{offers[(o.provider, o.plan)]}): list each plan once")
+        offers[(o.provider, o.plan)] = o.ref.catalog
     known = {(g.provider, g.region) for g in regions}
     for c in compute:
         if (c.provider, c.region) not in known:

@@ -8,22 +8,24 @@ names (`..._per_hour` is per instance-hour, `..._per_gb_month` per decimal GB-mo
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from planner.inputs import Date, InputModel
 
 SCHEMA_ID = "implan-catalog/1"
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Strict(InputModel):
+    """Catalog rows: finite numbers only, no booleans as numbers, within MIN_FIGURE..MAX_FIGURE (1e12 is the
+    catalogs' "no limit")."""
 
 
 class Source(Strict):
     title: str
     url: str
-    as_of: dt.date
+    as_of: Date
     note: str = ""
 
 
@@ -31,7 +33,7 @@ class Priced(Strict):
     """Fields every priced row shares: provenance and currency."""
 
     source: str
-    as_of: dt.date | None = None  # defaults to the source's as_of
+    as_of: Date | None = None  # defaults to the source's as_of
     currency: str | None = None  # defaults to the file's currency
     estimates: dict[str, str] = Field(default_factory=dict)  # field -> basis of the estimate
     note: str = ""
@@ -319,11 +321,35 @@ class CatalogFile(Strict):
                         raise ValueError(f"{section}[{index}].estimates: {field!r} is not a field of this row")
         return self
 
+    @model_validator(mode="after")
+    def _rows_unique(self) -> "CatalogFile":
+        """A row listed twice is a copy-paste slip: the solver would see two identical options (a duplicate server
+        SKU even gives it two constraints of the same name)."""
+        keys = {"servers": ("sku",), "saas": ("provider", "plan"), "colo_products": ("region", "name"),
+                "transit": ("region", "name"), "backup": ("region", "name"), "network_gear": ("name",)}
+        for section, fields in keys.items():
+            first: dict[tuple, int] = {}
+            for index, row in enumerate(getattr(self, section)):
+                key = tuple(getattr(row, f) for f in fields)
+                if key in first:
+                    raise ValueError(f"{section}[{index}]: {'/'.join(map(str, key))} is listed twice (also "
+                                     f"{section}[{first[key]}]); list each once")
+                first[key] = index
+        return self
+
 
 class FxFile(Strict):
     """Dated currency conversion table: USD per one unit of each currency."""
 
     schema_id: Literal["implan-fx/1"] = Field(alias="schema")
-    as_of: dt.date
+    as_of: Date
     source: Source
     usd_per_unit: dict[str, Annotated[float, Field(gt=0)]]  # a zero or negative rate would zero or flip prices
+
+    @field_validator("usd_per_unit")
+    @classmethod
+    def _usd_is_one(cls, rates: dict[str, float]) -> dict[str, float]:
+        """Prices in USD are never converted: any other USD rate would be silently ignored."""
+        if rates.get("USD", 1) != 1:
+            raise ValueError(f"USD: {rates['USD']:g}; the rate of USD to itself must be 1 (or leave USD out)")
+        return rates

@@ -175,3 +175,38 @@ def test_terraform_outputs_feed_variables_the_ansible_roles_know():
                       if path.startswith("ansible/") and ("defaults/" in path or "group_vars/" in path))
     for key in keys:
         assert re.search(rf"^{key}:", known, flags=re.M), f"{key} is not an Ansible variable of the bundle"
+
+
+def test_out_under_a_read_only_parent(tmp_path, monkeypatch):
+    # tests run as root, for whom chmod 0555 does not stop writes: make the staging directory fail instead,
+    # as it does on a read-only mount or a directory the user may not write
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", refuse)
+    line = _one_error_line(_run(["--plan", AWS_PLAN, "--out", str(tmp_path / "b"), "--no-wheel"]))
+    assert f"--out {tmp_path / 'b'}: cannot write into {tmp_path}: Permission denied" in line
+
+
+def test_write_failure_after_rendering_is_one_line(tmp_path, monkeypatch):
+    import planner.render
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(planner.render, "write_bundle", disk_full)
+    line = _one_error_line(_run(["--plan", AWS_PLAN, "--out", str(tmp_path / "b"), "--no-wheel"]))
+    assert "cannot write the bundle: No space left on device" in line
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity"])
+def test_plan_with_a_non_finite_number(tmp_path, constant):
+    plan = load_fixture_plan("plan-aws-public.json")
+    plan["strategies"][0]["monthly_cost_usd"] = "MARK"
+    bad = tmp_path / "p.json"
+    bad.write_text(json.dumps(plan).replace('"MARK"', constant))
+    line = _one_error_line(_run(["--plan", str(bad), "--out", str(tmp_path / "b"), "--no-wheel"]))
+    assert f"--plan {bad}" in line and f"{constant} is not a number" in line
+    assert not (tmp_path / "b").exists()

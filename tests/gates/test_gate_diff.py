@@ -144,3 +144,57 @@ def test_diff_reads_a_schema_1_baseline(plan_20k):
     assert plan_20k["schema_version"] == "2.0"
     with pytest.raises(PlanFileError, match="expected 1.x or 2.x"):
         validate_plan({**old, "schema_version": "3.0"}, "future.json")
+
+
+def _edited_plan(plan: dict, edit) -> dict:
+    bad = copy.deepcopy(plan)
+    edit(bad)
+    return bad
+
+
+MALFORMED = [
+    ("breakdown-string", lambda p: p["strategies"][0]["breakdown"].update(compute="lots"),
+     "strategies[0]'.breakdown.compute must be a number"),
+    ("breakdown-null", lambda p: p["strategies"][0]["breakdown"].update(compute=None),
+     "strategies[0]'.breakdown.compute must be a number"),
+    ("catalog-object", lambda p: p["strategies"][0]["lines"][0].update(catalog={"name": "cloudx"}),
+     "strategies[0]'.lines[0].catalog must be a string or null"),
+    ("duplicate-strategy", lambda p: p["strategies"].append(copy.deepcopy(p["strategies"][0])),
+     "strategy public listed more than once"),
+    ("huge-cost", lambda p: p["strategies"][0].update(monthly_cost_usd=1e300),
+     "strategies[0]'.monthly_cost_usd must be a number or null"),
+]
+
+
+@pytest.mark.parametrize("name,edit,expected", MALFORMED, ids=[m[0] for m in MALFORMED])
+@pytest.mark.parametrize("command", ["diff", "check"])
+def test_malformed_baseline_is_one_line(run, tmp_path, plan_20k, baseline_file, tiny, command, name, edit, expected):
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(_edited_plan(plan_20k, edit)), encoding="utf-8")
+    args = ("diff", path, baseline_file) if command == "diff" else (
+        "check", "--pricing", tiny, "--set", "users.mau=20000", "--baseline", path)
+    r = run(*args)
+    lines = r.stderr.strip().splitlines()
+    assert r.exit_code == 2 and len(lines) == 1, (r.exit_code, r.output)
+    assert str(path) in lines[0] and expected in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_non_finite_number_in_a_baseline_is_rejected(run, tmp_path, plan_20k, baseline_file, constant):
+    text = json.dumps(plan_20k).replace(f'"monthly_cost_usd": {plan_20k["strategies"][0]["monthly_cost_usd"]}',
+                                        f'"monthly_cost_usd": {constant}', 1)
+    assert constant in text
+    path = tmp_path / "nan.json"
+    path.write_text(text, encoding="utf-8")
+    r = run("diff", path, baseline_file, "-f", "json")
+    assert r.exit_code == 2 and "is not a number (a plan JSON holds finite numbers only)" in r.stderr, r.output
+    assert r.stdout == ""
+
+
+def test_json_output_never_holds_non_finite_numbers():
+    from planner.errors import OutputError
+    from planner.report import to_json
+
+    assert to_json({"x": 1.5}) == '{\n  "x": 1.5\n}\n'
+    with pytest.raises(OutputError, match="non-finite number"):
+        to_json({"x": float("nan")})

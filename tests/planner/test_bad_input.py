@@ -3,11 +3,12 @@ no traceback. The CLI runs in-process with catch_exceptions=False, so an unhandl
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
 
-from planner_testlib import TINY_DIR
+from planner_testlib import TINY_DIR, read_tiny, write_catalogs
 
 FAST = ["--pricing", str(TINY_DIR), "-s", "public"]
 
@@ -297,3 +298,236 @@ def test_a_site_without_colo_products_is_a_catalog_error(cli, catalog_copy):
     start, end = text.index("colo_products:"), text.index("transit:")
     path.write_text(text[:start] + text[end:], encoding="utf-8")
     assert_one_line_error(cli("plan", "--pricing", catalog_copy), str(path), "site 's1' has no colo_products")
+
+
+# ---------------------------------------------------------------- the boundary: numbers, duplicates, nesting
+BIG = "9" * 5000  # Python refuses to convert integers of more than 4,300 digits
+
+
+@pytest.mark.parametrize("override, needles", [
+    ("users.mau=100000000000", ["users.mau", "less than or equal to 10000000000"]),
+    ("users.mau=18446744073709551617", ["--set users.mau", "integer 18446744073709551617 is out of range"]),
+    (f"users.mau={BIG}", ["--set users.mau", "(5000 characters) is out of range"]),
+    ("users.mau=.inf", ["users.mau", "valid integer"]),
+    ("messaging.group_share=.nan", ["messaging.group_share", "finite number"]),
+    ("load_profile.hourly_weights=[.inf" + ", 1" * 23 + "]", ["load_profile.hourly_weights.0", "finite number"]),
+    ("users.dau_per_mau=5.0e-7", ["users", "0.5 daily active users, expected at least 1"]),
+    ("users.dau_per_mau=5.0e-324", ["users", "dau_per_mau: 4.94066e-324 is below the smallest figure"]),
+    ("labour.nodes_per_fte=8.4e-225", ["labour", "nodes_per_fte: 8.4e-225 is below", "write 0 if none is meant"]),
+    ("labour.usd_per_fte_year=1.0e+300", ["labour", "usd_per_fte_year: 1e+300 is beyond the 1e+15"]),
+    ("private.amortization_years=.inf", ["private.amortization_years", "finite number"]),
+    ("private.amortization_years=1000", ["private.amortization_years", "less than or equal to 30"]),
+    ("solver.time_limit_s=.inf", ["solver.time_limit_s", "finite number"]),
+    ("strategies=[public, public]", ["strategies", "lists public more than once"]),
+    ("placement.residency=[US, EU, US]", ["placement.residency", "lists US more than once"]),
+    ("users={mau: 5, mau: 6}", ["--set users", "duplicate key 'mau'"]),
+    ("users.mau=" + "[" * 500 + "]" * 500, ["--set users.mau", "nested more than 64 levels deep"]),
+    # each field within its range, together beyond anything the solver can hold
+    ("retention.message_days=100000000000000", ["database_storage_gib", "beyond the 1e+15"]),
+    ("messaging.typing_events_per_message=1.0e+14", ["typing_deliveries_per_s", "beyond the 1e+15"]),
+])
+def test_absurd_or_non_finite_override(cli, override, needles):
+    message = assert_one_line_error(cli("plan", *FAST, "--set", override), *needles)
+    assert len(message) < 400, message  # a 5,000-digit input is not echoed whole
+
+
+def test_set_value_that_is_not_yaml_stays_a_string(cli):
+    result = cli("workload", "show", "--set", "description=a: [b", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert '"description": "a: [b"' in result.stdout
+
+
+def test_duplicate_key_in_workload_file(cli, tmp_path):
+    path = _workload(tmp_path, "users:\n  mau: 5000\nmessaging: {}\nusers:\n  mau: 9000\n")
+    assert_one_line_error(cli("plan", path, *FAST), str(path), "line 4, column 1", "duplicate key 'users'",
+                          "first at line 1")
+
+
+def test_yaml_merge_keys_are_not_duplicates(cli, tmp_path):
+    path = _workload(tmp_path, "users:\n  <<: {mau: 5000, dau_per_mau: 0.4}\n  mau: 6000\n")
+    result = cli("workload", "show", path, "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert '"mau": 6000' in result.stdout and '"dau_per_mau": 0.4' in result.stdout
+
+
+def test_deeply_nested_workload_file(cli, tmp_path):
+    path = _workload(tmp_path, "users: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert_one_line_error(cli("plan", path, *FAST), str(path), "nested more than 64 levels deep")
+
+
+def test_workload_that_is_a_directory_or_fifo(cli, tmp_path):
+    assert_one_line_error(cli("plan", tmp_path, *FAST), str(tmp_path), "is a directory, expected a workload file")
+    fifo = tmp_path / "workload.fifo"
+    os.mkfifo(fifo)  # reading it would block forever: refused before it is opened
+    assert_one_line_error(cli("plan", fifo, *FAST), str(fifo), "not a regular file")
+    assert_one_line_error(cli("plan", "/dev/zero", *FAST), "/dev/zero", "not a regular file")  # never ends
+
+
+def test_profile_with_infinite_coefficient(cli, tmp_path):
+    path = tmp_path / "profile.yaml"
+    path.write_text(PROFILE_HEAD + "  gateway:\n    connections_per_vcpu: {value: .inf, unit: u, source: s, "
+                                   "as_of: 2026-01-01, basis: measured}\n", encoding="utf-8")
+    assert_one_line_error(cli("plan", *FAST, "--profile", path), str(path),
+                          "tiers.gateway.connections_per_vcpu", "finite number")
+
+
+@pytest.mark.parametrize("old, new, needles", [
+    ("vcpu: 2, memory_gib: 4,", "vcpu: true, memory_gib: 4,", ["compute.0.vcpu", "valid integer", "got True"]),
+    ("vcpu: 2, memory_gib: 4,", "vcpu: 2, memory_gib: .inf,", ["compute.0.memory_gib", "finite number"]),
+    ("vcpu: 2, memory_gib: 4,", "vcpu: 2, memory_gib: '4',", ["compute.0.memory_gib", "valid number"]),
+    ("vcpu: 2, memory_gib: 4,", "vcpu: 2, vcpu: 3, memory_gib: 4,", ["line 11", "duplicate key 'vcpu'"]),
+    ("vcpu: 2, memory_gib: 4,", "vcpu: 2, memory_gib: 1.0e+300,", ["compute.0", "memory_gib: 1e+300 is beyond"]),
+])
+def test_catalog_numbers_are_strict_and_finite(cli, catalog_copy, old, new, needles):
+    path = catalog_copy / "cloudx.yaml"
+    _edit(path, old, new)
+    assert_one_line_error(cli("plan", "--pricing", catalog_copy, "-s", "public"), str(path), *needles)
+
+
+@pytest.mark.parametrize("rates, needles", [
+    ("{USD: 2.0}", ["usd_per_unit", "rate of USD to itself must be 1"]),
+    ("{EUR: .nan}", ["usd_per_unit.EUR", "finite number"]),
+])
+def test_fx_rates_checked(cli, catalog_copy, rates, needles):
+    (catalog_copy / "fx.yaml").write_text(
+        "schema: implan-fx/1\nas_of: 2026-11-01\nsource: {title: t, url: 'https://example.invalid', as_of: "
+        f"2026-11-01}}\nusd_per_unit: {rates}\n", encoding="utf-8")
+    assert_one_line_error(cli("pricing", "validate", "--pricing", catalog_copy), str(catalog_copy / "fx.yaml"),
+                          *needles)
+
+
+def test_catalog_dates_may_be_quoted(cli, catalog_copy):
+    path = catalog_copy / "cloudx.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert "as_of: 2026-11-01" in text
+    path.write_text(text.replace("as_of: 2026-11-01", "as_of: '2026-11-01'"), encoding="utf-8")
+    result = cli("pricing", "validate", "--pricing", catalog_copy)
+    assert result.exit_code == 0, result.output
+
+
+def test_catalog_server_sku_listed_twice(cli, catalog_copy):
+    path = catalog_copy / "colox.yaml"
+    _edit(path, "sku: st200, role: storage", "sku: c64, role: storage")
+    assert_one_line_error(cli("plan", "--pricing", catalog_copy), str(path), "servers[1]: c64 is listed twice",
+                          "also servers[0]")
+
+
+def test_catalog_saas_offer_listed_twice(cli, catalog_copy):
+    chatco = read_tiny("chatco")
+    chatco["saas"].append(dict(chatco["saas"][0]))
+    write_catalogs(catalog_copy, {"chatco": chatco})
+    assert_one_line_error(cli("compare", "--pricing", catalog_copy), str(catalog_copy / "chatco.yaml"),
+                          f"saas[{len(chatco['saas']) - 1}]: chatco/pro is listed twice")
+
+
+# ---------------------------------------------------------------- rich markup in user-supplied text
+@pytest.mark.parametrize("command, shown", [(("plan",), "[/bold]x"), (("compare",), "[/bold] [red]team"),
+                                            (("pricing", "list"), "[/bold]x")])
+def test_markup_in_names_prints_as_itself(cli, catalog_copy, command, shown):
+    # names and instance types come from the user's files: "[/bold]" used to crash every table (MarkupError)
+    _edit(catalog_copy / "cloudx.yaml", "type: small", 'type: "[/bold]x"')
+    args = ["--pricing", catalog_copy]
+    if command[0] != "pricing":
+        args += ["-s", "public", "--set", "name='[/bold] [red]team'", "--set", "users.mau=20000"]
+    result = cli(*command, *args)
+    assert result.exit_code == 0, result.output
+    assert shown in result.stdout
+
+
+def test_pricing_show_prints_markup_in_a_title_as_itself(cli, catalog_copy):
+    _edit(catalog_copy / "cloudx.yaml", 'title: "', 'title: "[/bold] ')
+    result = cli("pricing", "show", "cloudx", "--pricing", catalog_copy)
+    assert result.exit_code == 0, result.output
+    assert "[/bold]" in result.stdout
+
+
+# ---------------------------------------------------------------- --out: only new paths and regular files
+def test_out_refuses_a_fifo(cli, tmp_path):
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    assert_one_line_error(cli("workload", "init", fifo, "--force"), str(fifo), "is not a regular file")
+    assert fifo.is_fifo()  # not replaced by a plain file
+
+
+def test_out_refuses_a_device(cli):
+    assert_one_line_error(cli("workload", "init", "/dev/null", "--force"), "/dev/null", "is not a regular file")
+
+
+def test_out_refuses_a_symlink_and_names_its_target(cli, tmp_path):
+    target = tmp_path / "real.json"
+    target.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    assert_one_line_error(cli("plan", *FAST, "--set", "users.mau=20000", "-f", "json", "--out", link), str(link),
+                          "is a symbolic link", str(target))
+    assert link.is_symlink() and target.read_text() == "old"
+
+
+def test_out_replaces_a_regular_file(cli, tmp_path):
+    path = _workload(tmp_path, "old\n")
+    result = cli("workload", "init", path, "--force")
+    assert result.exit_code == 0, result.output
+    assert path.is_file() and "users:" in path.read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------- usage errors and bugs: one line each
+@pytest.mark.parametrize("args, needles", [
+    (["plan", "--bogus"], ["No such option: --bogus", "(see `implan plan --help`)"]),
+    (["plan", "--format", "xml"], ["'xml' is not one of", "(see `implan plan --help`)"]),
+    (["pricing", "show"], ["Missing argument 'name'", "(see `implan pricing show --help`)"]),
+])
+def test_usage_errors_are_one_line(args, needles):
+    import subprocess
+    import sys
+
+    from planner_testlib import ROOT
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-W", "ignore", "-m", "planner", *args], capture_output=True, text=True,
+                            env=env, timeout=60)
+    assert result.returncode == 2, result
+    message = result.stderr.strip()
+    assert message.startswith("implan: error: ") and "\n" not in message and "╭" not in message, message
+    for needle in needles:
+        assert needle in message, (needle, message)
+
+
+def test_a_bug_is_exit_3_with_one_line(cli, monkeypatch):
+    import planner.cli
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.setattr(planner.cli, "load_workload", broken)
+    assert_one_line_error(cli("plan", *FAST), "internal error (a bug in implan", "ZeroDivisionError",
+                          "float division by zero", "IMPLAN_DEBUG=1", code=3)
+    monkeypatch.setenv("IMPLAN_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        cli("plan", *FAST)
+
+
+def test_a_failed_gate_is_still_exit_1(cli):
+    # typer.Exit raised inside a command is not a bug: `pricing validate --strict` with warnings exits 1
+    result = cli("pricing", "validate", "--pricing", TINY_DIR, "--strict", "--max-age-days", "0")
+    assert result.exit_code == 1, result.output
+    assert "internal error" not in result.output
+
+
+def test_empty_workload_file(cli, tmp_path):
+    path = _workload(tmp_path, "# nothing here\n")
+    assert_one_line_error(cli("plan", path, *FAST), str(path), "empty workload file", "write {} in it")
+    explicit = _workload(tmp_path, "{}\n")
+    assert cli("workload", "show", explicit).exit_code == 0
+
+
+def test_saas_offer_listed_in_two_files(cli, catalog_copy):
+    shutil.copy(catalog_copy / "chatco.yaml", catalog_copy / "chatco2.yaml")
+    assert_one_line_error(cli("compare", "--pricing", catalog_copy), "SaaS offer chatco/pro is listed twice",
+                          "also in chatco")
+
+
+def test_fifo_in_the_pricing_directory_is_refused_not_read(cli, catalog_copy):
+    fifo = catalog_copy / "stuck.yaml"
+    os.mkfifo(fifo)  # reading it would block forever
+    assert_one_line_error(cli("pricing", "validate", "--pricing", catalog_copy), str(fifo), "not a regular file",
+                          "expected a catalog file")
