@@ -37,6 +37,6 @@ def require_tool(path: str | None, what: str) -> str:
 
 @pytest.fixture(scope="session")
 def wheel():
-    """One implan wheel for the whole session (built like `implan bundle` builds it)."""
+    """One imserver wheel for the whole session (built like `implan bundle` builds it)."""
     from planner.render import build_wheel
     return build_wheel()
