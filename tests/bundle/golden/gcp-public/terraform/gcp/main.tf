@@ -6,7 +6,7 @@ terraform {
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = "~> 6.0"
+      version = "~> 6.50.0"
     }
   }
   # Remote state: copy backend.tf.example to backend.tf and fill it in before the first apply.
