@@ -146,3 +146,14 @@ def _check_body(body: dict, block: Block, where: str) -> list[str]:
         if required and arg not in present:
             problems.append(f"{where}: missing required argument {arg!r}")
     return problems
+
+
+def _block_from_json(data: dict) -> Block:
+    return Block(dict(data["arguments"]), {k: _block_from_json(v) for k, v in data["blocks"].items()})
+
+
+def load_json(path: Path) -> ProviderSchema:
+    """A derived subset kept as a fixture (hcloud: see derive_hcloud_schema.py); its data sources are not kept."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return ProviderSchema(data["provider"].split("/")[-1], data["version"],
+                          {k: _block_from_json(v) for k, v in data["resources"].items()}, {})

@@ -7,7 +7,7 @@ terraform {
   required_providers {
     hcloud = {
       source  = "hetznercloud/hcloud"
-      version = "~> 1.48"
+      version = "~> 1.68"
     }
   }
   # Remote state: see ../aws/backend.tf.example for the shape; any S3-compatible store works.
