@@ -46,8 +46,8 @@ def bundle(workload: WorkloadArg = None, set_: SetOpt = None, pricing: PricingOp
            plan: Annotated[Optional[Path], typer.Option("--plan", help="render a saved `implan plan --format json` "
                                                         "instead of solving")] = None,
            force: Annotated[bool, typer.Option(help="replace the contents of a non-empty --out")] = False,
-           wheel: Annotated[Optional[Path], typer.Option(help="carry this implan wheel (default: build one with "
-                                                         "pip wheel --no-deps from the source tree)")] = None,
+           wheel: Annotated[Optional[Path], typer.Option(help="carry this imserver wheel (default: build one from the "
+                                                         "installed imserver package)")] = None,
            no_wheel: Annotated[bool, typer.Option("--no-wheel", help="carry no wheel (the imserver role then "
                                                   "expects imserver_wheel_src to point at one)")] = False,
            solver: SolverOpt = "highs") -> None:

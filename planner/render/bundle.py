@@ -12,8 +12,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -85,24 +83,6 @@ def render_bundle(plan: dict, strategy: str, *, wheel: tuple[str, bytes] | None 
     if wheel:
         files[f"ansible/roles/imserver/files/{wheel[0]}"] = wheel[1]
     return dict(sorted(files.items()))
-
-
-def build_wheel(source: Path | None = None) -> tuple[str, bytes]:
-    """Build this project's wheel (pip wheel --no-deps) from its source tree; returns (file name, bytes)."""
-    root = source or Path(__file__).resolve().parents[2]
-    if not (root / "pyproject.toml").is_file() or not (root / "imserver").is_dir():
-        raise PlannerError(f"cannot build the imserver wheel: no project source at {root} "
-                           "(pass --wheel FILE with a built implan wheel)")
-    with tempfile.TemporaryDirectory(prefix="implan-wheel-") as tmp:
-        env = dict(os.environ, SOURCE_DATE_EPOCH=os.environ.get("SOURCE_DATE_EPOCH", "1700000000"))
-        proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-                               "-w", tmp, str(root)], capture_output=True, text=True, env=env)
-        wheels = sorted(Path(tmp).glob("*.whl"))
-        if proc.returncode != 0 or not wheels:
-            lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip().lower().startswith("error")]
-            last = (lines or proc.stderr.strip().splitlines() or ["no wheel produced"])[-1]
-            raise PlannerError(f"cannot build the imserver wheel: {last}")
-        return wheels[0].name, wheels[0].read_bytes()
 
 
 def read_wheel(path: Path) -> tuple[str, bytes]:

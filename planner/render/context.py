@@ -165,6 +165,14 @@ def _aws_group(g: dict) -> dict:
     }
 
 
+# Machine series that attach Hyperdisk only (no Persistent Disk), per Google Cloud's machine-series documentation.
+GCP_HYPERDISK_ONLY_SERIES = ("c4", "c4a", "c4d", "n4")
+
+
+def gcp_disk_type(machine_type: str) -> str:
+    return "hyperdisk-balanced" if machine_type.split("-")[0] in GCP_HYPERDISK_ONLY_SERIES else "pd-balanced"
+
+
 def _gcp_group(g: dict) -> dict:
     autoscaled = g["on_demand_count"] + g["spot_count"]
     return {
@@ -172,21 +180,53 @@ def _gcp_group(g: dict) -> dict:
         "arch": gcp_arch(g["primary_type"]), "min_size": max(g["base_count"], 1),
         "max_size": max(g["base_count"] + autoscaled, 1), "stateful": g["stateful"],
         "spot": g["spot_count"] > 0 and not g["stateful"], "serves_lb": "imserver" in g["roles"],
-        "disk_gib": 100 if "postgresql" in g["roles"] else 30,
+        "disk_gib": 100 if "postgresql" in g["roles"] else 30, "disk_type": gcp_disk_type(g["primary_type"]),
     }
 
 
+# Hetzner Cloud limits: a spread placement group holds at most 10 servers, a network at most 100 servers.
+# Source: issue 11 and the limits quoted in kube-hetzner/terraform-hcloud-kube-hetzner PR #1217 (not re-checked
+# against Hetzner's own documentation from here).
+HETZNER_SPREAD_GROUP_SERVERS = 10
+HETZNER_NETWORK_SERVERS = 100
+HETZNER_NETWORK_PREFIX = 16          # the template's default ip_range (10.0.0.0/16)
+HETZNER_SUBNET_PREFIX_MAX = 24       # the smallest subnet the bundle creates
+
+
 def _hetzner_groups(groups: list[dict]) -> list[dict]:
-    """Hetzner has no autoscaling groups: every group runs the plan's peak count as fixed servers."""
+    """Hetzner has no autoscaling groups: every group runs the plan's peak count as fixed servers.
+
+    Each group gets consecutive private addresses from ``host_offset`` and one spread placement group per 10 of
+    its servers; more servers than one network holds is an error rather than a bundle that cannot apply.
+    """
     out, offset = [], 10
     for g in groups:
         autoscaled = g["on_demand_count"] + g["spot_count"]
         count = g["base_count"] + autoscaled
         out.append({"name": g["name"], "tier": g["tier"], "roles": g["roles"], "server_type": g["primary_type"],
                     "count": count, "autoscaled": autoscaled > 0, "stateful": g["stateful"],
-                    "serves_lb": "imserver" in g["roles"], "host_offset": offset})
+                    "serves_lb": "imserver" in g["roles"], "host_offset": offset,
+                    "placement_groups": max(1, -(-count // HETZNER_SPREAD_GROUP_SERVERS))})
         offset += max(count, 1) + 10
+    total = sum(g["count"] for g in out)
+    if total > HETZNER_NETWORK_SERVERS:
+        raise PlannerError(f"plan: Hetzner Cloud group(s) {', '.join(g['name'] for g in out)} need {total} servers "
+                           f"in one private network; Hetzner allows {HETZNER_NETWORK_SERVERS} servers per network "
+                           "(use larger server types or split the deployment)")
     return out
+
+
+def hetzner_subnet_newbits(groups: list[dict]) -> int:
+    """Bits to add to the /16 network so the subnet holds the highest host offset (never smaller than a /24)."""
+    highest = max((g["host_offset"] + g["count"] for g in groups), default=0)
+    prefix = min(HETZNER_SUBNET_PREFIX_MAX, 32 - (highest + 1).bit_length())
+    return prefix - HETZNER_NETWORK_PREFIX
+
+
+def _hetzner(groups: list[dict]) -> dict:
+    rendered = _hetzner_groups(groups)
+    return {"region": region_of(groups), "groups": rendered, "subnet_newbits": hetzner_subnet_newbits(rendered),
+            "locations": HETZNER_LOCATIONS.get(region_of(groups), [region_of(groups)])}
 
 
 def _media_backend(groups: list[dict]) -> str:
@@ -267,8 +307,7 @@ def build_context(plan: dict, strategy: str, *, wheel_name: str | None = None) -
                 "azs": [f"{region_of(aws)}{z}" for z in ("a", "b", "c")[: 3 if availability >= 99.9 else 2]]}
         if aws else None,
         "gcp": {"region": region_of(gcp), "groups": [_gcp_group(g) for g in gcp]} if gcp else None,
-        "hetzner": {"region": region_of(hetzner), "groups": _hetzner_groups(hetzner),
-                    "locations": HETZNER_LOCATIONS.get(region_of(hetzner), [region_of(hetzner)])} if hetzner else None,
+        "hetzner": _hetzner(hetzner) if hetzner else None,
         "manual_cloud": manual_cloud,
         "private_groups": private,
         "has_terraform": bool(aws or gcp or hetzner),

@@ -130,7 +130,7 @@ def deployment(wheel):
             "implan_address": "127.0.0.1", "implan_domain": "localhost",
             "implan_roles": ["postgresql", "redis", "imserver", "loadbalancer"],
             "node_exporter_enabled": False, "imserver_instances": 2, "imserver_python": sys.executable,
-            "imserver_media_backend": "local", "haproxy_bind_address": "127.0.0.1", "haproxy_maxconn": 4000,
+            "imserver_media_backend": "local", "postgresql_memory_mb": 1024, "haproxy_bind_address": "127.0.0.1", "haproxy_maxconn": 4000,
             **ports,
         }
         vars_file = base / "vars.json"

@@ -66,7 +66,8 @@ def replica_pair():
         common = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
                   "implan_manage_system": False, "implan_become": False,
                   "implan_service_manager": "start-stop-daemon", "implan_secrets_dir": str(base / "secrets"),
-                  "implan_address": "127.0.0.1", "implan_roles": ["postgresql"], "node_exporter_enabled": False}
+                  "implan_address": "127.0.0.1", "implan_roles": ["postgresql"], "node_exporter_enabled": False,
+                  "implan_postgresql_primary": "pg-a", "postgresql_memory_mb": 1024}
         inventory = {"all": {"hosts": {h: {**common, "implan_root": str(roots[h]), "postgresql_port": ports[h]}
                                        for h in roots}}}
         inv = base / "inventory.yml"

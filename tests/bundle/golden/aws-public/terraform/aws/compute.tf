@@ -44,6 +44,11 @@ resource "aws_instance" "gateway_message_cache" {
     "implan:group" = "gateway_message_cache"
     "implan:roles" = "redis,imserver"
   }
+  # A newer Debian AMI (most_recent) must not replace a stateful node onto an empty disk: patch it in place
+  # (apt) or replace it deliberately (terraform apply -replace=...) after its data has moved.
+  lifecycle {
+    ignore_changes = [ami]
+  }
 }
 
 resource "aws_lb_target_group_attachment" "gateway_message_cache" {
@@ -81,6 +86,11 @@ resource "aws_instance" "database" {
     Name           = "${local.name}-database-${count.index}"
     "implan:group" = "database"
     "implan:roles" = "postgresql"
+  }
+  # A newer Debian AMI (most_recent) must not replace a stateful node onto an empty disk: patch it in place
+  # (apt) or replace it deliberately (terraform apply -replace=...) after its data has moved.
+  lifecycle {
+    ignore_changes = [ami]
   }
 }
 

@@ -1,5 +1,5 @@
 # Network Load Balancer: TLS termination on 443 (certificate from ACM), WebSocket passes through as a TCP stream,
-# health checks on imserver's /healthz. Access logs go to the log bucket.
+# health checks on imserver's /readyz. Access logs go to the log bucket.
 resource "aws_lb" "main" {
   name                             = "${local.name}-nlb"
   load_balancer_type               = "network"
@@ -25,7 +25,7 @@ resource "aws_lb_target_group" "imserver" {
   deregistration_delay = 30
   health_check {
     protocol            = "HTTP"
-    path                = "/healthz"
+    path                = "/readyz"
     port                = "traffic-port"
     matcher             = "200"
     healthy_threshold   = 2

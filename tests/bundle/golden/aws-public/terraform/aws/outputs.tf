@@ -21,14 +21,15 @@ output "autoscaling_groups" {
   }
 }
 
-# Ansible inventory for the fixed instances (write it with:
+# Ansible inventory for the fixed instances; imserver groups open their port to the clients' addresses in the
+# host firewall because the NLB preserves them (write it with:
 #   terraform output -raw ansible_inventory > ../../ansible/inventory/20-terraform-aws.yml)
 output "ansible_inventory" {
   value = yamlencode({
     all = {
       children = {
         gateway_message_cache = {
-          vars = { implan_roles = ["redis", "imserver"] }
+          vars = { implan_roles = ["redis", "imserver"], implan_lb_source_cidrs = var.client_cidrs }
           hosts = { for i in aws_instance.gateway_message_cache : i.private_dns => { implan_address = i.private_ip } }
         }
         database = {

@@ -66,6 +66,13 @@ resource "aws_security_group" "node" {
     cidr_blocks = ["0.0.0.0/0"]
   }
   egress {
+    description = "NTP to the public time servers chrony uses (the Amazon Time Sync address needs no rule)"
+    from_port   = 123
+    to_port     = 123
+    protocol    = "udp"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+  egress {
     description = "HTTP to Debian package mirrors (signed packages)"
     from_port   = 80
     to_port     = 80

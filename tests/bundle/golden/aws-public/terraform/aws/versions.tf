@@ -4,7 +4,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = "~> 5.60"
+      version = "~> 5.99.1"
     }
   }
   # Remote state: copy backend.tf.example to backend.tf and fill it in before the first apply.

@@ -6,7 +6,7 @@ terraform {
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = "~> 6.0"
+      version = "~> 6.50.0"
     }
   }
   # Remote state: copy backend.tf.example to backend.tf and fill it in before the first apply.
@@ -168,7 +168,7 @@ resource "google_compute_health_check" "imserver" {
   name = "${local.name}-imserver"
   http_health_check {
     port         = var.imserver_port
-    request_path = "/healthz"
+    request_path = "/readyz"
   }
   log_config {
     enable = true
@@ -184,6 +184,7 @@ resource "google_compute_instance_template" "gateway_message_cache" {
   labels         = merge(local.labels, { implan-group = "gateway-message-cache" })
   disk {
     source_image = data.google_compute_image.debian_x86_64.self_link
+    device_name  = "boot"
     disk_size_gb = 30
     disk_type    = "pd-balanced"
     auto_delete  = false
@@ -227,6 +228,24 @@ resource "google_compute_region_instance_group_manager" "gateway_message_cache" 
     health_check      = google_compute_health_check.imserver.id
     initial_delay_sec = 300
   }
+  # PostgreSQL/Redis/MinIO keep their data on the boot disk: it survives a recreated instance, and a new image
+  # or template is applied only when an instance is replaced on purpose (no proactive rollout onto new disks).
+  stateful_disk {
+    device_name = "boot"
+    delete_rule = "NEVER"
+  }
+  update_policy {
+    type                         = "OPPORTUNISTIC"
+    minimal_action               = "REPLACE"
+    replacement_method           = "RECREATE"
+    instance_redistribution_type = "NONE"
+    max_surge_fixed              = 0
+    max_unavailable_fixed        = 3
+  }
+}
+
+data "google_compute_region_instance_group" "gateway_message_cache" {
+  self_link = google_compute_region_instance_group_manager.gateway_message_cache.instance_group
 }
 
 # --- database: e2-standard-2; roles postgresql
@@ -238,6 +257,7 @@ resource "google_compute_instance_template" "database" {
   labels         = merge(local.labels, { implan-group = "database" })
   disk {
     source_image = data.google_compute_image.debian_x86_64.self_link
+    device_name  = "boot"
     disk_size_gb = 100
     disk_type    = "pd-balanced"
     auto_delete  = false
@@ -277,9 +297,27 @@ resource "google_compute_region_instance_group_manager" "database" {
     name = "ws"
     port = var.imserver_port
   }
+  # PostgreSQL/Redis/MinIO keep their data on the boot disk: it survives a recreated instance, and a new image
+  # or template is applied only when an instance is replaced on purpose (no proactive rollout onto new disks).
+  stateful_disk {
+    device_name = "boot"
+    delete_rule = "NEVER"
+  }
+  update_policy {
+    type                         = "OPPORTUNISTIC"
+    minimal_action               = "REPLACE"
+    replacement_method           = "RECREATE"
+    instance_redistribution_type = "NONE"
+    max_surge_fixed              = 0
+    max_unavailable_fixed        = 3
+  }
 }
 
-# --- external HTTPS load balancer: TLS 1.2+ (managed certificate), WebSocket to imserver, /healthz checks
+data "google_compute_region_instance_group" "database" {
+  self_link = google_compute_region_instance_group_manager.database.instance_group
+}
+
+# --- external HTTPS load balancer: TLS 1.2+ (managed certificate), WebSocket to imserver, /readyz checks
 resource "google_compute_backend_service" "imserver" {
   name                  = "${local.name}-imserver"
   protocol              = "HTTP"
@@ -404,14 +442,23 @@ output "media_bucket" {
   value = google_storage_bucket.media.name
 }
 
-# Groups and roles for the Ansible inventory; instances join through the google.cloud.gcp_compute inventory
-# plugin by their implan-group label.
+# Groups, roles and hosts (internal DNS names of the managed instance groups' current instances) for the Ansible
+# inventory; the google.cloud.gcp_compute inventory plugin finds the same instances by their implan-group label.
+# imserver groups open their port in the host firewall to Google's load balancer and health-check ranges.
 output "ansible_inventory" {
   value = yamlencode({
     all = {
       children = {
-        gateway_message_cache = { vars = { implan_roles = ["redis", "imserver"] } }
-        database = { vars = { implan_roles = ["postgresql"] } }
+        gateway_message_cache = {
+          vars = { implan_roles = ["redis", "imserver"], implan_lb_source_cidrs = local.google_lb_ranges }
+          hosts = { for i in data.google_compute_region_instance_group.gateway_message_cache.instances :
+            "${reverse(split("/", i.instance))[0]}.${reverse(split("/", i.instance))[2]}.c.${var.project_id}.internal" => {} }
+        }
+        database = {
+          vars = { implan_roles = ["postgresql"] }
+          hosts = { for i in data.google_compute_region_instance_group.database.instances :
+            "${reverse(split("/", i.instance))[0]}.${reverse(split("/", i.instance))[2]}.c.${var.project_id}.internal" => {} }
+        }
       }
     }
   })
