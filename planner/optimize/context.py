@@ -72,3 +72,15 @@ def private_sites(ctx: PlanContext) -> tuple[list[PrivateSite], list[str]]:
     # own servers survive a rack loss with two cabinets and a quorum witness (planner.optimize.private.layouts)
     needed = min(2, ctx.workload.availability.failure_domains)
     return _allowed(ctx, ctx.catalog.private_sites, p.private_sites, [], "private sites", needed)
+
+
+def hybrid_locations(ctx: PlanContext) -> tuple[list[PrivateSite], list[PublicRegion], list[str]]:
+    """Sites and regions a hybrid may pair: the cloud part must sit in a site's jurisdiction (latency, and the
+    residency of the users' data). Returns the sites, the regions and the reasons for those left out."""
+    sites, excluded = private_sites(ctx)
+    regions, reasons = public_regions(ctx)
+    excluded += reasons
+    jurisdictions = {site.jurisdiction for site in sites}
+    excluded += [f"{r.provider}/{r.region}: no allowed private site in its jurisdiction {r.jurisdiction}"
+                 for r in regions if r.jurisdiction not in jurisdictions]
+    return sites, [r for r in regions if r.jurisdiction in jurisdictions], excluded

@@ -32,7 +32,7 @@ from planner.labour import labour_rates, labour_terms
 from planner.model import COMPUTE, HARDWARE, LOAD_BALANCING, NETWORK, StrategyPlan
 from planner.optimize.candidates import (Candidate, Group, ha_rule, lp_name, make_groups, node_counts,
                                           prune_dominated)
-from planner.optimize.context import PlanContext, private_sites, public_regions
+from planner.optimize.context import PlanContext, hybrid_locations
 from planner.optimize.private import (ExtraServers, SiteVars, _capital_text, add_site, ha_for, layout_text,
                                       media_group, server_usage, server_usd_per_month, site_systems)
 from planner.terms import CostTerm, NodeSpec, objective, plan_lines, solved
@@ -146,14 +146,7 @@ def _burst_private_vars(prob, ctx: PlanContext, site, burst_groups: list[Group])
 
 def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
     w = ctx.workload
-    sites, excluded = private_sites(ctx)
-    regions, region_reasons = public_regions(ctx)
-    excluded += region_reasons
-    # the cloud burst must sit near the private site: same jurisdiction (latency, and residency of the users' data)
-    site_jurisdictions = {s.jurisdiction for s in sites}
-    excluded += [f"{r.provider}/{r.region}: no allowed private site in its jurisdiction {r.jurisdiction}"
-                 for r in regions if r.jurisdiction not in site_jurisdictions]
-    regions = [r for r in regions if r.jurisdiction in site_jurisdictions]
+    sites, regions, excluded = hybrid_locations(ctx)
     prob = pulp.LpProblem(f"hybrid_{'pooled' if pooled else 'dedicated'}", pulp.LpMinimize)
     burst_tiers = [t for t in ("gateway", "message") if t in w.placement.hybrid_burst_tiers]
     private_tiers = PRIVATE_ONLY + [t for t in ("gateway", "message") if t not in burst_tiers]

@@ -25,7 +25,7 @@ from planner.costs import p95_of_slices, public_region_terms
 from planner.labour import labour_rates, labour_terms
 from planner.model import StrategyPlan
 from planner.optimize.candidates import Group, ha_rule, lp_name, make_groups, public_candidates, usage
-from planner.optimize.context import PlanContext, private_sites, public_regions
+from planner.optimize.context import PlanContext, hybrid_locations
 from planner.optimize.private import (POOL as PRIVATE_POOL, SiteVars, add_site, layout_text, media_group,
                                       server_usage)
 from planner.optimize.public import POOL as PUBLIC_POOL, _compute_terms, self_run_systems
@@ -66,13 +66,7 @@ def _site_traffic_mbps(ctx: PlanContext, placement: str) -> float:
 def build_split(ctx: PlanContext, pooled: bool, placement: str) -> SplitModel:
     if placement not in PLACEMENTS:
         raise ValueError(f"unknown hybrid placement {placement!r}")
-    sites, excluded = private_sites(ctx)
-    regions, reasons = public_regions(ctx)
-    excluded += reasons
-    jurisdictions = {s.jurisdiction for s in sites}
-    excluded += [f"{r.provider}/{r.region}: no allowed private site in its jurisdiction {r.jurisdiction}"
-                 for r in regions if r.jurisdiction not in jurisdictions]
-    regions = [r for r in regions if r.jurisdiction in jurisdictions]
+    sites, regions, excluded = hybrid_locations(ctx)
     prob = pulp.LpProblem(f"hybrid_{lp_name(placement)}_{'pooled' if pooled else 'dedicated'}", pulp.LpMinimize)
     model = SplitModel(prob, placement, [], {}, excluded=excluded, pooled=pooled)
     media_here = placement == "media-on-own-servers"

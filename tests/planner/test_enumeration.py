@@ -167,6 +167,16 @@ def _cabinet_cost(site, product, domains, ru, watts, servers, rate) -> float:
     return best
 
 
+def cheapest_transit(ctx: PlanContext, site, p95_mbps: float) -> float:
+    """The site's cheapest transit offer for a 95th percentile: each provider bills its share (at least its
+    commit) plus a cross-connect; two providers when a failure must be survived unless the offer is blended."""
+    def cost(t):
+        providers = 1 if t.blended or not ctx.workload.availability.tolerate_node_loss else 2
+        return providers * (max(p95_mbps / providers, t.min_commit_mbps) * t.usd_per_mbps_month
+                            + t.cross_connect_usd_per_month)
+    return min(cost(t) for t in site.transit)
+
+
 def enumerate_private(ctx: PlanContext, pooled: bool) -> float:
     w = ctx.workload
     rates = labour_rates(w)
@@ -175,13 +185,7 @@ def enumerate_private(ctx: PlanContext, pooled: bool) -> float:
     groups = private_groups(ctx, pooled)
     a = w.availability
     p95 = p95_of_slices([s.client_egress_mbps + s.media_egress_mbps for s in ctx.demand.slices])
-
-    def transit_cost(t):
-        providers = 1 if t.blended or not a.tolerate_node_loss else 2
-        return providers * (max(p95 / providers, t.min_commit_mbps) * t.usd_per_mbps_month
-                            + t.cross_connect_usd_per_month)
-
-    fixed = (min(transit_cost(t) for t in site.transit)
+    fixed = (cheapest_transit(ctx, site, p95)
              + (gib_to_gb(ctx.demand.database_storage_gib) + ctx.demand.media_stored_gb) * site.backup.usd_per_gb_month)
     systems = {SYSTEM_OF[t] for g in groups for t in g.tiers}
     witness = min(o.usd_per_hour for o in ctx.catalog.compute) * HOURS_PER_MONTH

@@ -89,7 +89,7 @@ def enumerate_media_on_own_servers(ctx, pooled: bool) -> float:
     from planner.optimize.private import media_group
     from planner.optimize.public import POOL
     from planner.units import HOURS_PER_MONTH, amortized_per_month
-    from test_enumeration import SYSTEM_OF, _cabinet_cost, _ha, _server_options, autoscaled_cost
+    from test_enumeration import SYSTEM_OF, _cabinet_cost, _ha, _server_options, autoscaled_cost, cheapest_transit
 
     w = ctx.workload
     rates = labour_rates(w)
@@ -124,13 +124,7 @@ def enumerate_media_on_own_servers(ctx, pooled: bool) -> float:
     a = w.availability
     rate = w.private.cost_of_capital_percent
     p95 = p95_of_slices([s.media_egress_mbps for s in ctx.demand.slices])
-
-    def transit_cost(t):
-        providers = 1 if t.blended or not a.tolerate_node_loss else 2
-        return providers * (max(p95 / providers, t.min_commit_mbps) * t.usd_per_mbps_month
-                            + t.cross_connect_usd_per_month)
-
-    fixed = min(transit_cost(t) for t in site.transit) + ctx.demand.media_stored_gb * site.backup.usd_per_gb_month
+    fixed = cheapest_transit(ctx, site, p95) + ctx.demand.media_stored_gb * site.backup.usd_per_gb_month
     cable = sum(g.count * amortized_per_month(g.capex_usd, g.amortization_years, rate)
                 for g in site.network_gear if g.per == "server")
     best_site = math.inf
