@@ -165,7 +165,8 @@ def _private_sites(conv: _Converter) -> list[r.PrivateSite]:
         bk = _one(conv, p.backup, reg.id, "backup")
         products = tuple(r.ColoProduct(c.name, c.kind, c.rack_units, c.kw_included, c.per_month * conv.usd(c),
                                        None if c.extra_kw_per_month is None else c.extra_kw_per_month * conv.usd(c),
-                                       c.max_kw if c.max_kw is not None else c.kw_included, conv.ref(c))
+                                       c.max_kw if c.max_kw is not None else c.kw_included, conv.ref(c),
+                                       c.included_mbps)
                          for c in p.colo_products if c.region == reg.id)
         if not products:
             raise CatalogError(f"{conv.path}: site {reg.id!r} has no colo_products (the cabinets or rack space it "

@@ -122,6 +122,7 @@ class ColoProduct:
     extra_kw_usd_per_month: float | None
     max_kw: float
     ref: PriceRef
+    included_mbps: float = 0.0  # blended bandwidth included (the colo's multi-homed network), Mbps at p95
 
     @property
     def own_cabinet(self) -> bool:

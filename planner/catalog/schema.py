@@ -150,6 +150,9 @@ class ColoProduct(Priced):
     per_month: float = Field(gt=0)
     extra_kw_per_month: float | None = Field(default=None, gt=0)  # committed power above the allowance; None: not sold
     max_kw: float | None = Field(default=None, gt=0)  # the most the product can be given (with extra power)
+    # bandwidth the product includes on the colo's own multi-homed (blended) network, Mbps at the 95th percentile;
+    # a site whose traffic fits buys no transit
+    included_mbps: float = Field(default=0.0, ge=0)
 
     @model_validator(mode="after")
     def _power_bounds(self) -> "ColoProduct":

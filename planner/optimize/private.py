@@ -308,7 +308,8 @@ def add_site(prob: pulp.LpProblem, ctx: PlanContext, site: PrivateSite, groups: 
         terms.append(CostTerm(FACILITIES, f"remote hands ({site.remote_hands_hours_per_server_year:g} h per server a "
                               "year)", "hours", owned * site.remote_hands_hours_per_server_year / MONTHS_PER_YEAR,
                               site.remote_hands_usd_per_hour, site.facility_ref))
-    terms += _transit_terms(prob, ctx, site, key, p95_mbps, x)
+    bundled = [(picks[i], p) for i, p in enumerate(site.products) if p.included_mbps]
+    terms += _transit_terms(prob, ctx, site, key, p95_mbps, x, bundled)
     # the off-site copy holds what the site holds: the database, the media, or both
     tiers = {t for g in groups for t in g.tiers}
     held = [(name, gb) for name, gb, here in (
@@ -330,9 +331,13 @@ def add_site(prob: pulp.LpProblem, ctx: PlanContext, site: PrivateSite, groups: 
     return SiteVars(site, x, layout, servers, owned, terms)
 
 
-def _transit_terms(prob: pulp.LpProblem, ctx: PlanContext, site: PrivateSite, key: str, p95_mbps, x) -> list:
+def _transit_terms(prob: pulp.LpProblem, ctx: PlanContext, site: PrivateSite, key: str, p95_mbps, x,
+                   bundled: list) -> list:
     """IP transit: one of the site's offers (commit levels); each provider bills its share of the 95th percentile,
-    at least its commit, plus a cross-connect."""
+    at least its commit, plus a cross-connect. Where the colo products include bandwidth on the colo's own
+    multi-homed network (bundled: (choice binary, product) of those products), a site whose 95th percentile fits
+    in the allowance of one product buys no transit at all: the allowance belongs to a product's port and is not
+    pooled over cabinets, so after a cabinet loss another port still carries the site."""
     big_m = sum(s.client_egress_mbps + s.media_egress_mbps + s.internal_mbps for s in ctx.demand.slices) + 1
     terms, picks = [], []
     for i, t in enumerate(site.transit):
@@ -347,6 +352,15 @@ def _transit_terms(prob: pulp.LpProblem, ctx: PlanContext, site: PrivateSite, ke
                                     "each)", "Mbps", providers * billed, t.usd_per_mbps_month, t.ref),
                   CostTerm(NETWORK, f"cross-connects to the transit providers ({t.name})", "cross-connects",
                            providers * pick, t.cross_connect_usd_per_month, t.ref)]
+    if bundled:
+        fits = pulp.LpVariable(f"transit_included_{key}", cat="Binary")
+        prob += (p95_mbps <= pulp.lpSum(p.included_mbps * pick for pick, p in bundled) + big_m * (1 - fits)
+                 ), f"transit-included-{key}"
+        prob += fits <= pulp.lpSum(pick for pick, _ in bundled), f"transit-included-bought-{key}"
+        picks.append(fits)
+        terms.append(CostTerm(NETWORK, "no transit bought: bandwidth included in the colo products (the colo's "
+                              "blended network)", "sites", fits, 0.0, bundled[0][1].ref,
+                              basis="the site's 95th percentile fits in the Mbps one of its colo products includes"))
     prob += pulp.lpSum(picks) == x, f"transit-choice-{key}"
     return terms
 

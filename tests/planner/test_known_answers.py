@@ -164,6 +164,26 @@ def test_a_small_footprint_gets_a_quarter_rack_not_a_full_one(tmp_path, profile)
     assert plan.monthly_cost_usd == pytest.approx(expected, abs=0.01)
 
 
+def test_bandwidth_included_in_the_colo_product_replaces_transit(tmp_path, profile):
+    # The footprint above (one quarter rack) with 10 Mbps included on the colo's blended network: the site's
+    # 95th percentile (no traffic here) fits, so neither the 100 Mbps commit nor the cross-connect is bought:
+    # the same plan for 250 less, and a 0-USD line that says why.
+    colox = read_tiny("colox")
+    colox["colo_products"][0]["included_mbps"] = 10
+    plan = _private_plan(tmp_path, profile, 64, colox=colox)
+    expected = 1000 + 200 + 300 + 5 + 20 + 300 + 1.06 * 200 + 2060 * W_USD + 50
+    assert plan.monthly_cost_usd == pytest.approx(expected, abs=0.01)
+    assert not [line for line in plan.lines if "IP transit" in line.item or "cross-connect" in line.item]
+    included = _line(plan, "no transit bought")
+    assert included.quantity == 1 and included.monthly_cost_usd == 0
+    # when the included bandwidth comes with the full rack only, the quarter rack still wins with transit bought
+    colox["colo_products"][0]["included_mbps"] = 0
+    colox["colo_products"][1]["included_mbps"] = 10
+    other = _private_plan(tmp_path / "b", profile, 64, colox=colox)
+    assert _line(other, "colocation: quarter rack").quantity == 1
+    assert _line(other, "IP transit").quantity == 100
+
+
 def test_cost_of_capital_makes_owned_servers_an_annuity(tmp_path, profile):
     # 6 % a year over 5 years: 12,000 * r / (1 - (1 + r)^-60) per server-month, r = 1.06^(1/12) - 1
     r = 1.06 ** (1 / 12) - 1
