@@ -104,13 +104,16 @@ def load_balancer_capacity_units(region: PublicRegion, demand: Demand) -> float:
 
 def public_region_terms(region: PublicRegion, demand: Demand, workload: Workload, domains: int,
                         egress_served_by_nodes: bool, chosen: Any = 1, database: bool = True, media: bool = True,
-                        client: bool = True) -> list[CostTerm]:
+                        client: bool = True, internal_gb: float | None = None, to_site_gb: float = 0.0
+                        ) -> list[CostTerm]:
     """Cost terms of one region that do not depend on which instances are chosen; `chosen` is the region's
     choice variable (1 outside a model), so only the chosen region's terms count.
 
     database / media / client: which parts the region serves (all of them for a public plan; a hybrid by tier
     keeps some on own servers): the database's volumes, backup and replication; the media objects and their
-    delivery; the client-facing tiers' internet egress, cross-zone traffic and load balancer.
+    delivery; the client-facing tiers' internet egress and load balancer.
+    internal_gb: GB a month the region's tiers send each other (cross-zone for all but 1/domains of it); all of
+    the tiers' traffic when None. to_site_gb: what the region sends to the hybrid's own site, over the internet.
     egress_served_by_nodes: the region's compute bundles a traffic allowance, so internet egress is
     priced in the optimizer (it depends on the node count) and left out here.
     """
@@ -137,15 +140,17 @@ def public_region_terms(region: PublicRegion, demand: Demand, workload: Workload
         if uses_cdn(region):
             terms.append(tiered_term(NETWORK, "CDN egress (media downloads)", demand.media_egress_gb_per_month,
                                      region.cdn_egress, region.cdn_egress_ref, chosen))
-    internet_gb = (demand.client_egress_gb_per_month if client else 0.0) + (
-        demand.media_egress_gb_per_month if media and not uses_cdn(region) else 0.0)
+    media_gb = demand.media_egress_gb_per_month if media and not uses_cdn(region) else 0.0
+    internet_gb = (demand.client_egress_gb_per_month if client else 0.0) + media_gb + to_site_gb
     if not egress_served_by_nodes and internet_gb > 0:
-        what = "internet egress" + (" incl. media" if media and client and not uses_cdn(region) else
-                                    " (media downloads)" if not client else "")
+        what = "internet egress" + (" incl. media" if client and media_gb else
+                                    " (media downloads)" if media_gb else "" if client else " to the own site")
+        if to_site_gb and (client or media_gb):
+            what += ", and to the own site"
         terms.append(tiered_term(NETWORK, what, internet_gb, region.internet_egress, region.internet_egress_ref,
                                  chosen))
-    cross_gb = (demand.internal_gb_per_month * (domains - 1) / domains if client else 0.0) + (
-        demand.db_replication_gb_per_month if database else 0.0)
+    internal = (demand.internal_gb_per_month if client else 0.0) if internal_gb is None else internal_gb
+    cross_gb = internal * (domains - 1) / domains + (demand.db_replication_gb_per_month if database else 0.0)
     if cross_gb > 0:
         terms.append(CostTerm(NETWORK, "cross-zone traffic between tiers and database replicas", "GB",
                               cross_gb * chosen, region.cross_zone_usd_per_gb, region.network_ref))

@@ -35,10 +35,11 @@ def _checked(record, what: str):
     return record
 
 
-# Frames per message between the tiers (gateway->message->database/cache->gateway): used for
-# cross-AZ and cross-site traffic. Each send crosses 3 internal hops, each delivery and receipt 2.
-INTERNAL_HOPS_PER_MESSAGE = 3
-INTERNAL_HOPS_PER_EVENT = 2
+# Traffic between the tiers, one entry per (from, to) pair: what cross-zone and cross-site traffic is made of.
+# A send goes gateway -> message -> database (the durable write) and message -> cache (the publish); each
+# delivery, receipt and typing event is published message -> cache and fanned out cache -> gateway.
+INTERNAL_FLOWS: tuple[tuple[str, str], ...] = (
+    ("gateway", "message"), ("message", "database"), ("message", "cache"), ("cache", "gateway"))
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,11 @@ class SliceDemand:
     client_egress_mbps: float  # text + events to clients
     media_egress_mbps: float  # media downloads to clients
     media_ingress_mbps: float  # media uploads
-    internal_mbps: float  # between tiers (for cross-zone and cross-site traffic)
+    flows_mbps: tuple[float, ...]  # between tiers, per INTERNAL_FLOWS pair (cross-zone and cross-site traffic)
+
+    @property
+    def internal_mbps(self) -> float:
+        return sum(self.flows_mbps)
 
 
 @dataclass(frozen=True)
@@ -75,8 +80,16 @@ class Demand:
     media_gets_per_month: float
     client_egress_gb_per_month: float
     media_egress_gb_per_month: float
-    internal_gb_per_month: float
+    flows_gb_per_month: tuple[float, ...]  # between tiers, per INTERNAL_FLOWS pair
     db_replication_gb_per_month: float
+
+    @property
+    def internal_gb_per_month(self) -> float:
+        return sum(self.flows_gb_per_month)
+
+    def flows_within_gb_per_month(self, tiers) -> float:
+        """GB a month the tiers in `tiers` send each other (both ends inside)."""
+        return sum(gb for (a, b), gb in zip(INTERNAL_FLOWS, self.flows_gb_per_month) if a in tiers and b in tiers)
 
     @property
     def peak(self) -> SliceDemand:
@@ -125,9 +138,10 @@ def compute_demand(workload: Workload, profile: CapacityProfile) -> Demand:
         client_bytes = deliveries * m.avg_message_bytes + (receipts + typing + msgs) * m.event_frame_bytes
         media_down = deliveries * m.media_share * m.media_downloads_per_delivery * media_bytes_per_download
         media_up = msgs * m.media_share * m.media_avg_bytes
-        internal = (msgs * INTERNAL_HOPS_PER_MESSAGE * m.avg_message_bytes
-                    + (deliveries * m.avg_message_bytes + (receipts + typing) * m.event_frame_bytes)
-                    * INTERNAL_HOPS_PER_EVENT)
+        events = deliveries * m.avg_message_bytes + (receipts + typing) * m.event_frame_bytes
+        send = msgs * m.avg_message_bytes
+        flow_bytes = {("gateway", "message"): send, ("message", "database"): send,
+                      ("message", "cache"): send + events, ("cache", "gateway"): events}
         slices.append(_checked(SliceDemand(
             hour=hour, weight=w, connections=connections,
             new_connections_per_s=connections / (u.avg_session_minutes * 60),
@@ -135,7 +149,8 @@ def compute_demand(workload: Workload, profile: CapacityProfile) -> Demand:
             typing_deliveries_per_s=typing, durable_writes_per_s=msgs + receipts,
             pubsub_ops_per_s=deliveries + receipts + typing, gateway_frames_per_s=frames_out + frames_in,
             client_egress_mbps=bytes_per_s_to_mbps(client_bytes), media_egress_mbps=bytes_per_s_to_mbps(media_down),
-            media_ingress_mbps=bytes_per_s_to_mbps(media_up), internal_mbps=bytes_per_s_to_mbps(internal)),
+            media_ingress_mbps=bytes_per_s_to_mbps(media_up),
+            flows_mbps=tuple(bytes_per_s_to_mbps(flow_bytes[f]) for f in INTERNAL_FLOWS)),
             "demand at hour slice"))
 
     def monthly_gb(mbps_field: str) -> float:
@@ -159,7 +174,8 @@ def compute_demand(workload: Workload, profile: CapacityProfile) -> Demand:
         media_gets_per_month=media_msgs_per_month * fanout * m.media_downloads_per_delivery,
         client_egress_gb_per_month=monthly_gb("client_egress_mbps"),
         media_egress_gb_per_month=monthly_gb("media_egress_mbps"),
-        internal_gb_per_month=monthly_gb("internal_mbps"),
+        flows_gb_per_month=tuple(mbps_to_gb_per_slice_month(sum(x.flows_mbps[i] for x in slices))
+                                 for i in range(len(INTERNAL_FLOWS))),
         db_replication_gb_per_month=(msgs_per_day * row_bytes * DAYS_PER_MONTH / BYTES_PER_GB
                                      * max(workload.private.database_replicas - 1, 0)),
     ), "demand")

@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_va
 
 from planner.errors import WorkloadError
 from planner.inputs import InputModel, load_yaml_file, parse_yaml
+from planner.placements import hybrid_placement_names
 
 TierName = Literal["gateway", "message", "database", "cache", "object_storage", "load_balancer"]
 TIERS: tuple[str, ...] = ("gateway", "message", "database", "cache", "object_storage", "load_balancer")
@@ -138,6 +139,23 @@ class Placement(Section):
     pooling: Literal["auto", "pooled", "dedicated"] = Field("auto", description="co-locate stateless tiers")
     hybrid_burst_tiers: UniqueList[Literal["gateway", "message"]] = Field(
         default_factory=lambda: ["gateway", "message"], description="tiers that burst to public cloud in hybrid")
+    hybrid_placements: UniqueList[str] = Field(
+        default_factory=list, description="hybrid placements to try: burst, or the tiers in the cloud, e.g. "
+        "media-on-own-servers, media-in-cloud, gateway+cache-in-cloud (docs/model.md, hybrid by tier); empty: all")
+    colocate_database_and_message: bool = Field(
+        True, description="keep the database on the same side as the message tier in a hybrid by tier")
+
+    @model_validator(mode="after")
+    def _known_placements(self) -> "Placement":
+        names = hybrid_placement_names(self.colocate_database_and_message)
+        for name in self.hybrid_placements:
+            if name not in names:
+                close = difflib.get_close_matches(name, names, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                raise ValueError(f"unknown hybrid placement {name!r}; {hint}expected one of {', '.join(names)}"
+                                 + (" (set colocate_database_and_message: false to split the database from the "
+                                    "message tier)" if name in hybrid_placement_names(False) else ""))
+        return self
 
 
 class Purchase(Section):

@@ -13,7 +13,8 @@ from planner.optimize.hybrid import build_hybrid, extract_hybrid
 from planner.optimize.private import build_private, extract_private
 from planner.optimize.public import build_public, extract_public
 from planner.optimize.solver import export_mps, solve
-from planner.optimize.split import PLACEMENTS as SPLIT_PLACEMENTS, build_split, extract_split
+from planner.optimize.split import build_split, extract_split
+from planner.placements import BURST, hybrid_placement_names
 from planner.workload import Workload, workload_to_dict
 
 BUILDERS = {
@@ -21,8 +22,6 @@ BUILDERS = {
     "private": (build_private, extract_private, lambda m: bool(m.sites)),
     "hybrid": (build_hybrid, extract_hybrid, lambda m: bool(m.sites) and bool(m.regions)),
 }
-# placements of the hybrid strategy: the burst hybrid, and whole tiers on either side (planner.optimize.split)
-PLACEMENTS = {"hybrid": ("burst", *SPLIT_PLACEMENTS)}
 
 FIXES = {
     "public": "allow more regions (placement.residency, placement.public_regions, placement.providers), more "
@@ -39,8 +38,17 @@ def _not_solved(name: str, status: str, message: str, pooling: str = "dedicated"
                         message=message)
 
 
+def placements(ctx: PlanContext, name: str) -> list[str | None]:
+    """The variants of a strategy's placement: for hybrid the burst hybrid and every split of whole tiers
+    (planner.optimize.split), or those the workload names; None for the other strategies."""
+    if name != "hybrid":
+        return [None]
+    p = ctx.workload.placement
+    return list(p.hybrid_placements) or hybrid_placement_names(p.colocate_database_and_message)
+
+
 def _builder(name: str, placement: str | None):
-    if placement is None or placement == "burst":
+    if placement is None or placement == BURST:
         return BUILDERS[name]
     return (lambda ctx, pooled: build_split(ctx, pooled, placement), extract_split,
             lambda m: bool(m.sites) and bool(m.regions))
@@ -50,8 +58,7 @@ def plan_strategy(ctx: PlanContext, name: str, export_dir: Path | None = None) -
     """Solve every variant of a strategy (pooling, and for hybrid the placement of the tiers); keep the cheapest."""
     pooling = ctx.workload.placement.pooling
     poolings = ["dedicated", "pooled"] if pooling == "auto" else [pooling]
-    placements = PLACEMENTS.get(name, (None,))
-    variants = [(p, v) for p in placements for v in poolings]
+    variants = [(p, v) for p in placements(ctx, name) for v in poolings]
     solved: dict[str, tuple[StrategyPlan, object]] = {}
     for placement, variant in variants:
         key = variant if placement is None else f"{placement}, {variant}"

@@ -1,13 +1,15 @@
 """Hybrid by tier: whole tiers in one cloud region, the others on own servers at one site.
 
-Two placements besides the burst hybrid (planner.optimize.hybrid):
-- `media-on-own-servers`: gateway, message, database and cache run in the cloud (always-on or autoscaled VMs,
-  the region's load balancer and volumes), the bulky media store on own disk-dense servers at the site;
-- `media-in-cloud`: the media objects live in the region's object storage and are delivered from it, every
-  other tier runs on own servers.
-The database always sits with the message tier (they exchange every write), so no placement splits them.
-Clients fetch and upload media with signed URLs straight from the store, so the two sides exchange only
-metadata: no site-to-site link is priced (docs/model.md says so).
+A placement names the blocks that run in the cloud (planner.placements): gateway (with the load balancer),
+message, database, cache and media (the store and its delivery); the rest run on own servers. Every split is
+a placement, e.g. `media-on-own-servers` (the chat tiers in the cloud, the bulky media on own disk-dense
+servers) or `media-in-cloud`; the database stays with the message tier unless the workload relaxes it.
+
+Traffic between the sides follows the tiers' flows (planner.demand.INTERNAL_FLOWS): what the cloud sends to
+the site is billed as the region's internet egress, what crosses the site's ports counts in its transit (the
+95th percentile of the busier direction per slice), and the link itself is a WireGuard tunnel the nodes of
+both sides run (no managed VPN is priced). Clients fetch and upload media with signed URLs straight from the
+store, so the media block adds no cross-side traffic.
 
 The cloud side is built from the public model's terms (planner.optimize.public), the site from the private
 model's (planner.optimize.private), labour by planner.labour over both; the region must share the site's
@@ -22,18 +24,21 @@ import pulp
 
 from planner.catalog.records import PublicRegion
 from planner.costs import p95_of_slices, public_region_terms
+from planner.demand import INTERNAL_FLOWS, Demand
 from planner.labour import labour_rates, labour_terms
-from planner.model import StrategyPlan
+from planner.model import NETWORK, StrategyPlan
 from planner.optimize.candidates import Group, ha_rule, lp_name, make_groups, public_candidates, usage
 from planner.optimize.context import PlanContext, hybrid_locations
 from planner.optimize.private import (POOL as PRIVATE_POOL, SiteVars, add_site, layout_text, media_group,
                                       server_usage)
 from planner.optimize.public import POOL as PUBLIC_POOL, _compute_terms, self_run_systems
+from planner.placements import BLOCKS, split_placements
 from planner.terms import CostTerm, objective, plan_lines, solved
-from planner.units import HOURS_PER_MONTH
+from planner.units import HOURS_PER_MONTH, mbps_to_gb_per_slice_month
 
-CLOUD_COMPUTE = ("gateway", "message", "database", "cache")
-PLACEMENTS = ("media-on-own-servers", "media-in-cloud")
+COMPUTE_TIERS = ("gateway", "message", "database", "cache")
+LINK_BASIS = ("the sides talk over a WireGuard tunnel between their nodes (no extra node, no fee); a managed "
+              "VPN would add its hourly fee, e.g. AWS Site-to-Site VPN per connection-hour, not in the catalog")
 
 
 @dataclass
@@ -48,6 +53,7 @@ class CloudGroup:
 class SplitModel:
     prob: pulp.LpProblem
     placement: str
+    cloud_blocks: frozenset[str]
     sites: list[SiteVars]
     regions: dict[str, tuple[PublicRegion, pulp.LpVariable]]
     terms: list[CostTerm] = field(default_factory=list)
@@ -56,31 +62,64 @@ class SplitModel:
     pooled: bool = False
 
 
-def _site_traffic_mbps(ctx: PlanContext, placement: str) -> float:
-    """What the site sends out at the 95th percentile: media downloads, or everything but them."""
-    if placement == "media-on-own-servers":
-        return p95_of_slices([s.media_egress_mbps for s in ctx.demand.slices])
-    return p95_of_slices([s.client_egress_mbps for s in ctx.demand.slices])
+def own_tiers(cloud: frozenset[str]) -> list[str]:
+    """Compute tiers on own servers: the load balancer (HAProxy) goes with the gateway."""
+    tiers = [t for t in COMPUTE_TIERS if t not in cloud]
+    return tiers + (["load_balancer"] if "gateway" not in cloud else [])
+
+
+def cloud_tiers(cloud: frozenset[str], region: PublicRegion) -> list[str]:
+    """Compute tiers in the region; a region without a managed load balancer runs its own."""
+    tiers = [t for t in COMPUTE_TIERS if t in cloud]
+    return tiers + (["load_balancer"] if "gateway" in cloud and region.load_balancer is None else [])
+
+
+def crossing_mbps(demand: Demand, cloud: frozenset[str]) -> list[tuple[float, float]]:
+    """Per slice: Mbps the site sends to the cloud and the cloud sends to the site (the flows with one end on
+    each side)."""
+    out = []
+    for s in demand.slices:
+        up = sum(m for (a, b), m in zip(INTERNAL_FLOWS, s.flows_mbps) if a not in cloud and b in cloud)
+        down = sum(m for (a, b), m in zip(INTERNAL_FLOWS, s.flows_mbps) if a in cloud and b not in cloud)
+        out.append((up, down))
+    return out
+
+
+def site_p95_mbps(demand: Demand, cloud: frozenset[str]) -> float:
+    """The site's billed 95th percentile: per slice the busier direction of its ports (client and media traffic
+    the own tiers send, as in the private model, plus what crosses to and from the cloud)."""
+    per_slice = []
+    for s, (up, down) in zip(demand.slices, crossing_mbps(demand, cloud)):
+        out = (s.client_egress_mbps if "gateway" not in cloud else 0.0) + (
+            s.media_egress_mbps if "media" not in cloud else 0.0) + up
+        per_slice.append(max(out, down))
+    return p95_of_slices(per_slice)
 
 
 def build_split(ctx: PlanContext, pooled: bool, placement: str) -> SplitModel:
-    if placement not in PLACEMENTS:
+    placements = split_placements(ctx.workload.placement.colocate_database_and_message)
+    if placement not in placements:
         raise ValueError(f"unknown hybrid placement {placement!r}")
+    cloud = placements[placement]
     sites, regions, excluded = hybrid_locations(ctx)
     prob = pulp.LpProblem(f"hybrid_{lp_name(placement)}_{'pooled' if pooled else 'dedicated'}", pulp.LpMinimize)
-    model = SplitModel(prob, placement, [], {}, excluded=excluded, pooled=pooled)
-    media_here = placement == "media-on-own-servers"
-    if media_here and ctx.demand.media_stored_gb <= 0:
+    model = SplitModel(prob, placement, cloud, [], {}, excluded=excluded, pooled=pooled)
+    media_here = "media" not in cloud
+    if ctx.demand.media_stored_gb <= 0 and not own_tiers(cloud):
         model.excluded.append("no media to keep on own servers")
         return model
-    private_tiers = [] if media_here else ["gateway", "message", "database", "cache", "load_balancer"]
-    private_groups = make_groups(ctx.requirements, ctx.profile, private_tiers, pooled, PRIVATE_POOL) \
-        if private_tiers else []
-    if media_here:
+    if ctx.demand.media_stored_gb <= 0 and not set(COMPUTE_TIERS) & cloud:
+        model.excluded.append("no media to keep in the cloud: the cloud part would carry nothing")
+        return model
+    private_groups = make_groups(ctx.requirements, ctx.profile, own_tiers(cloud), pooled, PRIVATE_POOL)
+    if media_here and ctx.demand.media_stored_gb > 0:
         private_groups.append(media_group(ctx))
+    crossing = crossing_mbps(ctx.demand, cloud)
+    linked = any(up or down for up, down in crossing)
     for site in sites:
-        # a site holding only the media store needs no quorum witness: the database votes in the cloud
-        sv = add_site(prob, ctx, site, private_groups, _site_traffic_mbps(ctx, placement), quorum=not media_here)
+        # the site needs a quorum witness only when the replicated database votes there
+        sv = add_site(prob, ctx, site, private_groups, site_p95_mbps(ctx.demand, cloud),
+                      quorum="database" not in cloud)
         if sv is None:
             model.excluded.append(f"{site.provider}/{site.region}: no server SKU can carry the tiers placed there")
             continue
@@ -90,17 +129,23 @@ def build_split(ctx: PlanContext, pooled: bool, placement: str) -> SplitModel:
         prob += objective(model.terms)
         return model
     prob += pulp.lpSum(sv.x for sv in model.sites) == 1, "site-choice"
+    if linked:
+        model.terms.append(CostTerm(NETWORK, "site-to-site link: WireGuard tunnel on the nodes of both sides",
+                                    "links", pulp.lpSum(sv.x for sv in model.sites), 0.0, basis=LINK_BASIS))
 
+    to_site_gb = mbps_to_gb_per_slice_month(sum(down for _, down in crossing))
     cloud_nodes, cloud_systems = [], []
     for region in regions:
         key = f"{region.provider}/{region.region}"
         z = pulp.LpVariable(f"z_{lp_name(key)}", cat="Binary")
         model.regions[key] = (region, z)
-        model.terms += public_region_terms(region, ctx.demand, ctx.workload, ctx.workload.availability.failure_domains,
-                                           False, z, database=media_here, media=not media_here, client=media_here)
-        if not media_here:
+        tiers = cloud_tiers(cloud, region)
+        model.terms += public_region_terms(
+            region, ctx.demand, ctx.workload, ctx.workload.availability.failure_domains, False, z,
+            database="database" in cloud, media="media" in cloud, client="gateway" in cloud,
+            internal_gb=ctx.demand.flows_within_gb_per_month(cloud), to_site_gb=to_site_gb)
+        if not tiers:
             continue
-        tiers = list(CLOUD_COMPUTE) + ([] if region.load_balancer is not None else ["load_balancer"])
         groups = make_groups(ctx.requirements, ctx.profile, tiers, pooled, PUBLIC_POOL)
         offerings = [o for o in ctx.catalog.compute if o.provider == region.provider and o.region == region.region
                      and o.included_egress_gb_per_month == 0]
@@ -122,17 +167,25 @@ def build_split(ctx: PlanContext, pooled: bool, placement: str) -> SplitModel:
             if region.jurisdiction != sv.site.jurisdiction:
                 prob += z + sv.x <= 1, f"same-jurisdiction-{lp_name(key)}-{lp_name(sv.site.region)}"
 
-    # labour: the systems each side runs, every self-run node, hardware operations for the own servers
+    # labour: the distinct systems the two sides run, every self-run node, hardware operations for own servers
     owned = pulp.lpSum(sv.owned for sv in model.sites)
     chosen_site = pulp.lpSum(sv.x for sv in model.sites)
-    systems = {name: chosen_site for name in self_run_systems(t for g in private_groups for t in g.tiers)}
-    for names, z in cloud_systems:
-        for name in names:
+    own_systems = self_run_systems(t for g in private_groups for t in g.tiers)
+    systems = {name: chosen_site for name in own_systems}
+    for names, z in cloud_systems:  # a system both sides run (imserver on each) is still one system
+        for name in set(names) - set(own_systems):
             systems[name] = systems.get(name, 0) + z
     model.terms += labour_terms(prob, "hybrid", labour_rates(ctx.workload), sorted(systems.items()),
                                 owned + pulp.lpSum(cloud_nodes), owned)
     prob += objective(model.terms)
     return model
+
+
+def describe(cloud: frozenset[str]) -> str:
+    """'media in the cloud, gateway, message, database, cache on own servers' — in the blocks' order."""
+    ins = [b for b in BLOCKS if b in cloud]
+    outs = [b for b in BLOCKS if b not in cloud]
+    return f"{', '.join(ins)} in the cloud, {', '.join(outs)} on own servers"
 
 
 def extract_split(ctx: PlanContext, m: SplitModel, solver_info) -> StrategyPlan:
@@ -145,13 +198,10 @@ def extract_split(ctx: PlanContext, m: SplitModel, solver_info) -> StrategyPlan:
         usage(cg.group, cg.candidate.counts, cg.candidate.offering.vcpu, cg.candidate.offering.memory_gib,
               ctx.reserved_gib, ha_rule(ctx.workload, cg.group))
         for cg in m.cloud_groups if cg.region_key == key and solved(cg.y) > 0.5]
-    what = ("chat tiers in the cloud, media on own servers" if m.placement == "media-on-own-servers"
-            else "media in the cloud's object storage, every other tier on own servers")
     layout = layout_text(sv).lstrip(", ")
     return StrategyPlan(name="hybrid", status=solver_info.status,
                         monthly_cost_usd=sum(line.monthly_cost_usd for line in lines),
                         location=f"{sv.site.provider} {sv.site.region} + {region.provider} {region.region}",
                         pooling="pooled" if m.pooled else "dedicated", lines=tuple(lines), nodes=tuple(nodes),
                         usage=tuple(usages), solver=solver_info, placement=m.placement,
-                        message="; ".join(x for x in (what, layout) if x))
-
+                        message="; ".join(x for x in (describe(m.cloud_blocks), layout) if x))

@@ -23,9 +23,16 @@ from tests.bundle.test_deploy_local import PG_BIN, _free_port, _missing_prereqs,
 
 
 def _psql(root: Path, port: int, sql: str, db: str = "postgres") -> str:
+    """Run one statement; a standby still replaying to a consistent state ("the database system is starting
+    up") is waited for, at most 60 s."""
     sock = root / "run" / "implan" / "postgresql"
-    out = subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / "psql"), "-h", str(sock), "-p", str(port),
-                          "-d", db, "-tAc", sql], capture_output=True, text=True, timeout=30, cwd="/")
+    deadline = time.monotonic() + 60
+    while True:
+        out = subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / "psql"), "-h", str(sock), "-p",
+                              str(port), "-d", db, "-tAc", sql], capture_output=True, text=True, timeout=30, cwd="/")
+        if out.returncode == 0 or "starting up" not in out.stderr or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
 

@@ -90,6 +90,9 @@ def test_workload_show_reports_the_same_error(cli, tmp_path):
     ("users.mau.x=5", ("--set users.mau.x=5", "not a section")),
     ("users.mau=many", ("(with --set)", "users.mau", "valid integer", "got 'many'")),
     ("users.maux=5", ("(with --set)", "users.maux", "did you mean 'mau'?")),
+    ("placement.hybrid_placements=[media-in-clouds]", ("placement", "unknown hybrid placement 'media-in-clouds'",
+                                                        "did you mean 'media-in-cloud'?")),
+    ("placement.hybrid_placements=[database-in-cloud]", ("placement", "colocate_database_and_message: false")),
 ])
 def test_bad_set(cli, override, needles):
     assert_one_line_error(cli("plan", "--set", override, *FAST), *needles)
@@ -281,6 +284,7 @@ def test_bad_labour_and_capital_fields(cli, override, needles):
     ("kind: partial,", "kind: quarter,", ["colo_products.0.kind", "per_u"]),
     ("per_month: 1000,", "per_month: 0,", ["colo_products.1.per_month", "greater than 0"]),
     ("extra_kw_per_month: 180, max_kw: 8,", "extra_kw_per_month: 180,", ["colo_products.1", "needs max_kw"]),
+    ("per_month: 1000,", "per_month: 1000, included_mbps: -5,", ["colo_products.1.included_mbps", "greater than or equal to 0"]),
     ("per: cabinet,", "per: rack,", ["network_gear.0.per", "cabinet"]),
     ("percent_of_capex_per_year: 6,", "percent_of_capex_per_year: 160,", ["hardware_support.0",
                                                                          "less than or equal to 100"]),

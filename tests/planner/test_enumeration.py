@@ -11,7 +11,7 @@ Private: every layout (1 cabinet, or 2 with a witness VM, or 3), every assignmen
 redundancy scheme) to every group, every colo product and every cabinet count from the least that holds the
 servers: servers at their annuity, one cold spare per model, support as a share of capex, gear per cabinet
 and per server, products and power above their allowance, energy at PUE, remote hands, two transit providers
-with cross-connects, the off-site backup copy and labour, each in closed form.
+with cross-connects (none when the 95th percentile fits in the bandwidth one product includes), the off-site backup copy and labour, each in closed form.
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ def catalog(tmp_path_factory):
                                       "source": "test"})
     files["colox"]["colo_products"].append(
         {"region": "s1", "name": "1U shared", "kind": "per_u", "rack_units": 1, "kw_included": 0.3, "per_month": 45,
-         "source": "test"})
+         "included_mbps": 4, "source": "test"})
+    files["colox"]["colo_products"][0]["included_mbps"] = 20  # the quarter rack: bandwidth on the colo's network
     return load_catalog(write_catalogs(tmp_path_factory.mktemp("enum") / "cat", files))
 
 
@@ -86,6 +87,28 @@ SYSTEM_OF = {"gateway": "imserver", "message": "imserver", "database": "PostgreS
              "load_balancer": "HAProxy", "object_storage": "object store"}
 
 
+def cheapest_group_cost(ctx: PlanContext, group, offerings, labour_per_node_hour: float) -> float:
+    """One cloud group's cheapest offering and always-on base count, with its labour per node-hour."""
+    w = ctx.workload
+    best = math.inf
+    for o in offerings:
+        if o.arch not in w.purchase.allowed_arch:
+            continue
+        counts = [nodes_needed(v, m, o.vcpu, o.memory_gib, ctx.reserved_gib, _ha(w, group))
+                  for v, m in zip(group.vcpu, group.memory_gib)]
+        if None in counts:
+            continue
+        spot_ok = (w.purchase.allow_spot and group.spot_eligible and not group.stateful
+                   and o.usd_per_hour_spot is not None and o.usd_per_hour_spot < o.usd_per_hour)
+        caps = [int(w.purchase.spot_max_share * n) if spot_ok else 0 for n in counts]
+        price, _ = base_price(o, w.purchase.max_commitment_years)
+        for base in range(max(counts) + 1):
+            spot = tuple(min(cap, max(n - base, 0)) for n, cap in zip(counts, caps))
+            cost, hours = autoscaled_cost(tuple(counts), base, spot, price, o.usd_per_hour, o.usd_per_hour_spot)
+            best = min(best, cost + hours * labour_per_node_hour)
+    return best
+
+
 def enumerate_public(ctx: PlanContext, pooled: bool) -> float:
     w = ctx.workload
     rates = labour_rates(w)
@@ -96,25 +119,7 @@ def enumerate_public(ctx: PlanContext, pooled: bool) -> float:
     systems = {SYSTEM_OF[t] for g in groups for t in g.tiers}
     total += len(systems) * rates.fte_per_system * rates.usd_per_fte_month
     labour_per_node_hour = rates.usd_per_fte_month / rates.nodes_per_fte / HOURS_PER_MONTH
-    for group in groups:
-        best = math.inf
-        for o in ctx.catalog.compute:
-            if o.arch not in w.purchase.allowed_arch:
-                continue
-            counts = [nodes_needed(v, m, o.vcpu, o.memory_gib, ctx.reserved_gib, _ha(w, group))
-                      for v, m in zip(group.vcpu, group.memory_gib)]
-            if None in counts:
-                continue
-            spot_ok = (w.purchase.allow_spot and group.spot_eligible and not group.stateful
-                       and o.usd_per_hour_spot is not None and o.usd_per_hour_spot < o.usd_per_hour)
-            caps = [int(w.purchase.spot_max_share * n) if spot_ok else 0 for n in counts]
-            price, _ = base_price(o, w.purchase.max_commitment_years)
-            for base in range(max(counts) + 1):
-                spot = tuple(min(cap, max(n - base, 0)) for n, cap in zip(counts, caps))
-                cost, hours = autoscaled_cost(tuple(counts), base, spot, price, o.usd_per_hour, o.usd_per_hour_spot)
-                best = min(best, cost + hours * labour_per_node_hour)
-        total += best
-    return total
+    return total + sum(cheapest_group_cost(ctx, g, ctx.catalog.compute, labour_per_node_hour) for g in groups)
 
 
 def _server_options(ctx, group, sku, domains) -> list[int]:
@@ -142,8 +147,10 @@ def _server_options(ctx, group, sku, domains) -> list[int]:
     return [max(n, fewest, math.ceil(media_tb * factor / sku.storage_tb - 1e-9)) for factor, fewest in schemes]
 
 
-def _cabinet_cost(site, product, domains, ru, watts, servers, rate) -> float:
-    """Cheapest count of one colo product that holds the servers, with its gear, extra power and energy."""
+def _cabinet_cost(site, product, domains, ru, watts, servers, rate, transit) -> float:
+    """Cheapest count of one colo product that holds the servers, with its gear, extra power, energy and the
+    transit it still needs (transit: the site's transit cost given the Mbps one product includes; the allowance
+    is per product, not pooled over the products bought)."""
     cab = [g for g in site.network_gear if g.per == "cabinet"] if product.own_cabinet else []
     per_server = [g for g in site.network_gear if g.per == "server"]
     if not product.own_cabinet and domains >= 2:
@@ -163,13 +170,17 @@ def _cabinet_cost(site, product, domains, ru, watts, servers, rate) -> float:
             continue
         energy = total_w / 1000 * site.pue * HOURS_PER_MONTH * site.power_usd_per_kwh
         best = min(best, n * (product.usd_per_month + gear_usd) + extra_kw * (product.extra_kw_usd_per_month or 0)
-                   + energy)
+                   + energy + transit(product.included_mbps))
     return best
 
 
-def cheapest_transit(ctx: PlanContext, site, p95_mbps: float) -> float:
+def cheapest_transit(ctx: PlanContext, site, p95_mbps: float, included_mbps: float = 0.0) -> float:
     """The site's cheapest transit offer for a 95th percentile: each provider bills its share (at least its
-    commit) plus a cross-connect; two providers when a failure must be survived unless the offer is blended."""
+    commit) plus a cross-connect; two providers when a failure must be survived unless the offer is blended.
+    None at all when the site's colo products include bandwidth and the 95th percentile fits in what they include."""
+    if included_mbps > 0 and p95_mbps <= included_mbps:
+        return 0.0
+
     def cost(t):
         providers = 1 if t.blended or not ctx.workload.availability.tolerate_node_loss else 2
         return providers * (max(p95_mbps / providers, t.min_commit_mbps) * t.usd_per_mbps_month
@@ -177,22 +188,16 @@ def cheapest_transit(ctx: PlanContext, site, p95_mbps: float) -> float:
     return min(cost(t) for t in site.transit)
 
 
-def enumerate_private(ctx: PlanContext, pooled: bool) -> float:
+def site_choices(ctx: PlanContext, site, groups, p95_mbps: float, quorum: bool):
+    """Every layout and assignment of a server SKU (and media scheme) to every group at one site: yields the
+    site's cost without labour (servers, spares, support, gear, the cheapest products for them with the transit
+    still needed, remote hands, the witness VM) and its server count."""
     w = ctx.workload
-    rates = labour_rates(w)
     rate = w.private.cost_of_capital_percent
-    (site,) = ctx.catalog.private_sites
-    groups = private_groups(ctx, pooled)
-    a = w.availability
-    p95 = p95_of_slices([s.client_egress_mbps + s.media_egress_mbps for s in ctx.demand.slices])
-    fixed = (cheapest_transit(ctx, site, p95)
-             + (gib_to_gb(ctx.demand.database_storage_gib) + ctx.demand.media_stored_gb) * site.backup.usd_per_gb_month)
-    systems = {SYSTEM_OF[t] for g in groups for t in g.tiers}
-    witness = min(o.usd_per_hour for o in ctx.catalog.compute) * HOURS_PER_MONTH
+    witness = min(o.usd_per_hour for o in ctx.catalog.compute) * HOURS_PER_MONTH if ctx.catalog.compute else math.inf
     per_server_gear = sum(g.count * amortized_per_month(g.capex_usd, g.amortization_years, rate)
                           for g in site.network_gear if g.per == "server")
-    best = math.inf
-    for domains in ([2, 3] if a.tolerate_domain_loss else [1]):
+    for domains in ([2, 3] if w.availability.tolerate_domain_loss else [1]):
         options = []
         for g in groups:
             opts = [(sku, n) for sku in site.servers for n in _server_options(ctx, g, sku, domains)]
@@ -208,14 +213,32 @@ def enumerate_private(ctx: PlanContext, pooled: bool) -> float:
             owning += site.support.cold_spares_per_model * sum(
                 amortized_per_month(sku.capex_usd, sku.amortization_years, rate) for sku in models)
             owning += capex * site.support.percent_of_capex_per_year / 100 / 12 + servers * per_server_gear
-            space = min(_cabinet_cost(site, p, domains, ru, watts, servers, rate) for p in site.products)
+            space = min(_cabinet_cost(site, p, domains, ru, watts, servers, rate,
+                                      lambda mbps: cheapest_transit(ctx, site, p95_mbps, mbps))
+                        for p in site.products)
             hands = servers * site.remote_hands_hours_per_server_year / 12 * site.remote_hands_usd_per_hour
-            fte = len(systems) * rates.fte_per_system + servers / rates.nodes_per_fte \
-                + servers / rates.hardware_servers_per_fte
-            fte = max(fte, rates.minimum_fte)
-            cost = (owning + space + hands + fixed + fte * rates.usd_per_fte_month
-                    + (witness if domains == 2 else 0.0))
-            best = min(best, cost)
+            yield owning + space + hands + (witness if domains == 2 and quorum else 0.0), servers
+
+
+def backup_gb(ctx: PlanContext, tiers) -> float:
+    """What the site's off-site copy holds: the database and the media it keeps."""
+    return ((gib_to_gb(ctx.demand.database_storage_gib) if "database" in tiers else 0.0)
+            + (ctx.demand.media_stored_gb if "object_storage" in tiers else 0.0))
+
+
+def enumerate_private(ctx: PlanContext, pooled: bool) -> float:
+    rates = labour_rates(ctx.workload)
+    (site,) = ctx.catalog.private_sites
+    groups = private_groups(ctx, pooled)
+    tiers = {t for g in groups for t in g.tiers}
+    p95 = p95_of_slices([s.client_egress_mbps + s.media_egress_mbps for s in ctx.demand.slices])
+    fixed = backup_gb(ctx, tiers) * site.backup.usd_per_gb_month
+    systems = {SYSTEM_OF[t] for t in tiers}
+    best = math.inf
+    for cost, servers in site_choices(ctx, site, groups, p95, quorum=True):
+        fte = len(systems) * rates.fte_per_system + servers / rates.nodes_per_fte \
+            + servers / rates.hardware_servers_per_fte
+        best = min(best, cost + fixed + max(fte, rates.minimum_fte) * rates.usd_per_fte_month)
     return best
 
 

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
+from planner.costs import p95_of_slices, public_region_terms
+from planner.demand import INTERNAL_FLOWS
+from planner.labour import labour_rates
 from planner.optimize import plan_strategy
+from planner.optimize.candidates import make_groups
 from planner.optimize.context import PlanContext
-from planner.optimize.split import PLACEMENTS, build_split, extract_split
+from planner.optimize.private import POOL as PRIVATE_POOL, media_group
+from planner.optimize.public import POOL as PUBLIC_POOL
 from planner.optimize.solver import solve
+from planner.optimize.split import build_split, extract_split
+from planner.placements import hybrid_placement_names, split_placements
 from planner.terms import solved
+from planner.units import HOURS_PER_MONTH, mbps_to_gb_per_slice_month
 from planner.workload import Workload
+from test_enumeration import SYSTEM_OF, backup_gb, cheapest_group_cost, site_choices
 from test_objective import check_plan
+
+ALL_SPLITS = split_placements(colocate_database_and_message=False)
+COMPUTE = ("gateway", "message", "database", "cache")
 
 
 def _ctx(profile, catalog, **sections):
@@ -24,46 +38,88 @@ def _solve(ctx, placement, pooled=True):
     return model, extract_split(ctx, model, info)
 
 
-@pytest.mark.parametrize("placement", PLACEMENTS)
-def test_each_placement_is_priced_by_its_own_terms(tiny_catalog, profile, placement):
-    ctx = _ctx(profile, tiny_catalog, users={"mau": 400000})
+def _crossing(ctx, cloud):
+    """Per slice, Mbps from the own side to the cloud and back: the flows with one end on each side."""
+    return [(sum(m for (a, b), m in zip(INTERNAL_FLOWS, s.flows_mbps) if a not in cloud and b in cloud),
+             sum(m for (a, b), m in zip(INTERNAL_FLOWS, s.flows_mbps) if a in cloud and b not in cloud))
+            for s in ctx.demand.slices]
+
+
+@pytest.mark.parametrize("placement", list(ALL_SPLITS))
+def test_each_placement_puts_each_tier_on_its_side_and_prices_what_crosses(tiny_catalog, profile, placement):
+    cloud = ALL_SPLITS[placement]
+    ctx = _ctx(profile, tiny_catalog, users={"mau": 400000},
+               placement={"colocate_database_and_message": False})
     model, plan = _solve(ctx, placement)
     check_plan(plan)  # objective == line sum, quantity x unit price == cost, labour on the plan
     assert plan.placement == placement
-    owned = {n.tier for n in plan.nodes if n.purchase == "owned"}
-    cloud = {t for n in plan.nodes if n.purchase != "owned" for t in n.tier.split("+")}
-    backup = [line for line in plan.lines if line.item.startswith("off-site backup copy")]
-    if placement == "media-on-own-servers":
-        assert owned == {"object_storage"}
-        assert cloud >= {"gateway", "message", "database", "cache"} and "object_storage" not in cloud
-        assert [line.item for line in backup] == ["off-site backup copy of the media (offsite bucket)"]
-        assert backup[0].quantity == pytest.approx(ctx.demand.media_stored_gb)
-        assert not [n for n in plan.nodes if n.tier == "witness"]  # the database votes in the cloud
-    else:
-        assert "object_storage" not in owned and "database" in {t for n in plan.nodes if n.purchase == "owned"
-                                                                for t in n.tier.split("+")}
-        assert not cloud - {"witness"}  # no cloud VM but the quorum witness
-        assert [line.item for line in backup] == ["off-site backup copy of the database (offsite bucket)"]
-        media = [line for line in plan.lines if line.item.startswith("media objects")]
-        assert sum(line.quantity for line in media) == pytest.approx(ctx.demand.media_stored_gb, rel=1e-6)
     assert solved(model.prob.objective) == pytest.approx(plan.monthly_cost_usd, rel=1e-9)
+    owned = {t for n in plan.nodes if n.purchase == "owned" for t in n.tier.split("+")}
+    in_cloud = {t for n in plan.nodes if n.purchase != "owned" and n.tier != "witness" for t in n.tier.split("+")}
+    assert owned == {t for t in COMPUTE if t not in cloud} | ({"load_balancer"} if "gateway" not in cloud else set()) \
+        | ({"object_storage"} if "media" not in cloud else set())
+    assert in_cloud == {t for t in COMPUTE if t in cloud}  # the tiny region has a managed load balancer
+    # the database votes where it runs: a witness only for a two-cabinet site that holds it
+    if "database" in cloud:
+        assert not [n for n in plan.nodes if n.tier == "witness"]
+    backup = {line.item for line in plan.lines if line.item.startswith("off-site backup copy")}
+    held = [what for what, here in (("database", "database" not in cloud), ("media", "media" not in cloud)) if here]
+    assert backup == ({f"off-site backup copy of the {' and '.join(held)} (offsite bucket)"} if held else set())
+    cloud_backup = [line for line in plan.lines if line.item.startswith("database backup copy (object storage")]
+    assert bool(cloud_backup) == ("database" in cloud)
+    media = [line for line in plan.lines if line.item.startswith("media objects")]
+    assert bool(media) == ("media" in cloud)
+    crossing = _crossing(ctx, cloud)
+    link = [line for line in plan.lines if line.item.startswith("site-to-site link")]
+    assert bool(link) == any(up or down for up, down in crossing)
+    to_site = [line for line in plan.lines if line.item.startswith("internet egress") and "own site" in line.item]
+    down_gb = mbps_to_gb_per_slice_month(sum(down for _, down in crossing))
+    if down_gb:
+        (egress,) = to_site
+        assert egress.quantity >= down_gb - 1e-6
+    else:
+        assert not to_site
+
+
+def test_the_database_stays_with_the_message_tier_unless_relaxed(tiny_catalog, profile):
+    together = hybrid_placement_names(colocate_database_and_message=True)
+    assert "message+database-in-cloud" in together and "database-in-cloud" not in together
+    assert len(together) == 1 + 14 and len(hybrid_placement_names(False)) == 1 + 30
+    ctx = _ctx(profile, tiny_catalog, users={"mau": 400000})
+    with pytest.raises(ValueError, match="unknown hybrid placement"):
+        build_split(ctx, True, "database-in-cloud")
 
 
 def test_hybrid_keeps_the_cheapest_placement_and_reports_every_one(tiny_catalog, profile):
     ctx = _ctx(profile, tiny_catalog, users={"mau": 400000})
     plan = plan_strategy(ctx, "hybrid")
-    assert set(plan.alternatives) == {f"{p}, {v}" for p in ("burst", *PLACEMENTS) for v in ("dedicated", "pooled")}
+    names = hybrid_placement_names(True)
+    assert set(plan.alternatives) == {f"{p}, {v}" for p in names for v in ("dedicated", "pooled")}
     priced = {k: v for k, v in plan.alternatives.items() if v is not None}
     assert plan.monthly_cost_usd == pytest.approx(min(priced.values()))
-    assert plan.placement in ("burst", *PLACEMENTS)
+    assert plan.placement in names
+
+
+def test_the_user_can_choose_the_placements(tiny_catalog, profile):
+    ctx = _ctx(profile, tiny_catalog, users={"mau": 400000},
+               placement={"hybrid_placements": ["media-in-cloud"], "pooling": "dedicated"})
+    plan = plan_strategy(ctx, "hybrid")
+    assert set(plan.alternatives) == {"media-in-cloud, dedicated"}
+    assert plan.placement == "media-in-cloud"
+    with pytest.raises(ValueError, match="did you mean 'media-in-cloud'"):
+        Workload.model_validate({"placement": {"hybrid_placements": ["media-in-clouds"]}})
 
 
 def test_no_media_no_media_placement(tiny_catalog, profile):
     ctx = _ctx(profile, tiny_catalog, users={"mau": 50000}, messaging={"media_share": 0})
     model = build_split(ctx, True, "media-on-own-servers")
     assert not model.sites and "no media to keep on own servers" in model.excluded
+    # a cloud that would hold only the (absent) media carries nothing: not a hybrid
+    model = build_split(ctx, True, "media-in-cloud")
+    assert not model.sites and any("carry nothing" in why for why in model.excluded)
     plan = plan_strategy(ctx, "hybrid")
     assert plan.alternatives["media-on-own-servers, pooled"] is None
+    assert plan.alternatives["media-in-cloud, pooled"] is None
     assert plan.monthly_cost_usd is not None
 
 
@@ -77,76 +133,62 @@ def test_bulky_media_is_cheaper_on_own_disks_than_in_cloud_storage(tiny_catalog,
     assert gap(5_000_000) > 0 and gap(1_000_000) > 0
 
 
+def test_splitting_the_database_from_the_message_tier_pays_for_every_write_crossing(tiny_catalog, profile):
+    # the same tiers on own servers but the database: its writes cross to the cloud and count in the transit
+    ctx = _ctx(profile, tiny_catalog, users={"mau": 400000}, placement={"colocate_database_and_message": False})
+    crossing = _crossing(ctx, ALL_SPLITS["database-in-cloud"])
+    writes = [s.flows_mbps[INTERNAL_FLOWS.index(("message", "database"))] for s in ctx.demand.slices]
+    assert [up for up, _ in crossing] == pytest.approx(writes)
+    assert all(down == 0 for _, down in crossing)
+
+
 # ---------------------------------------------------------------- enumeration cross-check (tiny catalog)
-def enumerate_media_on_own_servers(ctx, pooled: bool) -> float:
-    """Closed-form optimum of the media-on-own-servers placement: the cloud groups are independent given the
-    region (as in the public enumeration), the site holds the media group alone (as in the private one)."""
-    import math
-
-    from planner.costs import base_price, nodes_needed, p95_of_slices, public_region_terms
-    from planner.labour import labour_rates
-    from planner.optimize.candidates import make_groups
-    from planner.optimize.private import media_group
-    from planner.optimize.public import POOL
-    from planner.units import HOURS_PER_MONTH, amortized_per_month
-    from test_enumeration import SYSTEM_OF, _cabinet_cost, _ha, _server_options, autoscaled_cost, cheapest_transit
-
+def enumerate_split(ctx, pooled: bool, cloud: frozenset) -> float:
+    """Closed-form optimum of a placement: the cloud groups are independent given the region (as in the public
+    enumeration), the site tries every layout, SKU and product for its groups (as in the private one); labour
+    is linear (no minimum staffing), so it adds up over both sides."""
     w = ctx.workload
     rates = labour_rates(w)
     (region,) = ctx.catalog.public_regions
     (site,) = ctx.catalog.private_sites
+    crossing = _crossing(ctx, cloud)
+    internal = sum(gb for (a, b), gb in zip(INTERNAL_FLOWS, ctx.demand.flows_gb_per_month)
+                   if a in cloud and b in cloud)
     total = sum(t.line().monthly_cost_usd for t in public_region_terms(
-        region, ctx.demand, w, w.availability.failure_domains, False, database=True, media=False, client=True))
-    tiers = ["gateway", "message", "database", "cache"] + ([] if region.load_balancer else ["load_balancer"])
-    groups = make_groups(ctx.requirements, ctx.profile, tiers, pooled, POOL)
-    systems = {SYSTEM_OF[t] for g in groups for t in g.tiers} | {"object store"}
+        region, ctx.demand, w, w.availability.failure_domains, False, database="database" in cloud,
+        media="media" in cloud, client="gateway" in cloud, internal_gb=internal,
+        to_site_gb=mbps_to_gb_per_slice_month(sum(down for _, down in crossing))))
+    cloud_tiers = [t for t in COMPUTE if t in cloud]
+    own = [t for t in COMPUTE if t not in cloud] + (["load_balancer"] if "gateway" not in cloud else [])
+    cloud_groups = make_groups(ctx.requirements, ctx.profile, cloud_tiers, pooled, PUBLIC_POOL)
+    own_groups = make_groups(ctx.requirements, ctx.profile, own, pooled, PRIVATE_POOL)
+    if "media" not in cloud:
+        own_groups.append(media_group(ctx))
+    systems = {SYSTEM_OF[t] for g in cloud_groups + own_groups for t in g.tiers}
     total += len(systems) * rates.fte_per_system * rates.usd_per_fte_month
     per_node_hour = rates.usd_per_fte_month / rates.nodes_per_fte / HOURS_PER_MONTH
-    for group in groups:
-        best = math.inf
-        for o in ctx.catalog.compute:
-            if o.arch not in w.purchase.allowed_arch or o.included_egress_gb_per_month:
-                continue
-            counts = [nodes_needed(v, m, o.vcpu, o.memory_gib, ctx.reserved_gib, _ha(w, group))
-                      for v, m in zip(group.vcpu, group.memory_gib)]
-            if None in counts:
-                continue
-            spot_ok = (w.purchase.allow_spot and group.spot_eligible and not group.stateful
-                       and o.usd_per_hour_spot is not None and o.usd_per_hour_spot < o.usd_per_hour)
-            caps = [int(w.purchase.spot_max_share * n) if spot_ok else 0 for n in counts]
-            price, _ = base_price(o, w.purchase.max_commitment_years)
-            for base in range(max(counts) + 1):
-                spot = tuple(min(cap, max(n - base, 0)) for n, cap in zip(counts, caps))
-                cost, hours = autoscaled_cost(tuple(counts), base, spot, price, o.usd_per_hour, o.usd_per_hour_spot)
-                best = min(best, cost + hours * per_node_hour)
-        total += best
-    # the site: the media group alone, every layout, SKU, scheme and colo product; no witness
-    a = w.availability
-    rate = w.private.cost_of_capital_percent
-    p95 = p95_of_slices([s.media_egress_mbps for s in ctx.demand.slices])
-    fixed = cheapest_transit(ctx, site, p95) + ctx.demand.media_stored_gb * site.backup.usd_per_gb_month
-    cable = sum(g.count * amortized_per_month(g.capex_usd, g.amortization_years, rate)
-                for g in site.network_gear if g.per == "server")
-    best_site = math.inf
-    group = media_group(ctx)
-    for domains in ([2, 3] if a.tolerate_domain_loss else [1]):
-        for sku in site.servers:
-            for n in _server_options(ctx, group, sku, domains):
-                own = n * amortized_per_month(sku.capex_usd, sku.amortization_years, rate) \
-                    + site.support.cold_spares_per_model * amortized_per_month(sku.capex_usd, sku.amortization_years,
-                                                                               rate) \
-                    + n * sku.capex_usd * site.support.percent_of_capex_per_year / 100 / 12 + n * cable
-                space = min(_cabinet_cost(site, p, domains, n * sku.rack_units, n * sku.watts, n, rate)
-                            for p in site.products)
-                hands = n * site.remote_hands_hours_per_server_year / 12 * site.remote_hands_usd_per_hour
-                labour = n * (1 / rates.nodes_per_fte + 1 / rates.hardware_servers_per_fte) * rates.usd_per_fte_month
-                best_site = min(best_site, own + space + hands + labour + fixed)
-    return total + best_site
+    offerings = [o for o in ctx.catalog.compute if not o.included_egress_gb_per_month]
+    total += sum(cheapest_group_cost(ctx, g, offerings, per_node_hour) for g in cloud_groups)
+    out = [(s.client_egress_mbps if "gateway" not in cloud else 0.0)
+           + (s.media_egress_mbps if "media" not in cloud else 0.0) + up
+           for s, (up, _) in zip(ctx.demand.slices, crossing)]
+    p95 = p95_of_slices([max(o, down) for o, (_, down) in zip(out, crossing)])
+    per_server = (1 / rates.nodes_per_fte + 1 / rates.hardware_servers_per_fte) * rates.usd_per_fte_month
+    best_site = min(cost + servers * per_server for cost, servers in
+                    site_choices(ctx, site, own_groups, p95, quorum="database" not in cloud))
+    held = {t for g in own_groups for t in g.tiers}
+    return total + best_site + backup_gb(ctx, held) * site.backup.usd_per_gb_month
 
 
+CROSS_CHECKED = ["media-on-own-servers", "media-in-cloud", "gateway-in-cloud", "database-in-cloud",
+                 "gateway+cache-in-cloud", "message+database+media-in-cloud"]
+
+
+@pytest.mark.parametrize("placement", CROSS_CHECKED)
 @pytest.mark.parametrize("mau", [20000, 400000, 1500000])
 @pytest.mark.parametrize("pooled", [False, True])
-def test_media_on_own_servers_matches_enumeration(tiny_catalog, profile, mau, pooled):
-    ctx = _ctx(profile, tiny_catalog, users={"mau": mau}, labour={"minimum_fte": 0})
-    _, plan = _solve(ctx, "media-on-own-servers", pooled)
-    assert plan.monthly_cost_usd == pytest.approx(enumerate_media_on_own_servers(ctx, pooled), rel=1e-7)
+def test_split_matches_enumeration(tiny_catalog, profile, placement, mau, pooled):
+    ctx = _ctx(profile, tiny_catalog, users={"mau": mau}, labour={"minimum_fte": 0},
+               placement={"colocate_database_and_message": False})
+    _, plan = _solve(ctx, placement, pooled)
+    assert plan.monthly_cost_usd == pytest.approx(enumerate_split(ctx, pooled, ALL_SPLITS[placement]), rel=1e-7)
