@@ -66,8 +66,8 @@ def bundle(workload: WorkloadArg = None, set_: SetOpt = None, pricing: PricingOp
         raise PlannerError("--wheel and --no-wheel: choose one")
     check_out_dir(out, force)            # fail before the (slow) solve
     _check_writable(out)
-    data = _read_plan(plan) if plan is not None else _solve(workload, set_, pricing, profile, [strategy], solver)
     carried = None if no_wheel else (read_wheel(wheel) if wheel is not None else build_wheel())
+    data = _read_plan(plan) if plan is not None else _solve(workload, set_, pricing, profile, [strategy], solver)
     files = render_bundle(data, strategy, wheel=carried)
     try:
         write_bundle(files, out, force)
