@@ -22,10 +22,6 @@ class Gates:
     max_cost_per_1k_mau: float | None = None
     budget_usd: float | None = None
 
-    def any(self) -> bool:
-        return any(v is not None for v in (self.max_increase_pct, self.max_increase_usd, self.max_cost_per_1k_mau,
-                                           self.budget_usd))
-
 
 def default_strategy(baseline: dict, origin: str) -> str:
     """The cheapest strategy with a cost in the baseline (ties broken by name)."""

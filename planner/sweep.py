@@ -266,7 +266,3 @@ def sweep_rich(data: dict):
     for b in data["break_even"]:
         parts.append(Text("  " + b["text"]))
     return Group(*parts)
-
-
-def sweep_text_lines(data: dict) -> list[str]:
-    return [b["text"] for b in data["break_even"]]

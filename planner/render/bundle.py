@@ -18,17 +18,13 @@ from pathlib import Path
 
 import jinja2
 
-from planner.errors import PlannerError
+from planner.errors import PlannerError, RenderError
 from planner.render.context import build_context
 from planner.render.env import CHECKOV_SKIPS, RENDERED_SUFFIX, environment, read_static, template_names
 from planner.render.swap import replace_dir
 
 BOM_COLUMNS = ("kind", "site", "provider", "region", "tier", "item", "quantity", "unit", "purchase", "vcpu",
                "memory_gib", "monthly_cost_usd")
-
-
-class RenderError(PlannerError):
-    """A template failed to render (a bug in a template or a plan the templates cannot express)."""
 
 
 def _sections(ctx: dict) -> list[tuple[str, str]]:
