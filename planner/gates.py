@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from planner.diff import (PlanFileError, arrow, diff_plans, markdown_sections, signed_pct,
-                          signed_usd, usd)
+from planner.diff import PlanFileError, diff_plans
+from planner.diff_render import markdown_sections
+from planner.formats import arrow, signed_pct, signed_usd, usd, usd_cents
 
 CHECK_SCHEMA_VERSION = "1.0"
 MARKER = "<!-- implan-check -->"  # lets a CI job find and update its earlier comment
@@ -74,10 +75,10 @@ def evaluate(baseline: dict, current: dict, strategy: str, gates: Gates) -> dict
                                  actual_text, ok, gates.max_increase_usd, delta, detail))
         if gates.max_cost_per_1k_mau is not None:
             ok = per_1k_mau <= gates.max_cost_per_1k_mau
-            results.append(_gate("max_cost_per_1k_mau", "max cost per 1k MAU", f"${gates.max_cost_per_1k_mau:,.2f}",
-                                 f"${per_1k_mau:,.2f}", ok, gates.max_cost_per_1k_mau, per_1k_mau,
-                                 f"{strategy}: {usd(new)}/month for {mau:,} MAU is ${per_1k_mau:,.2f} per 1k MAU, "
-                                 f"limit ${gates.max_cost_per_1k_mau:,.2f}"))
+            results.append(_gate("max_cost_per_1k_mau", "max cost per 1k MAU", usd_cents(gates.max_cost_per_1k_mau),
+                                 usd_cents(per_1k_mau), ok, gates.max_cost_per_1k_mau, per_1k_mau,
+                                 f"{strategy}: {usd(new)}/month for {mau:,} MAU is {usd_cents(per_1k_mau)} per 1k MAU, "
+                                 f"limit {usd_cents(gates.max_cost_per_1k_mau)}"))
         if gates.budget_usd is not None:
             ok = new <= gates.budget_usd
             results.append(_gate("budget", "monthly budget", usd(gates.budget_usd), usd(new), ok, gates.budget_usd,
@@ -157,7 +158,7 @@ def check_rich(r: dict):
     from rich.table import Table
     from rich.text import Text
 
-    from planner.diff import diff_rich
+    from planner.diff_render import diff_rich
 
     parts = [Text(headline(r), style="bold green" if r["passed"] else "bold red")]
     if r["attribution"] is not None and r["delta_usd"]:

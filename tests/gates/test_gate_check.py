@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import solve_dict  # at import time: later, 'conftest' may name another directory's
-from planner.report import usd
+from planner.formats import usd
 
 
 

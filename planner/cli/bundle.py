@@ -1,4 +1,4 @@
-"""`implan bundle`: registered on the main app (planner.cli). Renders the deploy bundle for one strategy (issue 4)."""
+"""`implan bundle`: render the deploy bundle (Terraform + Ansible) for one strategy of a plan (issue 4)."""
 from __future__ import annotations
 
 import tempfile
@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
-from planner.cli import PricingOpt, ProfileOpt, SetOpt, SolverOpt, WorkloadArg, _solve, app, handles_errors
+from planner.cli.common import (PricingOpt, ProfileOpt, SetOpt, SolverOpt, WorkloadArg, app, handles_errors, solve,
+                                stderr_line)
 from planner.errors import PlannerError
 
 
@@ -67,13 +67,12 @@ def bundle(workload: WorkloadArg = None, set_: SetOpt = None, pricing: PricingOp
     check_out_dir(out, force)            # fail before the (slow) solve
     _check_writable(out)
     carried = None if no_wheel else (read_wheel(wheel) if wheel is not None else build_wheel())
-    data = _read_plan(plan) if plan is not None else _solve(workload, set_, pricing, profile, [strategy], solver)
+    data = _read_plan(plan) if plan is not None else solve(workload, set_, pricing, profile, [strategy], solver)
     files = render_bundle(data, strategy, wheel=carried)
     try:
         write_bundle(files, out, force)
     except OSError as exc:  # e.g. the disk filled up, or the parent became read-only after the probe
         raise PlannerError(f"--out {out}: cannot write the bundle: {exc.strerror or exc}") from None
     entry = next(s for s in data["strategies"] if s["name"] == strategy)
-    Console(stderr=True, highlight=False).print(
-        f"wrote {len(files)} files to {out} ({strategy}: {entry['monthly_cost_usd']:,.2f} USD/month); "
-        f"see {out / 'README.md'}", markup=False, soft_wrap=True)
+    stderr_line(f"wrote {len(files)} files to {out} ({strategy}: {entry['monthly_cost_usd']:,.2f} USD/month); "
+                f"see {out / 'README.md'}")
