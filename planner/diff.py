@@ -15,131 +15,18 @@ plan keyed by (category, item), each with a quantity q and a monthly cost c (uni
 
 price + load + topology == new total - old total by construction; the cents lost by rounding each line to 2
 decimals in the JSON are assigned to the largest of the three parts so the printed parts add up exactly.
-Pure functions over dicts; nothing here prints (planner.diff_render turns the result into text).
+Pure functions over plan dicts that planner.plan_json has checked; nothing here prints (planner.diff_render turns the result into text).
 """
 
 from __future__ import annotations
 
-import json
-import math
-from pathlib import Path
 from typing import Any
 
-from planner.errors import PlannerError
-from planner.inputs import MAX_FIGURE, read_input
 from planner.model import CATEGORIES
 
 DIFF_SCHEMA_VERSION = "1.0"
-SUPPORTED_PLAN_MAJORS = ("1", "2")  # 2.0 added unit prices to lines; both read alike
 NODE_KEY = ("tier", "provider", "region", "type", "purchase")
 
-
-class PlanFileError(PlannerError):
-    """A plan JSON given to diff/check is missing, not JSON or not an implan plan (exit 2)."""
-
-
-# ---------- loading and validating a plan JSON ----------
-
-def _require(cond: bool, origin: str, what: str) -> None:
-    if not cond:
-        raise PlanFileError(f"{origin}: not an implan plan JSON: {what}")
-
-
-def _is_num(x: Any) -> bool:
-    """A number a plan can hold: finite and within MAX_FIGURE, so differences and sums stay finite too."""
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and abs(x) <= MAX_FIGURE
-
-
-def _unique(names: list, origin: str, what: str) -> None:
-    """A name twice (a hand-edited baseline) would make diff compare against whichever copy came last."""
-    repeated = sorted({str(n) for n in names if names.count(n) > 1})
-    _require(not repeated, origin, f"{what} {', '.join(repeated)} listed more than once")
-
-
-def validate_plan(data: Any, origin: str) -> dict:
-    """Check the parts of the contract that diff/check read; one clear line naming the file on the first problem."""
-    _require(isinstance(data, dict), origin, f"expected a JSON object at the top, found {type(data).__name__}")
-    _require("schema_version" in data, origin, "missing 'schema_version' (write it with `implan plan --format json`)")
-    version = str(data["schema_version"])
-    if version.split(".")[0] not in SUPPORTED_PLAN_MAJORS:
-        raise PlanFileError(f"{origin}: schema_version {version} is not supported (expected "
-                            f"{' or '.join(m + '.x' for m in SUPPORTED_PLAN_MAJORS)})")
-    for key, kind in (("workload", dict), ("catalogs", list), ("strategies", list), ("saas", list)):
-        _require(isinstance(data.get(key), kind), origin, f"'{key}' must be a JSON {kind.__name__.replace('dict', 'object').replace('list', 'array')}")
-    w = data["workload"]
-    _require(isinstance(w.get("name"), str), origin, "'workload.name' must be a string")
-    _require(_is_num(w.get("mau")) and w["mau"] > 0, origin, "'workload.mau' must be a positive number")
-    _require(isinstance(w.get("derived"), dict), origin, "'workload.derived' must be an object")
-    for i, c in enumerate(data["catalogs"]):
-        _require(isinstance(c, dict) and isinstance(c.get("name"), str) and isinstance(c.get("sha256"), str),
-                 origin, f"'catalogs[{i}]' needs a 'name' and a 'sha256' string")
-    for i, s in enumerate(data["strategies"]):
-        where = f"'strategies[{i}]'"
-        _require(isinstance(s, dict) and isinstance(s.get("name"), str), origin, f"{where} needs a 'name' string")
-        cost = s.get("monthly_cost_usd")
-        _require(cost is None or _is_num(cost), origin, f"{where}.monthly_cost_usd must be a number or null")
-        breakdown = s.get("breakdown", {})
-        _require(isinstance(breakdown, dict), origin, f"{where}.breakdown must be an object")
-        for category, value in breakdown.items():
-            _require(_is_num(value), origin, f"{where}.breakdown.{category} must be a number (USD a month)")
-        for key in ("lines", "nodes"):
-            _require(isinstance(s.get(key, []), list), origin, f"{where}.{key} must be an array")
-        for j, line in enumerate(s.get("lines", [])):
-            _require(isinstance(line, dict) and isinstance(line.get("category"), str)
-                     and isinstance(line.get("item"), str) and _is_num(line.get("quantity"))
-                     and _is_num(line.get("monthly_cost_usd")), origin,
-                     f"{where}.lines[{j}] needs category, item, quantity and monthly_cost_usd")
-            for key in ("catalog", "unit"):
-                _require(line.get(key) is None or isinstance(line[key], str), origin,
-                         f"{where}.lines[{j}].{key} must be a string or null")
-        for j, node in enumerate(s.get("nodes", [])):
-            _require(isinstance(node, dict) and all(isinstance(node.get(k), str) for k in NODE_KEY)
-                     and _is_num(node.get("count")) and _is_num(node.get("monthly_cost_usd")), origin,
-                     f"{where}.nodes[{j}] needs {', '.join(NODE_KEY)}, count and monthly_cost_usd")
-    for i, q in enumerate(data["saas"]):
-        _require(isinstance(q, dict) and isinstance(q.get("provider"), str) and isinstance(q.get("plan"), str)
-                 and (q.get("monthly_cost_usd") is None or _is_num(q.get("monthly_cost_usd"))), origin,
-                 f"'saas[{i}]' needs provider, plan and monthly_cost_usd (number or null)")
-    _unique([s["name"] for s in data["strategies"]], origin, "strategy")
-    _unique([f"{q['provider']}/{q['plan']}" for q in data["saas"]], origin, "SaaS offer")
-    _unique([c["name"] for c in data["catalogs"]], origin, "catalog")
-    return data
-
-
-def _no_constant(name: str):
-    raise ValueError(f"{name} is not a number (a plan JSON holds finite numbers only)")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):  # 1e999 parses as inf
-        _no_constant(text)
-    return value
-
-
-def load_plan_json(path: Path) -> dict:
-    origin = str(path)
-    if not path.exists():
-        raise PlanFileError(f"{origin}: no such file")
-    raw = read_input(path, "plan JSON file", PlanFileError)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise PlanFileError(f"{origin}: cannot read: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    if not text.strip():
-        raise PlanFileError(f"{origin}: empty file, expected a plan JSON (`implan plan --format json --out FILE`)")
-    try:
-        data = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
-    except json.JSONDecodeError as exc:
-        raise PlanFileError(f"{origin}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    except ValueError as exc:  # NaN / Infinity, or an integer of more than 4,300 digits
-        raise PlanFileError(f"{origin}: not an implan plan JSON: {exc}") from None
-    except RecursionError:
-        raise PlanFileError(f"{origin}: not an implan plan JSON: nested too deep") from None
-    return validate_plan(data, origin)
-
-
-# ---------- diff ----------
 
 def _r(x: float | None, digits: int = 2) -> float | None:
     if x is None:
@@ -192,7 +79,7 @@ def demand_changes(old: dict, new: dict) -> list[dict]:
     out = []
     for r in rows:
         if r["old"] != r["new"]:
-            both = _is_num(r["old"]) and _is_num(r["new"])
+            both = r["old"] is not None and r["new"] is not None  # numbers (plan_json checked), or absent
             out.append({**r, "change_pct": _pct(r["old"], r["new"]) if both else None})
     return out
 

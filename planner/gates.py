@@ -1,6 +1,6 @@
 """`implan check`: cost gates of a new plan against a baseline plan JSON, and their renderings for CI.
 
-Pure functions over the plan dicts (report.py contract) and the diff (diff.py). Deterministic: nothing here reads the
+Pure functions over the plan dicts (the planner.plan_json contract) and the diff (planner.diff). Deterministic: nothing here reads the
 clock or the solver's timings, so the same inputs give byte-identical markdown.
 """
 
@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from planner.diff import PlanFileError, diff_plans
+from planner.diff import diff_plans
 from planner.diff_render import markdown_sections
 from planner.formats import arrow, signed_pct, signed_usd, usd, usd_cents
+from planner.plan_json import PlanFileError
 
 CHECK_SCHEMA_VERSION = "1.0"
 MARKER = "<!-- implan-check -->"  # lets a CI job find and update its earlier comment

@@ -14,11 +14,12 @@ import typer
 
 from planner.cli.common import (OutFileOpt, PricingOpt, ProfileOpt, SetOpt, SolverOpt, TextFormat, WorkloadArg, app,
                                 handles_errors, render_rich, solve, stderr_line, write_output)
-from planner.diff import diff_plans, load_plan_json
+from planner.diff import diff_plans
 from planner.diff_render import diff_markdown, diff_rich
 from planner.errors import PlannerError
 from planner.gates import (Gates, check_markdown, check_rich, default_strategy, evaluate, failure_lines,
                            github_annotations)
+from planner.plan_json import read_plan
 from planner.report import to_json
 
 
@@ -37,7 +38,7 @@ def diff(old: Annotated[Path, typer.Argument(help="baseline plan JSON (implan pl
          format: Annotated[TextFormat, typer.Option("--format", "-f", help="output format")] = TextFormat.table,
          out: OutFileOpt = None) -> None:
     """What changed between two plans, per strategy, category, node and line item: price vs load vs topology."""
-    data = diff_plans(load_plan_json(old), load_plan_json(new))
+    data = diff_plans(read_plan(old), read_plan(new))
     if format is TextFormat.json:
         text = to_json(data)
     elif format is TextFormat.markdown:
@@ -87,7 +88,7 @@ def check(workload: WorkloadArg = None,
     _check_number("--max-increase-usd", max_increase_usd, positive=False)
     _check_number("--max-cost-per-1k-mau", max_cost_per_1k_mau, positive=True)
     _check_number("--budget", budget, positive=True)
-    base = load_plan_json(baseline)
+    base = read_plan(baseline)
     names = [s["name"] for s in base["strategies"]]
     if strategy is None:
         strategy = default_strategy(base, str(baseline))
