@@ -15,7 +15,8 @@ plan keyed by (category, item), each with a quantity q and a monthly cost c (uni
 
 price + load + topology == new total - old total by construction; the cents lost by rounding each line to 2
 decimals in the JSON are assigned to the largest of the three parts so the printed parts add up exactly.
-Pure functions over plan dicts that planner.plan_json has checked; nothing here prints (planner.diff_render turns the result into text).
+Pure functions over plan dicts that planner.plan_json has checked; nothing here prints (planner.diff_render
+turns the result into text).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """`implan check`: cost gates of a new plan against a baseline plan JSON, and their renderings for CI.
 
-Pure functions over the plan dicts (the planner.plan_json contract) and the diff (planner.diff). Deterministic: nothing here reads the
-clock or the solver's timings, so the same inputs give byte-identical markdown.
+Pure functions over the plan dicts (the planner.plan_json contract) and the diff (planner.diff). Deterministic:
+nothing here reads the clock or the solver's timings, so the same inputs give byte-identical markdown.
 """
 
 from __future__ import annotations
