@@ -38,7 +38,7 @@ ERROR_CODES = {
 # Close codes used by the server.
 CLOSE_GOING_AWAY = 1001      # drain on SIGTERM
 CLOSE_POLICY = 1008          # auth failed after handshake, flood, too many connections
-CLOSE_TOO_BIG = 1009         # frame larger than max_frame_bytes (done by websockets)
+# 1009, a frame larger than max_frame_bytes, is sent by websockets itself (no constant needed here)
 CLOSE_IDLE = 1000            # idle timeout (normal closure with reason "idle timeout")
 
 RECEIPT_KINDS = ("delivered", "read")

@@ -232,7 +232,7 @@ class Node:
         out = self._outq
         n = 0
         for ws in conns:
-            if ws.protocol.state is not _OPEN or getattr(ws, "send_in_progress", None) is not None:
+            if ws.protocol.state is not _OPEN or ws.send_in_progress is not None:
                 continue
             q = out.get(ws)
             if q is None:

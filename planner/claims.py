@@ -14,6 +14,7 @@ import statistics
 from pathlib import Path
 
 from planner.errors import PlannerError
+from planner.formats import usd
 from planner.workload import STRATEGIES
 
 DEFAULT_CLAIMS = {"public": 8.0, "private": 100.0}
@@ -170,7 +171,6 @@ def claims_rich(data: dict):
     from rich.table import Table
     from rich.text import Text
 
-    from planner.report import usd
 
     parts = []
     for c in data["claims"]:
@@ -193,7 +193,6 @@ def claims_rich(data: dict):
 
 
 def claims_markdown(data: dict) -> str:
-    from planner.report import usd
 
     out = [f"# Where the cost claims hold: {data['workload']}", ""]
     for c in data["claims"]:

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, fields
 
 from planner.capacity import CapacityProfile
-from planner.units import (BYTES_PER_GB, BYTES_PER_GIB, DAYS_PER_MONTH, GB_PER_TB, KIB_PER_GIB, SECONDS_PER_HOUR,
+from planner.units import (BYTES_PER_GB, BYTES_PER_GIB, DAYS_PER_MONTH, KIB_PER_GIB, SECONDS_PER_HOUR,
                            bytes_per_s_to_mbps, mbps_to_gb_per_slice_month)
 from planner.errors import WorkloadError
 from planner.inputs import MAX_FIGURE
@@ -179,10 +179,6 @@ def compute_demand(workload: Workload, profile: CapacityProfile) -> Demand:
         db_replication_gb_per_month=(msgs_per_day * row_bytes * DAYS_PER_MONTH / BYTES_PER_GB
                                      * max(workload.private.database_replicas - 1, 0)),
     ), "demand")
-
-
-def media_stored_tb(demand: Demand) -> float:
-    return demand.media_stored_gb / GB_PER_TB
 
 
 @dataclass(frozen=True)

@@ -27,11 +27,5 @@ class ProfileError(PlannerError):
     """A capacity profile file is invalid."""
 
 
-class InfeasiblePlanError(PlannerError):
-    """No topology meets the constraints; the message says which requirement and how to relax it."""
-
-    exit_code = 1
-
-
 class RenderError(PlannerError):
     """A bundle or report could not be rendered."""

@@ -1,15 +1,17 @@
 """`implan check`: cost gates of a new plan against a baseline plan JSON, and their renderings for CI.
 
-Pure functions over the plan dicts (report.py contract) and the diff (diff.py). Deterministic: nothing here reads the
-clock or the solver's timings, so the same inputs give byte-identical markdown.
+Pure functions over the plan dicts (the planner.plan_json contract) and the diff (planner.diff). Deterministic:
+nothing here reads the clock or the solver's timings, so the same inputs give byte-identical markdown.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from planner.diff import (PlanFileError, arrow, diff_plans, markdown_sections, signed_pct,
-                          signed_usd, usd)
+from planner.diff import diff_plans
+from planner.diff_render import markdown_sections
+from planner.formats import arrow, signed_pct, signed_usd, usd, usd_cents
+from planner.plan_json import PlanFileError
 
 CHECK_SCHEMA_VERSION = "1.0"
 MARKER = "<!-- implan-check -->"  # lets a CI job find and update its earlier comment
@@ -21,10 +23,6 @@ class Gates:
     max_increase_usd: float | None = None
     max_cost_per_1k_mau: float | None = None
     budget_usd: float | None = None
-
-    def any(self) -> bool:
-        return any(v is not None for v in (self.max_increase_pct, self.max_increase_usd, self.max_cost_per_1k_mau,
-                                           self.budget_usd))
 
 
 def default_strategy(baseline: dict, origin: str) -> str:
@@ -78,10 +76,10 @@ def evaluate(baseline: dict, current: dict, strategy: str, gates: Gates) -> dict
                                  actual_text, ok, gates.max_increase_usd, delta, detail))
         if gates.max_cost_per_1k_mau is not None:
             ok = per_1k_mau <= gates.max_cost_per_1k_mau
-            results.append(_gate("max_cost_per_1k_mau", "max cost per 1k MAU", f"${gates.max_cost_per_1k_mau:,.2f}",
-                                 f"${per_1k_mau:,.2f}", ok, gates.max_cost_per_1k_mau, per_1k_mau,
-                                 f"{strategy}: {usd(new)}/month for {mau:,} MAU is ${per_1k_mau:,.2f} per 1k MAU, "
-                                 f"limit ${gates.max_cost_per_1k_mau:,.2f}"))
+            results.append(_gate("max_cost_per_1k_mau", "max cost per 1k MAU", usd_cents(gates.max_cost_per_1k_mau),
+                                 usd_cents(per_1k_mau), ok, gates.max_cost_per_1k_mau, per_1k_mau,
+                                 f"{strategy}: {usd(new)}/month for {mau:,} MAU is {usd_cents(per_1k_mau)} per 1k MAU, "
+                                 f"limit {usd_cents(gates.max_cost_per_1k_mau)}"))
         if gates.budget_usd is not None:
             ok = new <= gates.budget_usd
             results.append(_gate("budget", "monthly budget", usd(gates.budget_usd), usd(new), ok, gates.budget_usd,
@@ -161,7 +159,7 @@ def check_rich(r: dict):
     from rich.table import Table
     from rich.text import Text
 
-    from planner.diff import diff_rich
+    from planner.diff_render import diff_rich
 
     parts = [Text(headline(r), style="bold green" if r["passed"] else "bold red")]
     if r["attribution"] is not None and r["delta_usd"]:

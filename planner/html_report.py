@@ -13,8 +13,8 @@ import io
 import re
 
 from planner import __version__
-from planner.diff import usd
 from planner.errors import RenderError
+from planner.formats import measure, usd
 from planner.model import CATEGORIES
 from planner.report import SAAS_FEE_COLUMNS, saas_fee_cells, saas_monthly_text
 
@@ -143,12 +143,6 @@ def _flatten(d, prefix: str = "") -> list[tuple[str, str]]:
     return [(prefix, "—" if d is None else str(d))]
 
 
-def _num(x) -> str:
-    if isinstance(x, float):
-        return f"{x:,.3f}".rstrip("0").rstrip(".") if abs(x) < 1000 else f"{x:,.0f}"
-    return f"{x:,}" if isinstance(x, int) else str(x)
-
-
 def price_rows(plan: dict) -> list[dict]:
     """Every priced line of every strategy and SaaS offer, with its provenance."""
     rows = []
@@ -163,7 +157,7 @@ def price_rows(plan: dict) -> list[dict]:
         r.setdefault("url", "")
         r.setdefault("as_of", "")
         r.setdefault("catalog", "")
-        r["quantity_text"] = _num(r["quantity"])
+        r["quantity_text"] = measure(r["quantity"])
         r["cost_text"] = usd(r["monthly_cost_usd"])
         r["estimate"] = r.get("estimate")
     return rows
@@ -185,7 +179,7 @@ def render_report(plan: dict, sweep: dict | None) -> str:
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=True, keep_trailing_newline=True,
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["usd"] = usd
-    env.filters["num"] = _num
+    env.filters["num"] = measure
     try:
         template = env.from_string(_template_text())
     except jinja2.TemplateSyntaxError as exc:

@@ -16,6 +16,7 @@ from rich.text import Text
 from planner import __version__
 from planner.catalog.records import PriceRef
 from planner.errors import OutputError
+from planner.formats import quantity, ratio, usd, usd_fixed, usd_unit_price
 from planner.model import CATEGORIES, CostLine, PlanResult, SaasQuote, StrategyPlan
 
 SCHEMA_VERSION = "2.0"  # 2.0: lines carry usd_per_unit (and tiers, basis); labour on every strategy
@@ -138,19 +139,6 @@ def to_json(data: dict) -> str:
 
 # ---------- text renderers (read the JSON dict) ----------
 
-def usd(x: float | None) -> str:
-    """Money for people: whole dollars from $100 up, cents below; n/a for no value."""
-    return "n/a" if x is None else f"${x:,.0f}" if abs(x) >= 100 else f"${x:,.2f}"
-
-
-def _per(x: float | None, digits: int) -> str:
-    return "n/a" if x is None else f"${x:.{digits}f}"
-
-
-def _ratio(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:,.1f}x"
-
-
 def _solver_text(s: dict) -> str:
     sv = s["solver"]
     if s["monthly_cost_usd"] is None:
@@ -206,8 +194,8 @@ def compare_table(data: dict) -> RichGroup:
                          ("where", "left"), ("status", "left")):
         t.add_column(col, justify=justify)
     for s in strategies:
-        t.add_row(s["name"], usd(s["monthly_cost_usd"]), _per(s["cost_per_mau_usd"], 4),
-                  _per(s["cost_per_1k_dau_usd"], 2),
+        t.add_row(s["name"], usd(s["monthly_cost_usd"]), usd_fixed(s["cost_per_mau_usd"], 4),
+                  usd_fixed(s["cost_per_1k_dau_usd"], 2),
                   s["location"] or "-", _solver_text(s))
     saas = Table(title="Chat SaaS for the same workload: SaaS cost / strategy cost", expand=False)
     saas.add_column("SaaS offer")
@@ -219,7 +207,7 @@ def compare_table(data: dict) -> RichGroup:
     for q in data["saas"]:
         name = f"{q['provider']}/{q['plan']}"
         saas.add_row(name, saas_monthly_text(q), *saas_fee_cells(q),
-                     *[_ratio(_saas_ratio(data, name, s["name"])) for s in strategies])
+                     *[ratio(_saas_ratio(data, name, s["name"])) for s in strategies])
     parts = [t]
     for s in strategies:
         if s["monthly_cost_usd"] is None:
@@ -265,17 +253,9 @@ def _provenance(data: dict) -> Text:
                 style="dim")
 
 
-def _num(x: float) -> str:
-    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:,.2f}".rstrip("0").rstrip(".") if x else "0"
-
-
 def _unit_price(line: dict) -> str:
     """The unit price of a line; for a graduated price its average, marked."""
-    price = line.get("usd_per_unit")
-    if price is None:
-        return "n/a"
-    text = f"${price:,.2f}" if price >= 0.1 else f"${price:.4g}"
-    return text + (" avg" if line.get("tiers") else "")
+    return usd_unit_price(line.get("usd_per_unit"), bool(line.get("tiers")))
 
 
 def plan_tables(data: dict) -> RichGroup:
@@ -286,8 +266,8 @@ def plan_tables(data: dict) -> RichGroup:
             head.append(f"{s['status']}: {s['message']}")
             parts.append(head)
             continue
-        head.append(f"{usd(s['monthly_cost_usd'])}/month, ${s['cost_per_mau_usd']:.4f} per MAU, "
-                    f"${s['cost_per_1k_dau_usd']:.2f} per 1k DAU. {s['location']}, {s['pooling']}")
+        head.append(f"{usd(s['monthly_cost_usd'])}/month, {usd_fixed(s['cost_per_mau_usd'], 4)} per MAU, "
+                    f"{usd_fixed(s['cost_per_1k_dau_usd'], 2)} per 1k DAU. {s['location']}, {s['pooling']}")
         chosen = f"{s['placement']}, {s['pooling']}" if s.get("placement") else s["pooling"]
         alt = {k: v for k, v in s["pooling_alternatives"].items() if k != chosen and v is not None}
         if s.get("placement"):
@@ -314,7 +294,7 @@ def plan_tables(data: dict) -> RichGroup:
         for col in ("category", "item", "quantity", "unit price", "monthly", "as of"):
             lines.add_column(col, justify="right" if col in ("quantity", "unit price", "monthly") else "left")
         for x in s["lines"]:
-            lines.add_row(x["category"], x["item"], f"{_num(x['quantity'])} {x['unit']}", _unit_price(x),
+            lines.add_row(x["category"], x["item"], f"{quantity(x['quantity'])} {x['unit']}", _unit_price(x),
                           usd(x["monthly_cost_usd"]), x.get("as_of", "") + (" (est.)" if x.get("estimate") else ""))
         u = Table(title="peak utilization", expand=False)
         for col in ("tier", "cpu", "memory", "binding"):
@@ -334,8 +314,8 @@ def to_markdown(data: dict, detailed: bool) -> str:
     out = [f"# implan: {w['name']} ({w['mau']:,} MAU)", "",
            "| option | monthly USD | per MAU | per 1k DAU | where | solver |", "|---|---:|---:|---:|---|---|"]
     for s in data["strategies"]:
-        out.append(f"| {s['name']} | {usd(s['monthly_cost_usd'])} | {_per(s['cost_per_mau_usd'], 4)} | "
-                   f"{_per(s['cost_per_1k_dau_usd'], 2)} | {s['location'] or s['message']} | {_solver_text(s)} |")
+        out.append(f"| {s['name']} | {usd(s['monthly_cost_usd'])} | {usd_fixed(s['cost_per_mau_usd'], 4)} | "
+                   f"{usd_fixed(s['cost_per_1k_dau_usd'], 2)} | {s['location'] or s['message']} | {_solver_text(s)} |")
     if data["saas"]:
         names = [s["name"] for s in data["strategies"]]
         fee_heads = [label for label, _ in SAAS_FEE_COLUMNS]
@@ -344,7 +324,7 @@ def to_markdown(data: dict, detailed: bool) -> str:
                 "|---|---:|" + "---:|" * (len(fee_heads) + len(names))]
         for q in data["saas"]:
             name = f"{q['provider']}/{q['plan']}"
-            cells = saas_fee_cells(q) + [_ratio(_saas_ratio(data, name, n)) for n in names]
+            cells = saas_fee_cells(q) + [ratio(_saas_ratio(data, name, n)) for n in names]
             out.append(f"| {name} | {saas_monthly_text(q)} | " + " | ".join(cells) + " |")
         notes = saas_notes(data)
         if notes:
@@ -364,7 +344,7 @@ def to_markdown(data: dict, detailed: bool) -> str:
             out += [f"| {k} | {usd(v)} |" for k, v in s["breakdown"].items() if v]
             out += ["", "| category | item | quantity | unit price | monthly USD | source (as of) |",
                     "|---|---|---:|---:|---:|---|"]
-            out += [f"| {x['category']} | {x['item']} | {_num(x['quantity'])} {x['unit']} | {_unit_price(x)} | "
+            out += [f"| {x['category']} | {x['item']} | {quantity(x['quantity'])} {x['unit']} | {_unit_price(x)} | "
                     f"{usd(x['monthly_cost_usd'])} | {x.get('source', '')} ({x.get('as_of', '')}"
                     f"{', estimate' if x.get('estimate') else ''}) |" for x in s["lines"]]
             out += ["", "| tier | location | type | count | purchase | monthly USD |", "|---|---|---|---:|---|---:|"]

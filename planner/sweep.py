@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from planner.errors import PlannerError
+from planner.formats import usd_cents, usd_whole
 
 PUBLIC = "public"
 ALTERNATIVES = ("private", "hybrid")
@@ -168,7 +169,7 @@ def crossing_text(b: dict) -> str:
     first, second = _label(b["pair"][0]), _label(b["pair"][1])
     cheaper, other = (first, second) if b["cheaper_above"] == b["pair"][0] else (second, first)
     def at(costs: dict, saas_name: str | None) -> str:
-        return ", ".join(f"{saas_name if n == SAAS else n} ${costs[n]:,.2f}" for n in b["pair"])
+        return ", ".join(f"{saas_name if n == SAAS else n} {usd_cents(costs[n])}" for n in b["pair"])
 
     return (f"{cheaper} becomes cheaper than {other} at {b['mau']:,} MAU (between {b['mau_low']:,}: "
             f"{at(b['costs_low'], b['saas_low'])} and {b['mau_high']:,}: {at(b['costs_high'], b['saas_high'])})")
@@ -250,9 +251,9 @@ def sweep_rich(data: dict):
         opts = [(c, n) for n, c in p["strategies"].items() if c is not None]
         if saas:
             opts.append((saas["monthly_cost_usd"], saas["name"]))
-        t.add_row(f"{p['mau']:,}", *["infeasible" if p["strategies"][n] is None else f"${p['strategies'][n]:,.0f}"
+        t.add_row(f"{p['mau']:,}", *["infeasible" if p["strategies"][n] is None else usd_whole(p['strategies'][n])
                                       + ("" if p["status"][n] == "optimal" else "*") for n in names],
-                  "quote only" if not saas else f"${saas['monthly_cost_usd']:,.0f} {saas['name']}",
+                  "quote only" if not saas else f"{usd_whole(saas['monthly_cost_usd'])} {saas['name']}",
                   min(opts)[1] if opts else "none")
     parts = [t]
     if any(p["status"][n] not in ("optimal", None) and p["strategies"][n] is not None
@@ -266,7 +267,3 @@ def sweep_rich(data: dict):
     for b in data["break_even"]:
         parts.append(Text("  " + b["text"]))
     return Group(*parts)
-
-
-def sweep_text_lines(data: dict) -> list[str]:
-    return [b["text"] for b in data["break_even"]]

@@ -2,7 +2,8 @@
 
 ``render_bundle`` is pure given its inputs (plan dict, strategy, optional wheel bytes): the same plan gives
 byte-identical files. ``write_bundle`` refuses a non-empty directory unless ``force``, writes everything to a
-temporary sibling directory first and then moves it into place, so a failure never leaves half a bundle.
+temporary sibling directory first and then swaps it into place (planner.render.swap), so a failure or a kill
+never leaves half a bundle, nor no bundle where an old one was.
 """
 from __future__ import annotations
 
@@ -17,16 +18,13 @@ from pathlib import Path
 
 import jinja2
 
-from planner.errors import PlannerError
+from planner.errors import PlannerError, RenderError
 from planner.render.context import build_context
 from planner.render.env import CHECKOV_SKIPS, RENDERED_SUFFIX, environment, read_static, template_names
+from planner.render.swap import replace_dir
 
 BOM_COLUMNS = ("kind", "site", "provider", "region", "tier", "item", "quantity", "unit", "purchase", "vcpu",
                "memory_gib", "monthly_cost_usd")
-
-
-class RenderError(PlannerError):
-    """A template failed to render (a bug in a template or a plan the templates cannot express)."""
 
 
 def _sections(ctx: dict) -> list[tuple[str, str]]:
@@ -85,12 +83,6 @@ def render_bundle(plan: dict, strategy: str, *, wheel: tuple[str, bytes] | None 
     return dict(sorted(files.items()))
 
 
-def read_wheel(path: Path) -> tuple[str, bytes]:
-    if not path.is_file() or path.suffix != ".whl":
-        raise PlannerError(f"--wheel {path}: expected an existing .whl file")
-    return path.name, path.read_bytes()
-
-
 def check_out_dir(out: Path, force: bool) -> None:
     if out.exists() and not out.is_dir():
         raise PlannerError(f"--out {out}: exists and is not a directory")
@@ -99,7 +91,7 @@ def check_out_dir(out: Path, force: bool) -> None:
 
 
 def write_bundle(files: dict[str, str | bytes], out: Path, force: bool = False) -> None:
-    """Write every file under ``out`` at once: stage in a sibling temp dir, then swap it in."""
+    """Write every file under ``out`` at once: stage in a sibling temp dir, then swap it in atomically."""
     check_out_dir(out, force)
     parent = out.resolve().parent
     if not parent.is_dir():
@@ -118,14 +110,7 @@ def write_bundle(files: dict[str, str | bytes], out: Path, force: bool = False) 
                 path.write_text(content, encoding="utf-8")
             if rel.endswith(".sh"):
                 path.chmod(0o755)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
-            old.rmdir()
-            out.rename(old)
-            stage.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            stage.rename(out)
+        replace_dir(stage, out)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise

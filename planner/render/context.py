@@ -20,19 +20,15 @@ import re
 from collections import OrderedDict
 
 from planner.errors import PlannerError
-
-STRATEGIES = ("public", "private", "hybrid")
+from planner.plan_json import WITNESS_TIER, validate_plan
+from planner.workload import STRATEGIES
 ROLE_OF_TIER = {"gateway": "imserver", "message": "imserver", "database": "postgresql", "cache": "redis",
                 "load_balancer": "loadbalancer", "object_storage": "minio"}
 ROLE_ORDER = ("postgresql", "redis", "minio", "imserver", "loadbalancer")
 STATEFUL_ROLES = {"postgresql", "redis", "minio"}
-WITNESS_TIER = "witness"  # a private plan over two cabinets prices a small cloud VM as the third quorum vote
 TERRAFORM_PROVIDERS = ("aws", "gcp", "hetzner")   # Terraform modules; other clouds are documented as manual
 HETZNER_LOCATIONS = {"eu-central": ["fsn1", "nbg1", "hel1"], "us-east": ["ash"], "us-west": ["hil"],
                      "ap-southeast": ["sin"]}
-# Always-on base rows: commit_1y, commit_3y, on_demand (no commitment chosen); rows added in busy hours carry
-# "(autoscaled)"; owned = your own servers.
-PURCHASES = ("commit_1y", "commit_3y", "on_demand", "on_demand (autoscaled)", "spot (autoscaled)", "owned")
 
 
 def slug(text: str) -> str:
@@ -46,34 +42,19 @@ def dns_slug(text: str, limit: int = 28) -> str:
 
 
 def select_strategy(plan: dict, strategy: str) -> dict:
-    """The strategy entry of a plan dict, or a PlannerError saying why it cannot be rendered."""
+    """The strategy entry of a plan dict (checked against planner.plan_json), or a PlannerError saying why it
+    cannot be rendered."""
     if strategy not in STRATEGIES:
         raise PlannerError(f"--strategy {strategy}: unknown strategy, expected one of {', '.join(STRATEGIES)}")
-    if not isinstance(plan, dict) or not isinstance(plan.get("strategies"), list):
-        raise PlannerError("plan: expected the JSON of `implan plan --format json` (no 'strategies' list)")
+    validate_plan(plan, "plan")
     for entry in plan["strategies"]:
-        if entry.get("name") == strategy:
-            if entry.get("monthly_cost_usd") is None or not entry.get("nodes"):
+        if entry["name"] == strategy:
+            if entry["monthly_cost_usd"] is None or not entry.get("nodes"):
                 raise PlannerError(f"plan: strategy {strategy} has no feasible plan "
                                    f"({entry.get('message') or entry.get('status')})")
             return entry
-    names = ", ".join(str(s.get("name")) for s in plan["strategies"]) or "none"
+    names = ", ".join(s["name"] for s in plan["strategies"]) or "none"
     raise PlannerError(f"plan: no strategy {strategy!r} in the plan (it has: {names})")
-
-
-def _check_node(i: int, node: dict) -> None:
-    for key in ("tier", "provider", "region", "type", "count", "purchase", "vcpu", "memory_gib"):
-        if key not in node:
-            raise PlannerError(f"plan: nodes[{i}]: missing field {key!r}")
-    if node["purchase"] not in PURCHASES:
-        raise PlannerError(f"plan: nodes[{i}].purchase: expected one of {', '.join(PURCHASES)}, "
-                           f"got {node['purchase']!r}")
-    if not isinstance(node["count"], int) or node["count"] < 0:
-        raise PlannerError(f"plan: nodes[{i}].count: expected an integer >= 0, got {node['count']!r}")
-    for tier in str(node["tier"]).split("+"):
-        if tier not in ROLE_OF_TIER:
-            raise PlannerError(f"plan: nodes[{i}].tier: unknown tier {tier!r} "
-                               f"(expected {', '.join(ROLE_OF_TIER)} joined with '+')")
 
 
 def aws_arch(instance_type: str) -> str:
@@ -89,10 +70,9 @@ def gcp_arch(machine_type: str) -> str:
 def build_groups(entry: dict) -> list[dict]:
     """Node rows → deployment groups (one per tier string and provider), in a stable order."""
     groups: OrderedDict[tuple, dict] = OrderedDict()
-    for i, node in enumerate(entry["nodes"]):
+    for node in entry["nodes"]:
         if node.get("tier") == WITNESS_TIER:
             continue  # the plan's quorum witness VM: not rendered until the bundle automates database failover
-        _check_node(i, node)
         owned = node["purchase"] == "owned"
         key = (node["tier"], node["provider"], node["region"], owned)
         g = groups.get(key)

@@ -18,6 +18,7 @@ import io
 import re
 import sys
 import zipfile
+import zlib
 from pathlib import Path
 
 from planner.errors import PlannerError
@@ -142,3 +143,40 @@ def build_wheel(source: Path | None = None) -> tuple[str, bytes]:
                if ep.group == "console_scripts" and ep.value.split(".")[0].split(":")[0] == PACKAGE}
     version = content_version(dist.version, files, requires)
     return assemble(files, version, requires, dist.metadata.get("Requires-Python"), scripts)
+
+
+MAX_WHEEL_BYTES = 64 * 1024 * 1024    # an imserver wheel is well under 1 MiB; refuse to load anything huge
+WHEEL_NAME = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)(-[^-]+)?-[^-]+-[^-]+-[^-]+\.whl$")
+
+
+def read_wheel(path: Path) -> tuple[str, bytes]:
+    """(file name, bytes) of a given ``--wheel`` after checking it is an imserver wheel: a regular file named
+    ``imserver-VERSION-...-TAG.whl``, a zip archive holding ``imserver-VERSION.dist-info/WHEEL`` and ``METADATA``
+    whose ``Name`` is imserver. Anything else is one PlannerError naming --wheel."""
+    def bad(why: str) -> PlannerError:
+        return PlannerError(f"--wheel {path}: {why}")
+
+    if not path.is_file():
+        raise bad("expected an existing .whl file")
+    match = WHEEL_NAME.match(path.name)
+    if match is None:
+        raise bad("expected a wheel file name NAME-VERSION-PYTHON-ABI-PLATFORM.whl")
+    if _canonical(match["name"]) != PACKAGE:
+        raise bad(f"is a wheel of {match['name']!r}, expected one of {PACKAGE!r}")
+    if path.stat().st_size > MAX_WHEEL_BYTES:
+        raise bad(f"is larger than {MAX_WHEEL_BYTES // (1024 * 1024)} MiB, not an {PACKAGE} wheel")
+    data = path.read_bytes()
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            names = set(zf.namelist())
+            info = f"{match['name']}-{match['version']}.dist-info"
+            for member in ("WHEEL", "METADATA"):
+                if f"{info}/{member}" not in names:
+                    raise bad(f"has no {info}/{member}, so it is not a wheel")
+            meta = zf.read(f"{info}/METADATA").decode("utf-8", errors="replace")
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error, NotImplementedError):
+        raise bad("is not a zip archive, so it is not a wheel") from None
+    declared = next((line.split(":", 1)[1].strip() for line in meta.splitlines() if line.startswith("Name:")), "")
+    if _canonical(declared) != PACKAGE:
+        raise bad(f"its METADATA names the project {declared!r}, expected {PACKAGE!r}")
+    return path.name, data

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from planner.cli import app
 from planner.errors import PlannerError
 from planner.render import build_context, render_bundle, write_bundle
-from planner.render.context import aws_arch, build_groups
+from planner.render.context import aws_arch
 from tests.bundle.conftest import FIXTURES, load_fixture_plan
 
 AWS_PLAN = str(FIXTURES / "plan-aws-public.json")
@@ -29,7 +29,7 @@ def _one_error_line(result):
 
 def test_missing_plan_file(tmp_path):
     line = _one_error_line(_run(["--plan", str(tmp_path / "nope.json"), "--out", str(tmp_path / "b"), "--no-wheel"]))
-    assert "nope.json: file not found" in line
+    assert "--plan " in line and "nope.json: plan JSON file not found" in line
     assert not (tmp_path / "b").exists()
 
 
@@ -127,15 +127,20 @@ def test_context_is_pure_and_maps_tiers_to_roles():
     assert ctx["media_backend"] == "minio"
 
 
+def _aws_plan_with_nodes(nodes: list[dict]) -> dict:
+    plan = load_fixture_plan("plan-aws-public.json")
+    public = next(s for s in plan["strategies"] if s["name"] == "public")
+    public["nodes"] = [{"provider": "aws", "region": "us-east-1", "monthly_cost_usd": 1.0, **n} for n in nodes]
+    return plan
+
+
 def test_spot_rows_become_a_mixed_instances_policy():
-    entry = {"nodes": [
-        {"tier": "gateway", "provider": "aws", "region": "us-east-1", "type": "c7g.large", "count": 3,
-         "purchase": "commit_1y", "vcpu": 2, "memory_gib": 4},
-        {"tier": "gateway", "provider": "aws", "region": "us-east-1", "type": "c7g.large", "count": 1,
-         "purchase": "on_demand (autoscaled)", "vcpu": 2, "memory_gib": 4},
-        {"tier": "gateway", "provider": "aws", "region": "us-east-1", "type": "c7g.xlarge", "count": 3,
-         "purchase": "spot (autoscaled)", "vcpu": 4, "memory_gib": 8}]}
-    plan = {"strategies": [{"name": "public", "monthly_cost_usd": 1.0, **entry}], "workload": {"name": "w"}}
+    plan = _aws_plan_with_nodes([
+        {"tier": "gateway", "type": "c7g.large", "count": 3, "purchase": "commit_1y", "vcpu": 2, "memory_gib": 4},
+        {"tier": "gateway", "type": "c7g.large", "count": 1, "purchase": "on_demand (autoscaled)", "vcpu": 2,
+         "memory_gib": 4},
+        {"tier": "gateway", "type": "c7g.xlarge", "count": 3, "purchase": "spot (autoscaled)", "vcpu": 4,
+         "memory_gib": 8}])
     (g,) = build_context(plan, "public")["aws"]["groups"]
     # base 3 committed on-demand; above it 1 on-demand : 3 spot → 25% on-demand
     assert (g["min_size"], g["max_size"], g["on_demand_base"], g["on_demand_above_base_pct"]) == (3, 7, 3, 25)
@@ -150,9 +155,10 @@ def test_aws_arch_detection():
 
 
 def test_unknown_purchase_is_rejected():
-    with pytest.raises(PlannerError, match=r"nodes\[0\]\.purchase"):
-        build_groups({"nodes": [{"tier": "gateway", "provider": "aws", "region": "r", "type": "t", "count": 1,
-                                 "purchase": "lease", "vcpu": 1, "memory_gib": 1}]})
+    plan = _aws_plan_with_nodes([{"tier": "gateway", "type": "t", "count": 1, "purchase": "lease", "vcpu": 1,
+                                  "memory_gib": 1}])
+    with pytest.raises(PlannerError, match=r"nodes\[0\]\.purchase: Input should be 'commit_1y'"):
+        build_context(plan, "public")
 
 
 def test_plan_json_is_the_input_plan_verbatim(tmp_path):

@@ -30,6 +30,8 @@ import pytest
 from planner.render import render_bundle, write_bundle
 from tests.bundle.conftest import load_fixture_plan
 
+pytestmark = pytest.mark.deploy      # slow: real installs/deployments; `pytest -m "not deploy"` skips them
+
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PLAYBOOK_TIMEOUT_S = 600
 

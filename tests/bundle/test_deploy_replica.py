@@ -21,6 +21,8 @@ from planner.render import render_bundle, write_bundle
 from tests.bundle.conftest import load_fixture_plan
 from tests.bundle.test_deploy_local import PG_BIN, _free_port, _missing_prereqs, _recap, _stop_all
 
+pytestmark = pytest.mark.deploy      # slow: real installs/deployments; `pytest -m "not deploy"` skips them
+
 
 def _psql(root: Path, port: int, sql: str, db: str = "postgres") -> str:
     """Run one statement; a standby still replaying to a consistent state ("the database system is starting

@@ -21,6 +21,8 @@ import pytest
 from planner.render.wheel import build_wheel
 from tests.bundle.conftest import REPO
 
+pytestmark = pytest.mark.deploy      # slow: real installs/deployments; `pytest -m "not deploy"` skips them
+
 STEP_TIMEOUT_S = 240
 COPY_IGNORE = shutil.ignore_patterns(".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", "*.pyc",
                                      ".pytest_cache", ".ci-services")

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import solve_dict  # at import time: later, 'conftest' may name another directory's
-from planner.report import usd
+from planner.formats import usd
 
 
 
@@ -109,7 +109,7 @@ def test_strategy_choice_and_save_plan(run, tiny, baseline_file, tmp_path):
 
 @pytest.mark.parametrize("args,expected", [
     ((), "--baseline FILE is required"),
-    (("--baseline", "{missing}"), "no such file"),
+    (("--baseline", "{missing}"), "plan JSON file not found"),
     (("--baseline", "{bad}"), "not valid JSON"),
     (("--baseline", "{base}", "--strategy", "edge"), "--strategy edge: not in the baseline"),
     (("--baseline", "{base}", "--budget", "-5"), "--budget -5: expected a positive number"),

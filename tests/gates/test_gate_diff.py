@@ -8,7 +8,8 @@ import json
 import pytest
 from conftest import solve_dict
 
-from planner.diff import PlanFileError, diff_plans, validate_plan
+from planner.diff import diff_plans
+from planner.plan_json import PlanFileError, validate_plan
 
 
 def _check_sums(d: dict) -> None:
@@ -100,7 +101,7 @@ def test_diff_formats(run, tmp_path, baseline_file, tiny):
 
 
 BAD = [
-    ("missing", None, "no such file"),
+    ("missing", None, "plan JSON file not found"),
     ("empty.json", "", "empty file"),
     ("broken.json", '{"schema_version": "1.0",\n  "workload": }', "not valid JSON: Expecting value at line 2"),
     ("list.json", "[]", "expected a JSON object at the top, found list"),
@@ -127,7 +128,7 @@ def test_malformed_strategy_is_named(run, tmp_path, plan_20k, baseline_file):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(bad), encoding="utf-8")
     r = run("diff", baseline_file, path)
-    assert r.exit_code == 2 and "strategies[1]'.lines[0] needs category, item, quantity" in r.stderr
+    assert r.exit_code == 2 and "strategies[1].lines[0].quantity: Field required" in r.stderr
 
 
 def test_diff_reads_a_schema_1_baseline(plan_20k):
@@ -154,15 +155,15 @@ def _edited_plan(plan: dict, edit) -> dict:
 
 MALFORMED = [
     ("breakdown-string", lambda p: p["strategies"][0]["breakdown"].update(compute="lots"),
-     "strategies[0]'.breakdown.compute must be a number"),
+     'strategies[0].breakdown.compute: Input should be a valid number (got "lots")'),
     ("breakdown-null", lambda p: p["strategies"][0]["breakdown"].update(compute=None),
-     "strategies[0]'.breakdown.compute must be a number"),
+     "strategies[0].breakdown.compute: Input should be a valid number (got null)"),
     ("catalog-object", lambda p: p["strategies"][0]["lines"][0].update(catalog={"name": "cloudx"}),
-     "strategies[0]'.lines[0].catalog must be a string or null"),
+     "strategies[0].lines[0].catalog: Input should be a valid string (got an object)"),
     ("duplicate-strategy", lambda p: p["strategies"].append(copy.deepcopy(p["strategies"][0])),
      "strategy public listed more than once"),
     ("huge-cost", lambda p: p["strategies"][0].update(monthly_cost_usd=1e300),
-     "strategies[0]'.monthly_cost_usd must be a number or null"),
+     "strategies[0].monthly_cost_usd: Input should be less than or equal to"),
 ]
 
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import chromium_cdp
 from planner.html_report import comparison_chart
-from planner.report import usd
+from planner.formats import usd
 
 
 @pytest.fixture(scope="module")

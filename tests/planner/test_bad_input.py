@@ -497,12 +497,12 @@ def test_usage_errors_are_one_line(args, needles):
 
 
 def test_a_bug_is_exit_3_with_one_line(cli, monkeypatch):
-    import planner.cli
+    import planner.cli.common
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("float division by zero")
 
-    monkeypatch.setattr(planner.cli, "load_workload", broken)
+    monkeypatch.setattr(planner.cli.common, "load_workload", broken)
     assert_one_line_error(cli("plan", *FAST), "internal error (a bug in implan", "ZeroDivisionError",
                           "float division by zero", "IMPLAN_DEBUG=1", code=3)
     monkeypatch.setenv("IMPLAN_DEBUG", "1")

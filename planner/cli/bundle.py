@@ -1,4 +1,4 @@
-"""`implan bundle`: registered on the main app (planner.cli). Renders the deploy bundle for one strategy (issue 4)."""
+"""`implan bundle`: render the deploy bundle (Terraform + Ansible) for one strategy of a plan (issue 4)."""
 from __future__ import annotations
 
 import tempfile
@@ -6,23 +6,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
-from planner.cli import PricingOpt, ProfileOpt, SetOpt, SolverOpt, WorkloadArg, _solve, app, handles_errors
+from planner.cli.common import (PricingOpt, ProfileOpt, SetOpt, SolverOpt, WorkloadArg, app, check_strategies,
+                                handles_errors, solve, stderr_line)
 from planner.errors import PlannerError
-
-
-def _read_plan(path: Path) -> dict:
-    """A saved plan, read and checked by the same reader as `diff` and `check` (regular file, finite numbers,
-    the fields the contract promises); errors name --plan."""
-    from planner.diff import PlanFileError, load_plan_json
-
-    if not path.is_file():
-        raise PlannerError(f"--plan {path}: file not found")
-    try:
-        return load_plan_json(path)
-    except PlanFileError as exc:
-        raise PlannerError(f"--plan {exc}") from None
+from planner.plan_json import read_plan
 
 
 def _check_writable(out: Path) -> None:
@@ -53,10 +41,8 @@ def bundle(workload: WorkloadArg = None, set_: SetOpt = None, pricing: PricingOp
            solver: SolverOpt = "highs") -> None:
     """Write Terraform + Ansible that deploy the bundled imserver for one strategy of the plan."""
     from planner.render import build_wheel, check_out_dir, read_wheel, render_bundle, write_bundle
-    from planner.render.context import STRATEGIES
 
-    if strategy not in STRATEGIES:
-        raise PlannerError(f"--strategy {strategy}: unknown strategy, expected one of {', '.join(STRATEGIES)}")
+    check_strategies([strategy])
     if out is None:
         raise PlannerError("--out DIR is required (the directory to write the bundle into)")
     if plan is not None and (workload is not None or set_ or pricing is not None or profile is not None):
@@ -66,14 +52,16 @@ def bundle(workload: WorkloadArg = None, set_: SetOpt = None, pricing: PricingOp
         raise PlannerError("--wheel and --no-wheel: choose one")
     check_out_dir(out, force)            # fail before the (slow) solve
     _check_writable(out)
-    data = _read_plan(plan) if plan is not None else _solve(workload, set_, pricing, profile, [strategy], solver)
     carried = None if no_wheel else (read_wheel(wheel) if wheel is not None else build_wheel())
+    if plan is not None:
+        data = read_plan(plan, "--plan ")
+    else:
+        data = solve(workload, set_, pricing, profile, [strategy], solver)
     files = render_bundle(data, strategy, wheel=carried)
     try:
         write_bundle(files, out, force)
     except OSError as exc:  # e.g. the disk filled up, or the parent became read-only after the probe
         raise PlannerError(f"--out {out}: cannot write the bundle: {exc.strerror or exc}") from None
     entry = next(s for s in data["strategies"] if s["name"] == strategy)
-    Console(stderr=True, highlight=False).print(
-        f"wrote {len(files)} files to {out} ({strategy}: {entry['monthly_cost_usd']:,.2f} USD/month); "
-        f"see {out / 'README.md'}", markup=False, soft_wrap=True)
+    stderr_line(f"wrote {len(files)} files to {out} ({strategy}: {entry['monthly_cost_usd']:,.2f} USD/month); "
+                f"see {out / 'README.md'}")

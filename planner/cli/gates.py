@@ -1,0 +1,118 @@
+"""`implan diff` and `implan check`: what changed between two plans, and cost gates against a baseline plan.
+
+Exit codes: 0 success / every gate passed; 1 a gate failed (check) or nothing feasible; 2 usage or input error.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from planner.cli.common import (OutFileOpt, PricingOpt, ProfileOpt, SetOpt, SolverOpt, TextFormat, WorkloadArg, app,
+                                handles_errors, render_rich, solve, stderr_line, write_output)
+from planner.diff import diff_plans
+from planner.diff_render import diff_markdown, diff_rich
+from planner.errors import PlannerError
+from planner.gates import (Gates, check_markdown, check_rich, default_strategy, evaluate, failure_lines,
+                           github_annotations)
+from planner.plan_json import read_plan
+from planner.report import to_json
+
+
+class CheckFormat(str, Enum):
+    table = "table"
+    markdown = "markdown"
+    github = "github"
+    gitlab = "gitlab"
+    json = "json"
+
+
+@app.command()
+@handles_errors
+def diff(old: Annotated[Path, typer.Argument(help="baseline plan JSON (implan plan --format json)")],
+         new: Annotated[Path, typer.Argument(help="new plan JSON")],
+         format: Annotated[TextFormat, typer.Option("--format", "-f", help="output format")] = TextFormat.table,
+         out: OutFileOpt = None) -> None:
+    """What changed between two plans, per strategy, category, node and line item: price vs load vs topology."""
+    data = diff_plans(read_plan(old), read_plan(new))
+    if format is TextFormat.json:
+        text = to_json(data)
+    elif format is TextFormat.markdown:
+        text = diff_markdown(data)
+    else:
+        text = render_rich(diff_rich(data))
+    write_output(text, out)
+
+
+def _check_number(name: str, value: float | None, positive: bool) -> None:
+    if value is None:
+        return
+    if value != value or value in (float("inf"), float("-inf")):
+        raise PlannerError(f"{name} {value}: expected a finite number")
+    if positive and value <= 0:
+        raise PlannerError(f"{name} {value:g}: expected a positive number")
+
+
+@app.command()
+@handles_errors
+def check(workload: WorkloadArg = None,
+          baseline: Annotated[Optional[Path], typer.Option(
+              "--baseline", "-b", help="baseline plan JSON to compare with (e.g. the main branch's plan)")] = None,
+          max_increase: Annotated[Optional[float], typer.Option(
+              "--max-increase", help="fail when the monthly cost rises by more than PCT percent",
+              metavar="PCT")] = None,
+          max_increase_usd: Annotated[Optional[float], typer.Option(
+              "--max-increase-usd", help="fail when the monthly cost rises by more than N USD", metavar="N")] = None,
+          max_cost_per_1k_mau: Annotated[Optional[float], typer.Option(
+              "--max-cost-per-1k-mau", help="fail when the monthly cost per 1,000 MAU exceeds X USD",
+              metavar="X")] = None,
+          budget: Annotated[Optional[float], typer.Option(
+              "--budget", help="fail when the monthly cost exceeds N USD", metavar="N")] = None,
+          strategy: Annotated[Optional[str], typer.Option(
+              "--strategy", "-s", help="strategy to gate (default: the baseline's cheapest feasible strategy)")]
+          = None,
+          set_: SetOpt = None, pricing: PricingOpt = None, profile: ProfileOpt = None, solver: SolverOpt = "highs",
+          format: Annotated[CheckFormat, typer.Option("--format", "-f", help="output format")] = CheckFormat.table,
+          out: OutFileOpt = None,
+          save_plan: Annotated[Optional[Path], typer.Option(
+              "--save-plan", help="also write the new plan JSON to FILE (a baseline for later checks)")] = None
+          ) -> None:
+    """Gate a workload's cost against a baseline plan: exit 0 pass, 1 a gate failed, 2 usage or input error."""
+    if baseline is None:
+        raise PlannerError("--baseline FILE is required (a plan JSON from `implan plan --format json --out FILE`)")
+    _check_number("--max-increase", max_increase, positive=False)
+    _check_number("--max-increase-usd", max_increase_usd, positive=False)
+    _check_number("--max-cost-per-1k-mau", max_cost_per_1k_mau, positive=True)
+    _check_number("--budget", budget, positive=True)
+    base = read_plan(baseline)
+    names = [s["name"] for s in base["strategies"]]
+    if strategy is None:
+        strategy = default_strategy(base, str(baseline))
+    elif strategy not in names:
+        raise PlannerError(f"--strategy {strategy}: not in the baseline {baseline} (it has: {', '.join(names)})")
+    current = solve(workload, set_, pricing, profile, None, solver)
+    result = evaluate(base, current, strategy, Gates(max_increase, max_increase_usd, max_cost_per_1k_mau, budget))
+    if save_plan is not None:
+        write_output(to_json(current), save_plan)
+    if format is CheckFormat.json:
+        write_output(to_json(result), out)
+    elif format is CheckFormat.table:
+        write_output(render_rich(check_rich(result)), out)
+    else:
+        flavor = format.value
+        text = check_markdown(result, flavor)
+        if flavor == "github":
+            notes = github_annotations(result)
+            if out is None:
+                text = notes + text
+            else:
+                sys.stdout.write(notes)  # workflow commands on stdout, the comment body in the file
+        write_output(text, out)
+    if not result["passed"]:
+        for line in failure_lines(result):
+            stderr_line(f"implan: {line}")
+        raise typer.Exit(1)

@@ -1,0 +1,121 @@
+"""`implan sweep` and `implan claims`: real solves across MAU sizes (break-even points, where cost claims hold)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from planner.capacity import load_profile
+from planner.catalog.loader import load_catalog
+from planner.cli.common import (OutFileOpt, PricingOpt, ProfileOpt, SetOpt, SolverOpt, TextFormat, WorkloadArg, app,
+                                check_solver, check_strategies, handles_errors, render_rich, write_output)
+from planner.claims import claims_markdown, claims_rich, parse_claims, run_claims
+from planner.report import to_json
+from planner.sweep import Sweeper, log_grid, parse_range, run_sweep, sweep_csv, sweep_rich
+
+
+class SweepFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+@app.command()
+@handles_errors
+def sweep(workload: WorkloadArg = None,
+          mau: Annotated[str, typer.Option("--mau", help="MAU range LOW..HIGH, e.g. 10k..100M")] = "10k..100M",
+          steps: Annotated[int, typer.Option("--steps", help="log-spaced grid points, both ends included")] = 9,
+          strategy: Annotated[Optional[list[str]], typer.Option(
+              "--strategy", "-s", help="public, private or hybrid (default: the workload's strategies)")] = None,
+          tolerance: Annotated[float, typer.Option(
+              "--tolerance", help="bisect each break-even until HIGH/LOW - 1 <= this")] = 0.01,
+          set_: SetOpt = None, pricing: PricingOpt = None, profile: ProfileOpt = None, solver: SolverOpt = "highs",
+          format: Annotated[SweepFormat, typer.Option("--format", "-f", help="output format")] = SweepFormat.table,
+          out: OutFileOpt = None) -> None:
+    """Cost per strategy and of the cheapest SaaS across MAU sizes, with break-even points (real solves)."""
+    data = run_sweep_with_progress(workload, set_, pricing, profile, strategy, solver, mau, steps, tolerance,
+                                   progress=format is not SweepFormat.json)
+    if format is SweepFormat.json:
+        text = to_json(data)
+    elif format is SweepFormat.csv:
+        text = sweep_csv(data)
+    else:
+        text = render_rich(sweep_rich(data))
+    write_output(text, out)
+
+
+@app.command()
+@handles_errors
+def claims(workload: WorkloadArg = None,
+           mau: Annotated[str, typer.Option("--mau", help="MAU range LOW..HIGH, e.g. 10k..100M")] = "10k..100M",
+           steps: Annotated[int, typer.Option("--steps", help="log-spaced grid points, both ends included")] = 7,
+           claim: Annotated[Optional[list[str]], typer.Option(
+               "--claim", help="STRATEGY=RATIO, e.g. public=8 (repeatable; default: public=8 and private=100)")] = None,
+           set_: SetOpt = None, pricing: PricingOpt = None, profile: ProfileOpt = None, solver: SolverOpt = "highs",
+           format: Annotated[TextFormat, typer.Option("--format", "-f", help="output format")] = TextFormat.table,
+           out: OutFileOpt = None) -> None:
+    """Where the published cost claims hold: MAU intervals for the median priced SaaS offer and for each offer."""
+    wanted = parse_claims(claim)
+    lo, hi = parse_range(mau)
+    grid = log_grid(lo, hi, steps)
+    check_solver(solver)
+    err = Console(stderr=True)
+
+    def on_point(m: int) -> None:
+        if err.is_terminal and format is not TextFormat.json:
+            err.print(f"claims: solving {m:,} MAU", style="dim")
+
+    data = run_claims(workload, list(set_ or []), load_profile(profile), load_catalog(pricing), solver, grid, wanted,
+                      on_point)
+    if format is TextFormat.json:
+        text = to_json(data)
+    elif format is TextFormat.markdown:
+        text = claims_markdown(data)
+    else:
+        text = render_rich(claims_rich(data))
+    write_output(text, out)
+
+
+def run_sweep_with_progress(workload, overrides, pricing, profile, strategies, solver, mau_range: str, steps: int,
+                            tolerance: float, progress: bool) -> dict:
+    """Validate everything, then sweep with a rich progress bar on stderr when it is a terminal."""
+    lo, hi = parse_range(mau_range)
+    grid = log_grid(lo, hi, steps)
+    check_strategies(strategies)
+    check_solver(solver)
+    prof, catalog = load_profile(profile), load_catalog(pricing)
+    bar = None
+    err = Console(stderr=True)
+    if progress and err.is_terminal:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                       console=err, transient=True)
+    state: dict = {}
+
+    def on_solve(m: int, todo: list[str]) -> None:
+        if bar is None:
+            return
+        if "bisect" in state:
+            bar.update(state["bisect"], advance=1, description=f"break-even: solving {m:,} MAU")
+        else:
+            if state.get("last") is not None:
+                bar.advance(state["grid"])
+            state["last"] = m
+            bar.update(state["grid"], description=f"sweep: solving {m:,} MAU ({', '.join(todo)})")
+
+    def on_grid_done() -> None:
+        if bar is not None:
+            bar.update(state["grid"], completed=len(grid), description="sweep: grid solved")
+            state["bisect"] = bar.add_task("break-even bisection", total=None)
+
+    sweeper = Sweeper(workload, overrides or [], prof, catalog, solver, on_solve)
+    names = list(strategies or sweeper.base.strategies)
+    if bar is None:
+        return run_sweep(sweeper, lo, hi, steps, names, tolerance, on_grid_done)
+    with bar:
+        state["grid"] = bar.add_task("sweep", total=len(grid))
+        return run_sweep(sweeper, lo, hi, steps, names, tolerance, on_grid_done)
