@@ -123,8 +123,8 @@ class Strategy(Contract):
     cost_per_1k_dau_usd: Optional[Figure] = Field(None, description="USD a month per 1,000 daily active users")
     location: Text = Field(None, description="where the plan runs, in words")
     pooling: Text = Field(None, description="pooled or dedicated: the variant kept")
-    placement: Text = Field(None, description="hybrid only: burst, media-on-own-servers or "
-                                                        "media-in-cloud")
+    placement: Text = Field(None, description="hybrid only: burst, or the tiers in the cloud (e.g. "
+                                                        "gateway+cache-in-cloud, media-on-own-servers)")
     pooling_alternatives: dict[str, Optional[Money]] = Field(
         None, description="every variant tried and its cost (null: not feasible), USD a month")
     breakdown: dict[str, Money] = Field({}, description="cost by category, USD a month; sums to monthly_cost_usd")
