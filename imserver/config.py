@@ -24,7 +24,7 @@ class Config:
     data_dir: str = "imserver-data"        # SQLite file, dev secret, local media
     database_url: str = ""                 # "" → sqlite:///<data_dir>/imserver.db; or postgresql://...
     redis_url: str = ""                    # "" → single node (local fan-out only)
-    redis_sentinels: list = field(default_factory=list)   # ["host:port", ...] → the master the Sentinels name
+    redis_sentinels: list = field(default_factory=list)   # ["host:port" or "[v6]:port", ...] → the master they name
     redis_sentinel_master: str = ""        # the Sentinels' name for the Redis master (with redis_sentinels)
     jwt_secret: str = ""                   # "" → dev secret generated once in <data_dir>/dev-secret
     token_leeway_s: int = 30

@@ -10,7 +10,7 @@ def open_fanout(redis_url: str, node_id: str, deliver_local, on_reconnect=None, 
     """sentinels: "host:port" strings of Redis Sentinels that name the master (see RedisFanout)."""
     if redis_url:
         from .redis import RedisFanout
-        pairs = [(h, int(p)) for h, _, p in (a.rpartition(":") for a in sentinels)]
+        pairs = [(h.strip("[]"), int(p)) for h, _, p in (a.rpartition(":") for a in sentinels)]  # [v6]:port
         return RedisFanout(redis_url, node_id, deliver_local, on_reconnect=on_reconnect, metrics=metrics,
                            sentinels=pairs, sentinel_master=sentinel_master)
     from .local import LocalFanout

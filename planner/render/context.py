@@ -71,7 +71,7 @@ def _check_node(i: int, node: dict) -> None:
     if not isinstance(node["count"], int) or node["count"] < 0:
         raise PlannerError(f"plan: nodes[{i}].count: expected an integer >= 0, got {node['count']!r}")
     for tier in str(node["tier"]).split("+"):
-        if tier not in ROLE_OF_TIER:
+        if tier not in ROLE_OF_TIER and node["tier"] != WITNESS_TIER:
             raise PlannerError(f"plan: nodes[{i}].tier: unknown tier {tier!r} "
                                f"(expected {', '.join(ROLE_OF_TIER)} joined with '+')")
 
@@ -90,9 +90,9 @@ def build_groups(entry: dict) -> list[dict]:
     """Node rows → deployment groups (one per tier string and provider), in a stable order."""
     groups: OrderedDict[tuple, dict] = OrderedDict()
     for i, node in enumerate(entry["nodes"]):
-        if node.get("tier") == WITNESS_TIER:
-            continue  # the plan's quorum witness VM: not rendered until the bundle automates database failover
         _check_node(i, node)
+        if node["tier"] == WITNESS_TIER:
+            continue  # the quorum witness VM is not a tier group (see witness_of)
         owned = node["purchase"] == "owned"
         key = (node["tier"], node["provider"], node["region"], owned)
         g = groups.get(key)
@@ -137,6 +137,26 @@ def build_groups(entry: dict) -> list[dict]:
         g["primary_type"], g["vcpu"], g["memory_gib"] = first["type"], first["vcpu"], first["memory_gib"]
         out.append(g)
     return out
+
+
+def witness_of(entry: dict) -> dict | None:
+    """The plan's quorum witness (a small cloud VM when own servers spread over two cabinets), or None.
+
+    It runs the third Redis Sentinel: with a Redis host in each cabinet, losing a cabinet leaves two of three
+    votes, enough to promote the surviving replica. A row is checked like every node row; more than one
+    witness row is refused (the planner prices exactly one)."""
+    rows = [n for n in entry["nodes"] if n.get("tier") == WITNESS_TIER and n.get("count")]
+    if not rows:
+        return None
+    if len(rows) > 1 or rows[0]["count"] != 1:
+        raise PlannerError(f"plan: expected one quorum witness VM, got {sum(n['count'] for n in rows)}")
+    n = rows[0]
+    arch = {"aws": aws_arch, "gcp": gcp_arch}.get(n["provider"], lambda _t: "x86_64")(n["type"])
+    return {"provider": n["provider"], "region": n["region"], "type": n["type"], "arch": arch,
+            "vcpu": n["vcpu"], "memory_gib": n["memory_gib"], "purchase": n["purchase"],
+            "monthly_cost_usd": n.get("monthly_cost_usd", 0.0), "terraform": n["provider"] in TERRAFORM_PROVIDERS,
+            "disk_type": gcp_disk_type(n["type"]) if n["provider"] == "gcp" else "",
+            "location": HETZNER_LOCATIONS.get(n["region"], [n["region"]])[0]}
 
 
 def _aws_group(g: dict) -> dict:
@@ -239,8 +259,9 @@ def _media_backend(groups: list[dict]) -> str:
     return "gcs" if cloud[0] == "gcp" else "s3"
 
 
-def bom_rows(entry: dict, groups: list[dict]) -> list[dict]:
-    """Bill of materials: every node row (instances and servers), then the plan's other cost lines."""
+def bom_rows(entry: dict, groups: list[dict], witness: dict | None = None) -> list[dict]:
+    """Bill of materials: every node row (instances and servers, the quorum witness), then the plan's other
+    cost lines."""
     rows = []
     for g in groups:
         for r in g["rows"]:
@@ -249,6 +270,11 @@ def bom_rows(entry: dict, groups: list[dict]) -> list[dict]:
                          "quantity": r["count"], "unit": "servers" if r["purchase"] == "owned" else "instances",
                          "purchase": r["purchase"], "vcpu": r["vcpu"], "memory_gib": r["memory_gib"],
                          "monthly_cost_usd": r["monthly_cost_usd"]})
+    if witness:
+        rows.append({"kind": "instance", "site": "cloud", "provider": witness["provider"], "region": witness["region"],
+                     "tier": WITNESS_TIER, "item": witness["type"], "quantity": 1, "unit": "instances",
+                     "purchase": witness["purchase"], "vcpu": witness["vcpu"], "memory_gib": witness["memory_gib"],
+                     "monthly_cost_usd": witness["monthly_cost_usd"]})
     for line in entry.get("lines", []):
         if line.get("category") == "compute" or str(line.get("item", "")).endswith("amortized over 5 years"):
             continue   # already listed as node rows above
@@ -269,6 +295,7 @@ def build_context(plan: dict, strategy: str, *, wheel_name: str | None = None) -
     """Everything the templates need, derived from the plan dict only (plus the carried wheel's file name)."""
     entry = select_strategy(plan, strategy)
     groups = build_groups(entry)
+    witness = witness_of(entry)
     workload = plan.get("workload", {})
     resolved = workload.get("resolved", {}) or {}
     retention = resolved.get("retention", {}) or {}
@@ -310,10 +337,11 @@ def build_context(plan: dict, strategy: str, *, wheel_name: str | None = None) -
         "hetzner": _hetzner(hetzner) if hetzner else None,
         "manual_cloud": manual_cloud,
         "private_groups": private,
-        "has_terraform": bool(aws or gcp or hetzner),
+        "has_terraform": bool(aws or gcp or hetzner or (witness and witness["terraform"])),
         "has_lb_tier": has_lb_tier,
         "media_backend": _media_backend(groups),
         "retention_days": retention.get("message_days", 0) or 0,
         "wheel_name": wheel_name or "",
-        "bom": bom_rows(entry, groups),
+        "witness": witness,
+        "bom": bom_rows(entry, groups, witness),
     }
