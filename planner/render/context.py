@@ -249,6 +249,31 @@ def _hetzner(groups: list[dict]) -> dict:
             "locations": HETZNER_LOCATIONS.get(region_of(groups), [region_of(groups)])}
 
 
+def backup_target(entry: dict, groups: list[dict]) -> dict:
+    """Where pgBackRest puts the database's WAL and base backups: the object store the plan prices the database
+    backup copy on (its line, with quantity, price and source, when the plan has one).
+
+    Database on a cloud: that cloud's object storage (S3 on AWS, Cloud Storage on GCP, Hetzner Object Storage);
+    on own servers: the site's off-site backup target (an S3-compatible store such as Backblaze B2)."""
+    line = next((ln for ln in entry.get("lines", []) if "backup copy" in str(ln.get("item", ""))
+                 and "database" in str(ln.get("item", ""))), None)
+    db = next((g for g in groups if "postgresql" in g["roles"]), None)
+    provider = db["provider"] if db and db["site"] == "cloud" else ""
+    repo = {"aws": {"type": "s3", "endpoint": f"s3.{db['region']}.amazonaws.com" if db else "",
+                    "region": db["region"] if db else "", "key_type": "auto"},
+            "gcp": {"type": "gcs", "endpoint": "", "region": "", "key_type": "auto"},
+            "hetzner": {"type": "s3", "endpoint": f"{HETZNER_LOCATIONS.get(db['region'], ['fsn1'])[0]}"
+                        ".your-objectstorage.com" if db else "",
+                        "region": HETZNER_LOCATIONS.get(db["region"], ["fsn1"])[0] if db else "",
+                        "key_type": "shared"}}.get(provider, {"type": "s3", "endpoint": "", "region": "",
+                                                              "key_type": "shared"})
+    priced = None
+    if line:
+        priced = {k: line.get(k) for k in ("item", "quantity", "unit", "usd_per_unit", "monthly_cost_usd", "catalog",
+                                           "source", "url", "as_of")}
+    return dict(repo, provider=provider or "own servers", priced=priced)
+
+
 def _media_backend(groups: list[dict]) -> str:
     """minio on own storage servers; otherwise the cloud's object storage (S3 API; GCS is separate)."""
     if any("minio" in g["roles"] for g in groups):
@@ -343,5 +368,6 @@ def build_context(plan: dict, strategy: str, *, wheel_name: str | None = None) -
         "retention_days": retention.get("message_days", 0) or 0,
         "wheel_name": wheel_name or "",
         "witness": witness,
+        "backup": backup_target(entry, groups) if "postgresql" in roles_present else None,
         "bom": bom_rows(entry, groups, witness),
     }
