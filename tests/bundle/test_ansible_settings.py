@@ -25,7 +25,7 @@ PLAYBOOK = """---
   hosts: "{{ target }}"
   gather_facts: false
   vars_files: [roles/postgresql/defaults/main.yml, roles/redis/defaults/main.yml, roles/imserver/defaults/main.yml,
-               roles/haproxy/defaults/main.yml]
+               roles/haproxy/defaults/main.yml, roles/prometheus/defaults/main.yml]
   tasks:
     - name: Render
       ansible.builtin.template:
@@ -58,7 +58,8 @@ def _render(ansible_dir: Path, tmp_path: Path, target: str, templates: list[str]
                          "children": {"implan_postgresql": {"hosts": hosts("pg", 12, 1)},
                                       "implan_imserver": {"hosts": hosts("im", 65, 2)},
                                       "implan_redis": {"hosts": hosts("rd", 2, 3)},
-                                      "implan_sentinel": {"hosts": hosts("wt", 1 if witness else 0, 4)}}}}
+                                      "implan_sentinel": {"hosts": hosts("wt", 1 if witness else 0, 4)},
+                                      "implan_prometheus": {"hosts": hosts("mon", 1, 5)}}}}
     (tmp_path / "inv.yml").write_text(yaml.safe_dump(inventory))
     (tmp_path / "vars.json").write_text(json.dumps({"target": target, "templates": templates,
                                                     "out_dir": str(tmp_path), "implan_secrets_dir":

@@ -80,11 +80,19 @@ def _info(conf: Path) -> dict:
 def _scheduled(root: Path, kind: str) -> list[str]:
     """The command the rendered schedule runs for `kind` backups (cron.d: minute hour dom month dow user cmd)."""
     for line in (root / "etc" / "cron.d" / "implan-pgbackrest").read_text().splitlines():
-        fields = line.split()
-        if len(fields) > 7 and not line.startswith("#") and f"--type={kind}" in fields[6:]:
+        fields = line.split(None, 6)
+        if len(fields) == 7 and not line.startswith("#") and f"--type={kind} " in fields[6]:
             assert fields[5] == "postgres"
-            return fields[6:]
+            return ["/bin/sh", "-c", fields[6]]
     raise AssertionError(f"no {kind} backup in the schedule")
+
+
+def _last_success(root: Path, kind: str) -> float:
+    """The backup job's report to the node exporter's textfile collector (the BackupTooOld alert reads it)."""
+    text = (root / "var" / "lib" / "implan" / "node-exporter" / f"implan_pgbackrest_{kind}.prom").read_text()
+    m = re.fullmatch(r'implan_pgbackrest_last_success_timestamp_seconds\{type="%s"\} (\d+)\n' % kind, text)
+    assert m, text
+    return float(m.group(1))
 
 
 def test_the_role_archives_wal_and_takes_a_first_full_backup(primary):
@@ -97,6 +105,7 @@ def test_the_role_archives_wal_and_takes_a_first_full_backup(primary):
     assert info["status"]["code"] == 0
     assert [b["type"] for b in info["backup"]] == ["full"]
     assert info["archive"][0]["min"]
+    assert abs(_last_success(primary["root"], "full") - time.time()) < 600
 
 
 def test_second_run_changes_nothing(primary):
@@ -115,6 +124,7 @@ def test_point_in_time_restore_into_a_fresh_data_directory(primary):
     sql("CREATE TABLE probe (n int PRIMARY KEY, at timestamptz DEFAULT clock_timestamp())")
     sql("INSERT INTO probe (n) SELECT generate_series(1, 100)")
     _as_postgres(_scheduled(root, "diff"))                                 # the schedule's differential backup
+    assert abs(_last_success(root, "diff") - time.time()) < 600
     sql("INSERT INTO probe (n) SELECT generate_series(101, 150)")         # only in WAL after the diff backup
     time.sleep(1.1)
     target = sql("SELECT clock_timestamp()")
