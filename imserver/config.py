@@ -24,6 +24,8 @@ class Config:
     data_dir: str = "imserver-data"        # SQLite file, dev secret, local media
     database_url: str = ""                 # "" → sqlite:///<data_dir>/imserver.db; or postgresql://...
     redis_url: str = ""                    # "" → single node (local fan-out only)
+    redis_sentinels: list = field(default_factory=list)   # ["host:port" or "[v6]:port", ...] → the master they name
+    redis_sentinel_master: str = ""        # the Sentinels' name for the Redis master (with redis_sentinels)
     jwt_secret: str = ""                   # "" → dev secret generated once in <data_dir>/dev-secret
     token_leeway_s: int = 30
     origins: list = field(default_factory=list)   # [] → any Origin (and none)
@@ -98,6 +100,14 @@ class Config:
             raise bad("database_url", "sqlite:///PATH or postgresql://...")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise bad("redis_url", "redis://HOST:PORT/DB")
+        if self.redis_sentinels:
+            if not self.redis_url.startswith(("redis://", "rediss://")) or not self.redis_sentinel_master:
+                raise ConfigError("config fields redis_sentinels, redis_sentinel_master and redis_url: with "
+                                  "Sentinels set the master's name and a redis:// URL (its password and database)")
+            for addr in self.redis_sentinels:
+                host, _, port = addr.rpartition(":")
+                if not host or not port.isdigit() or not 0 < int(port) <= 65535:
+                    raise ConfigError(f"config field redis_sentinels: expected HOST:PORT entries, got {addr!r}")
         if bool(self.tls_cert_file) != bool(self.tls_key_file):
             raise ConfigError("config fields tls_cert_file and tls_key_file: set both or neither")
         if self.media_backend not in ("local", "s3", "none"):

@@ -93,7 +93,8 @@ class Node:
                                 commit_delay_s=cfg.group_commit_delay_ms / 1000)
         self.store.on_commit = self._on_commit
         self.fanout = open_fanout(cfg.redis_url, self.node_id, self.deliver_local,
-                                  on_reconnect=self._on_fanout_reconnect, metrics=self.metrics)
+                                  on_reconnect=self._on_fanout_reconnect, metrics=self.metrics,
+                                  sentinels=cfg.redis_sentinels, sentinel_master=cfg.redis_sentinel_master)
         self.media = open_media(cfg, self.secret)
         self.local: dict[str, set[ServerConnection]] = {}
         self.sessions: set[Session] = set()

@@ -6,6 +6,10 @@ frame once per recipient user channel (pipelined, one round trip per batch).  A 
 ignores its own echo.  If Redis goes away, publishes are dropped (counted) and the
 subscriber reconnects with backoff, re-subscribes every local user and calls ``on_reconnect``
 (the server then tells its clients to ``resync``): sync by cursor fills the gap.
+
+With Redis Sentinels (``sentinels``: ``(host, port)`` pairs, ``sentinel_master``: the monitored name) every
+connection asks the Sentinels for the current master, so after a failover the reconnect lands on the promoted
+replica; the URL then supplies only the password and database.
 """
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ import asyncio
 import logging
 
 import redis.asyncio as aioredis
+from redis.asyncio.connection import parse_url
+from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import RedisError
 
 log = logging.getLogger("imserver.fanout")
@@ -22,8 +28,16 @@ MAX_OUTBOX = 200_000
 
 
 class RedisFanout:
-    def __init__(self, url: str, node_id: str, deliver_local, on_reconnect=None, metrics=None):
+    def __init__(self, url: str, node_id: str, deliver_local, on_reconnect=None, metrics=None,
+                 sentinels=(), sentinel_master: str = ""):
         self.url = url
+        self._sentinel = None
+        self._sentinel_master = sentinel_master
+        if sentinels:
+            parts = parse_url(url)
+            auth = {k: v for k, v in parts.items() if k in ("username", "password")}
+            self._sentinel = Sentinel(list(sentinels), sentinel_kwargs=dict(auth, socket_connect_timeout=2),
+                                      db=parts.get("db", 0), **auth)
         self.node_id = node_id
         self.deliver_local = deliver_local
         self.on_reconnect = on_reconnect
@@ -39,8 +53,14 @@ class RedisFanout:
         self._prefix_len = len(PREFIX)
         self._node_prefix = node_id + "\n"
 
+    def _client(self, **timeouts):
+        """A client of the current master: the URL's server, or the one the Sentinels name."""
+        if self._sentinel is not None:
+            return self._sentinel.master_for(self._sentinel_master, **timeouts)
+        return aioredis.from_url(self.url, **timeouts)
+
     async def start(self) -> None:
-        self._pub = aioredis.from_url(self.url, socket_connect_timeout=2, socket_timeout=5)
+        self._pub = self._client(socket_connect_timeout=2, socket_timeout=5)
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._subscriber(), name="imserver-redis-sub"),
                        loop.create_task(self._publisher(), name="imserver-redis-pub")]
@@ -121,7 +141,7 @@ class RedisFanout:
         while not self._closing:
             client = None
             try:
-                client = aioredis.from_url(self.url, socket_connect_timeout=2)
+                client = self._client(socket_connect_timeout=2)
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
                 await pubsub.subscribe("imserver:node:" + self.node_id)
                 users = list(self.users)

@@ -36,6 +36,8 @@ def _sections(ctx: dict) -> list[tuple[str, str]]:
         out.append(("terraform/gcp", "terraform/gcp"))
     if ctx["hetzner"]:
         out.append(("terraform/hetzner", "terraform/hetzner"))
+    if ctx["witness"] and ctx["witness"]["terraform"]:
+        out.append(("terraform/witness", "terraform/witness"))
     if ctx["has_terraform"]:
         out.append(("terraform/common", "terraform"))
     out.append(("ansible", "ansible"))

@@ -72,7 +72,7 @@ def build_groups(entry: dict) -> list[dict]:
     groups: OrderedDict[tuple, dict] = OrderedDict()
     for node in entry["nodes"]:
         if node.get("tier") == WITNESS_TIER:
-            continue  # the plan's quorum witness VM: not rendered until the bundle automates database failover
+            continue  # the quorum witness VM is not a tier group (see witness_of)
         owned = node["purchase"] == "owned"
         key = (node["tier"], node["provider"], node["region"], owned)
         g = groups.get(key)
@@ -117,6 +117,26 @@ def build_groups(entry: dict) -> list[dict]:
         g["primary_type"], g["vcpu"], g["memory_gib"] = first["type"], first["vcpu"], first["memory_gib"]
         out.append(g)
     return out
+
+
+def witness_of(entry: dict) -> dict | None:
+    """The plan's quorum witness (a small cloud VM when own servers spread over two cabinets), or None.
+
+    It runs the third Redis Sentinel: with a Redis host in each cabinet, losing a cabinet leaves two of three
+    votes, enough to promote the surviving replica. A row is checked like every node row; more than one
+    witness row is refused (the planner prices exactly one)."""
+    rows = [n for n in entry["nodes"] if n.get("tier") == WITNESS_TIER and n.get("count")]
+    if not rows:
+        return None
+    if len(rows) > 1 or rows[0]["count"] != 1:
+        raise PlannerError(f"plan: expected one quorum witness VM, got {sum(n['count'] for n in rows)}")
+    n = rows[0]
+    arch = {"aws": aws_arch, "gcp": gcp_arch}.get(n["provider"], lambda _t: "x86_64")(n["type"])
+    return {"provider": n["provider"], "region": n["region"], "type": n["type"], "arch": arch,
+            "vcpu": n["vcpu"], "memory_gib": n["memory_gib"], "purchase": n["purchase"],
+            "monthly_cost_usd": n.get("monthly_cost_usd", 0.0), "terraform": n["provider"] in TERRAFORM_PROVIDERS,
+            "disk_type": gcp_disk_type(n["type"]) if n["provider"] == "gcp" else "",
+            "location": HETZNER_LOCATIONS.get(n["region"], [n["region"]])[0]}
 
 
 def _aws_group(g: dict) -> dict:
@@ -209,6 +229,31 @@ def _hetzner(groups: list[dict]) -> dict:
             "locations": HETZNER_LOCATIONS.get(region_of(groups), [region_of(groups)])}
 
 
+def backup_target(entry: dict, groups: list[dict]) -> dict:
+    """Where pgBackRest puts the database's WAL and base backups: the object store the plan prices the database
+    backup copy on (its line, with quantity, price and source, when the plan has one).
+
+    Database on a cloud: that cloud's object storage (S3 on AWS, Cloud Storage on GCP, Hetzner Object Storage);
+    on own servers: the site's off-site backup target (an S3-compatible store such as Backblaze B2)."""
+    line = next((ln for ln in entry.get("lines", []) if "backup copy" in str(ln.get("item", ""))
+                 and "database" in str(ln.get("item", ""))), None)
+    db = next((g for g in groups if "postgresql" in g["roles"]), None)
+    provider = db["provider"] if db and db["site"] == "cloud" else ""
+    repo = {"aws": {"type": "s3", "endpoint": f"s3.{db['region']}.amazonaws.com" if db else "",
+                    "region": db["region"] if db else "", "key_type": "auto"},
+            "gcp": {"type": "gcs", "endpoint": "", "region": "", "key_type": "auto"},
+            "hetzner": {"type": "s3", "endpoint": f"{HETZNER_LOCATIONS.get(db['region'], ['fsn1'])[0]}"
+                        ".your-objectstorage.com" if db else "",
+                        "region": HETZNER_LOCATIONS.get(db["region"], ["fsn1"])[0] if db else "",
+                        "key_type": "shared"}}.get(provider, {"type": "s3", "endpoint": "", "region": "",
+                                                              "key_type": "shared"})
+    priced = None
+    if line:
+        priced = {k: line.get(k) for k in ("item", "quantity", "unit", "usd_per_unit", "monthly_cost_usd", "catalog",
+                                           "source", "url", "as_of")}
+    return dict(repo, provider=provider or "own servers", priced=priced)
+
+
 def _media_backend(groups: list[dict]) -> str:
     """minio on own storage servers; otherwise the cloud's object storage (S3 API; GCS is separate)."""
     if any("minio" in g["roles"] for g in groups):
@@ -219,8 +264,9 @@ def _media_backend(groups: list[dict]) -> str:
     return "gcs" if cloud[0] == "gcp" else "s3"
 
 
-def bom_rows(entry: dict, groups: list[dict]) -> list[dict]:
-    """Bill of materials: every node row (instances and servers), then the plan's other cost lines."""
+def bom_rows(entry: dict, groups: list[dict], witness: dict | None = None) -> list[dict]:
+    """Bill of materials: every node row (instances and servers, the quorum witness), then the plan's other
+    cost lines."""
     rows = []
     for g in groups:
         for r in g["rows"]:
@@ -229,6 +275,11 @@ def bom_rows(entry: dict, groups: list[dict]) -> list[dict]:
                          "quantity": r["count"], "unit": "servers" if r["purchase"] == "owned" else "instances",
                          "purchase": r["purchase"], "vcpu": r["vcpu"], "memory_gib": r["memory_gib"],
                          "monthly_cost_usd": r["monthly_cost_usd"]})
+    if witness:
+        rows.append({"kind": "instance", "site": "cloud", "provider": witness["provider"], "region": witness["region"],
+                     "tier": WITNESS_TIER, "item": witness["type"], "quantity": 1, "unit": "instances",
+                     "purchase": witness["purchase"], "vcpu": witness["vcpu"], "memory_gib": witness["memory_gib"],
+                     "monthly_cost_usd": witness["monthly_cost_usd"]})
     for line in entry.get("lines", []):
         if line.get("category") == "compute" or str(line.get("item", "")).endswith("amortized over 5 years"):
             continue   # already listed as node rows above
@@ -249,6 +300,7 @@ def build_context(plan: dict, strategy: str, *, wheel_name: str | None = None) -
     """Everything the templates need, derived from the plan dict only (plus the carried wheel's file name)."""
     entry = select_strategy(plan, strategy)
     groups = build_groups(entry)
+    witness = witness_of(entry)
     workload = plan.get("workload", {})
     resolved = workload.get("resolved", {}) or {}
     retention = resolved.get("retention", {}) or {}
@@ -290,10 +342,12 @@ def build_context(plan: dict, strategy: str, *, wheel_name: str | None = None) -
         "hetzner": _hetzner(hetzner) if hetzner else None,
         "manual_cloud": manual_cloud,
         "private_groups": private,
-        "has_terraform": bool(aws or gcp or hetzner),
+        "has_terraform": bool(aws or gcp or hetzner or (witness and witness["terraform"])),
         "has_lb_tier": has_lb_tier,
         "media_backend": _media_backend(groups),
         "retention_days": retention.get("message_days", 0) or 0,
         "wheel_name": wheel_name or "",
-        "bom": bom_rows(entry, groups),
+        "witness": witness,
+        "backup": backup_target(entry, groups) if "postgresql" in roles_present else None,
+        "bom": bom_rows(entry, groups, witness),
     }

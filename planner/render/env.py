@@ -21,6 +21,9 @@ CHECKOV_SKIPS = {
     "CKV_AWS_18": "the access-log bucket is the logging target itself (logging it would recurse)",
     "CKV_AWS_145": "load balancer access-log delivery supports only SSE-S3 (AES256) on the target bucket, not KMS",
     "CKV2_AWS_28": "a Network Load Balancer passes TLS WebSocket traffic and cannot carry a WAF web ACL",
+    "CKV2_AWS_11": "the quorum witness's own VPC carries only Sentinel votes and SSH; VPC flow logs (CloudWatch "
+                   "log group, KMS key, IAM role) would cost more than the witness VM the plan prices",
+    "CKV2_AWS_41": "the quorum witness calls no AWS API (it runs Redis Sentinel only): no instance role to attach",
     "CKV_GCP_38": "boot disks use Google-managed encryption at rest; customer-supplied keys (CSEK) would have to be "
                   "supplied on every VM start by the operator, which an autoscaled managed instance group cannot do",
     "CKV_GCP_62": "the access-log bucket is the logging target itself (logging it would recurse)",

@@ -24,7 +24,8 @@ PLAYBOOK = """---
 - name: Render role templates for one host
   hosts: "{{ target }}"
   gather_facts: false
-  vars_files: [roles/postgresql/defaults/main.yml, roles/redis/defaults/main.yml, roles/imserver/defaults/main.yml]
+  vars_files: [roles/postgresql/defaults/main.yml, roles/redis/defaults/main.yml, roles/imserver/defaults/main.yml,
+               roles/haproxy/defaults/main.yml, roles/prometheus/defaults/main.yml]
   tasks:
     - name: Render
       ansible.builtin.template:
@@ -45,8 +46,10 @@ def ansible_dir(tmp_path_factory):
     return out / "ansible"
 
 
-def _render(ansible_dir: Path, tmp_path: Path, target: str, templates: list[str], **extra) -> dict[str, str]:
+def _render(ansible_dir: Path, tmp_path: Path, target: str, templates: list[str], witness: bool = False,
+            **extra) -> dict[str, str]:
     require_tool(shutil.which("ansible-playbook"), "ansible-playbook")
+    tmp_path.mkdir(parents=True, exist_ok=True)
 
     def hosts(prefix, n, first_ip):
         return {f"{prefix}-{i:02d}": {"implan_address": f"10.0.{first_ip}.{i}"} for i in range(1, n + 1)}
@@ -54,7 +57,9 @@ def _render(ansible_dir: Path, tmp_path: Path, target: str, templates: list[str]
     inventory = {"all": {"vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable},
                          "children": {"implan_postgresql": {"hosts": hosts("pg", 12, 1)},
                                       "implan_imserver": {"hosts": hosts("im", 65, 2)},
-                                      "implan_redis": {"hosts": hosts("rd", 2, 3)}}}}
+                                      "implan_redis": {"hosts": hosts("rd", 2, 3)},
+                                      "implan_sentinel": {"hosts": hosts("wt", 1 if witness else 0, 4)},
+                                      "implan_prometheus": {"hosts": hosts("mon", 1, 5)}}}}
     (tmp_path / "inv.yml").write_text(yaml.safe_dump(inventory))
     (tmp_path / "vars.json").write_text(json.dumps({"target": target, "templates": templates,
                                                     "out_dir": str(tmp_path), "implan_secrets_dir":
@@ -91,10 +96,33 @@ def test_imserver_and_redis_follow_the_pinned_primaries(ansible_dir, tmp_path):
     assert cfg["listen_port"] != cfg["media_port"]
 
 
+def test_the_witness_is_the_third_sentinel_vote_and_imserver_asks_the_sentinels(ansible_dir, tmp_path):
+    common = dict(implan_redis_primary="rd-02", imserver_media_backend="local", item=0, witness=True)
+    sentinel = _render(ansible_dir, tmp_path / "wt", "wt-01", ["redis/templates/sentinel.conf.j2"], **common)
+    conf = sentinel["sentinel.conf.j2"]
+    assert "sentinel monitor implan 10.0.3.2 6379 2\n" in conf            # the pinned primary, 2 of 3 votes
+    assert "sentinel announce-ip 10.0.4.1\n" in conf and "bind 10.0.4.1\n" in conf
+    im = yaml.safe_load(_render(ansible_dir, tmp_path / "im", "im-05", ["imserver/templates/imserver.yaml.j2"],
+                                **common)["imserver.yaml.j2"])
+    assert im["redis_sentinels"] == ["10.0.3.1:26379", "10.0.3.2:26379", "10.0.4.1:26379"]
+    assert im["redis_sentinel_master"] == "implan"
+    fw = _render(ansible_dir, tmp_path / "fw", "wt-01", ["common/templates/nftables.conf.j2"], implan_roles=["sentinel"],
+                 **common)["nftables.conf.j2"]
+    assert re.search(r"ip saddr 10\.0\.0\.0/8 tcp dport \{ [^}]*\b26379\b", fw), fw
+
+
+def test_two_redis_hosts_without_a_witness_run_no_sentinel(ansible_dir, tmp_path):
+    """Two votes cannot fail over (the failed host takes its vote with it): no Sentinel, imserver uses the URL."""
+    im = yaml.safe_load(_render(ansible_dir, tmp_path, "im-05", ["imserver/templates/imserver.yaml.j2"],
+                                implan_redis_primary="rd-02", imserver_media_backend="local",
+                                item=0)["imserver.yaml.j2"])
+    assert "redis_sentinels" not in im and "@10.0.3.2:" in im["redis_url"]
+
+
 def test_static_role_settings(ansible_dir):
     site = yaml.safe_load((ansible_dir / "site.yml").read_text())
     assert next(p for p in site if p["hosts"] == "implan_imserver").get("serial")
-    redis_tasks = yaml.safe_load((ansible_dir / "roles" / "redis" / "tasks" / "main.yml").read_text())
+    redis_tasks = yaml.safe_load((ansible_dir / "roles" / "redis" / "tasks" / "server.yml").read_text())
     conf_task = next(t for t in redis_tasks if "ansible.builtin.template" in t)
     assert conf_task["no_log"] is True and conf_task["diff"] is False
     pg = yaml.safe_load((ansible_dir / "roles" / "postgresql" / "tasks" / "configure.yml").read_text())

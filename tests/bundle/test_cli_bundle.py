@@ -85,6 +85,16 @@ def test_plan_with_a_bad_node_row(tmp_path):
     assert "nodes[0].tier" in line and "teleporter" in line
 
 
+def test_plan_with_two_quorum_witnesses(tmp_path):
+    plan = load_fixture_plan("plan-private-witness.json")
+    entry = next(s for s in plan["strategies"] if s["name"] == "private")
+    entry["nodes"].append(dict(next(n for n in entry["nodes"] if n["tier"] == "witness")))
+    bad = tmp_path / "p.json"
+    bad.write_text(json.dumps(plan))
+    line = _one_error_line(_run(["--plan", str(bad), "-s", "private", "--out", str(tmp_path / "b"), "--no-wheel"]))
+    assert "one quorum witness VM, got 2" in line and not (tmp_path / "b").exists()
+
+
 def test_missing_wheel_file(tmp_path):
     line = _one_error_line(_run(["--plan", AWS_PLAN, "--out", str(tmp_path / "b"),
                                  "--wheel", str(tmp_path / "x.whl")]))

@@ -76,6 +76,8 @@ def _missing_prereqs() -> str | None:
         return "haproxy not installed (apt-get install haproxy)"
     if not Path("/usr/bin/redis-server").exists():
         return "redis-server not installed"
+    if not shutil.which("pgbackrest"):
+        return "pgbackrest not installed (apt-get install pgbackrest)"
     if not (PG_BIN / "initdb").exists():
         return "PostgreSQL 15 not installed"
     try:
@@ -132,7 +134,8 @@ def deployment(wheel):
             "implan_address": "127.0.0.1", "implan_domain": "localhost",
             "implan_roles": ["postgresql", "redis", "imserver", "loadbalancer"],
             "node_exporter_enabled": False, "imserver_instances": 2, "imserver_python": sys.executable,
-            "imserver_media_backend": "local", "postgresql_memory_mb": 1024, "haproxy_bind_address": "127.0.0.1", "haproxy_maxconn": 4000,
+            "imserver_media_backend": "local", "postgresql_memory_mb": 1024,
+            "postgresql_backup_repo_type": "posix", "postgresql_backup_repo_path": str(base / "backups"), "haproxy_bind_address": "127.0.0.1", "haproxy_maxconn": 4000,
             **ports,
         }
         vars_file = base / "vars.json"

@@ -76,7 +76,8 @@ def replica_pair():
                   "implan_manage_system": False, "implan_become": False,
                   "implan_service_manager": "start-stop-daemon", "implan_secrets_dir": str(base / "secrets"),
                   "implan_address": "127.0.0.1", "implan_roles": ["postgresql"], "node_exporter_enabled": False,
-                  "implan_postgresql_primary": "pg-a", "postgresql_memory_mb": 1024}
+                  "implan_postgresql_primary": "pg-a", "postgresql_memory_mb": 1024,
+                  "postgresql_backup_repo_type": "posix", "postgresql_backup_repo_path": str(base / "backups")}
         inventory = {"all": {"hosts": {h: {**common, "implan_root": str(roots[h]), "postgresql_port": ports[h]}
                                        for h in roots}}}
         inv = base / "inventory.yml"

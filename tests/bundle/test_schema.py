@@ -71,3 +71,31 @@ def test_rendered_hetzner_terraform_matches_the_derived_hcloud_subset():
     assert not problems, "\n".join(problems)
     assert re.search(r'source\s*=\s*"hetznercloud/hcloud"\s*version\s*=\s*"~> 1\.68"', text)
     assert schema.resources["hcloud_load_balancer_service"].blocks["health_check"].arguments["retries"] is True
+
+
+WITNESS_CASES = {"aws": ("us-east-1", "t4g.nano", "aws_"), "gcp": ("us-central1", "e2-micro", "google_"),
+                 "hetzner": ("eu-central", "cx22", "hcloud_")}
+
+
+def witness_plan(provider: str) -> dict:
+    """The saved private plan over two cabinets, its quorum witness moved to `provider`."""
+    plan = load_fixture_plan("plan-private-witness.json")
+    region, instance, _ = WITNESS_CASES[provider]
+    entry = next(s for s in plan["strategies"] if s["name"] == "private")
+    (row,) = [n for n in entry["nodes"] if n["tier"] == "witness"]
+    row.update(provider=provider, region=region, type=instance)
+    return plan
+
+
+@pytest.mark.parametrize("provider", sorted(WITNESS_CASES))
+def test_the_witness_terraform_matches_the_provider_schema(provider):
+    prefix = WITNESS_CASES[provider][2]
+    schema = (load_json(FIXTURES / "hcloud-schema.json") if provider == "hetzner"
+              else _schema("google" if provider == "gcp" else "aws"))
+    files = render_bundle(witness_plan(provider), "private")
+    assert [p for p in files if p.startswith("terraform/")] == ["terraform/witness/main.tf"]
+    parsed = hcl2.loads(files["terraform/witness/main.tf"])
+    types = {t.strip('"') for e in parsed.get("resource", []) for t in e}
+    assert any(t.endswith(("_instance", "_server")) for t in types), types
+    problems = check(parsed, schema, prefix)
+    assert not problems, "\n".join(problems)

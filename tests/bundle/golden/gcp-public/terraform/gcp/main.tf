@@ -142,7 +142,7 @@ resource "google_compute_firewall" "internal" {
   target_tags = ["implan"]
   allow {
     protocol = "tcp"
-    ports    = ["5432", "6379", "9000", "9100", tostring(var.imserver_port)]
+    ports    = ["5432", "6379", "9000", "9090", "9100", "9187", "26379", tostring(var.imserver_port)]
   }
 }
 
