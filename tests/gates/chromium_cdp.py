@@ -118,7 +118,8 @@ async def _session(ws_url: str, page_url: str, timeout: float) -> dict:
 
 def load_page(path: Path, timeout: float = 30.0) -> dict:
     """Open file `path` in a fresh headless Chromium; returns {errors, title, charts, sections, ...}."""
-    with tempfile.TemporaryDirectory(prefix="implan-chromium-") as user_dir:
+    user_dir = tempfile.mkdtemp(prefix="implan-chromium-")
+    try:
         proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={user_dir}", "about:blank"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -132,3 +133,22 @@ def load_page(path: Path, timeout: float = 30.0) -> dict:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
+    finally:
+        _remove_profile(Path(user_dir))
+
+
+def _remove_profile(user_dir: Path) -> None:
+    """Chromium's helper processes may still write to the profile for a moment after the browser exits: retry
+    the removal for a few seconds instead of failing the test on "Directory not empty"."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            shutil.rmtree(user_dir)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                shutil.rmtree(user_dir, ignore_errors=True)
+                return
+            time.sleep(0.2)
