@@ -85,11 +85,11 @@ def crossing_mbps(demand: Demand, cloud: frozenset[str]) -> list[tuple[float, fl
     return out
 
 
-def site_p95_mbps(demand: Demand, cloud: frozenset[str]) -> float:
+def site_p95_mbps(demand: Demand, cloud: frozenset[str], crossing: list[tuple[float, float]]) -> float:
     """The site's billed 95th percentile: per slice the busier direction of its ports (client and media traffic
     the own tiers send, as in the private model, plus what crosses to and from the cloud)."""
     per_slice = []
-    for s, (up, down) in zip(demand.slices, crossing_mbps(demand, cloud)):
+    for s, (up, down) in zip(demand.slices, crossing):
         out = (s.client_egress_mbps if "gateway" not in cloud else 0.0) + (
             s.media_egress_mbps if "media" not in cloud else 0.0) + up
         per_slice.append(max(out, down))
@@ -116,10 +116,10 @@ def build_split(ctx: PlanContext, pooled: bool, placement: str) -> SplitModel:
         private_groups.append(media_group(ctx))
     crossing = crossing_mbps(ctx.demand, cloud)
     linked = any(up or down for up, down in crossing)
+    p95_mbps = site_p95_mbps(ctx.demand, cloud, crossing)
     for site in sites:
         # the site needs a quorum witness only when the replicated database votes there
-        sv = add_site(prob, ctx, site, private_groups, site_p95_mbps(ctx.demand, cloud),
-                      quorum="database" not in cloud)
+        sv = add_site(prob, ctx, site, private_groups, p95_mbps, quorum="database" not in cloud)
         if sv is None:
             model.excluded.append(f"{site.provider}/{site.region}: no server SKU can carry the tiers placed there")
             continue
