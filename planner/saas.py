@@ -95,9 +95,14 @@ class _Lines:
         self.ref = offer.ref
         self.items: list[tuple[str, CostLine]] = []
 
-    def add(self, group: str, item: str, quantity: float, unit: str, usd: float) -> None:
+    def add(self, group: str, item: str, quantity: float, unit: str, usd: float,
+            usd_per_unit: float | None = None) -> None:
+        """usd_per_unit: the published flat price per `unit`; for a graduated price leave it out and the line
+        carries the average (usd / quantity), as plan cost lines do."""
+        if usd_per_unit is None and quantity > 0:
+            usd_per_unit = usd / quantity
         self.items.append((group, CostLine(category=SAAS_FEES, item=item, quantity=quantity, unit=unit,
-                                           monthly_cost_usd=usd, ref=self.ref)))
+                                           monthly_cost_usd=usd, ref=self.ref, usd_per_unit=usd_per_unit)))
 
     def lines(self) -> tuple[CostLine, ...]:
         return tuple(line for _, line in self.items)
@@ -121,14 +126,15 @@ def _history(offer: SaasOfferUsd, demand: Demand, workload: Workload, lines: _Li
         if offer.retention_extra_usd_per_gb_month is not None:
             gb = history_gb(demand, workload, wanted - included)
             lines.add(FEE_HISTORY, f"message history beyond the {included} included days", gb, "GB-month",
-                      gb * offer.retention_extra_usd_per_gb_month)
+                      gb * offer.retention_extra_usd_per_gb_month, offer.retention_extra_usd_per_gb_month)
         else:
             kept_days = included
             flags.append(f"retention below the workload's: {included} days included, the workload keeps {wanted}; "
                          f"no published price for longer history")
     if offer.message_storage_usd_per_gb_month:
         gb = max(history_gb(demand, workload, kept_days) - offer.included_message_storage_gb, 0)
-        lines.add(FEE_HISTORY, "message history storage", gb, "GB-month", gb * offer.message_storage_usd_per_gb_month)
+        lines.add(FEE_HISTORY, "message history storage", gb, "GB-month", gb * offer.message_storage_usd_per_gb_month,
+                  offer.message_storage_usd_per_gb_month)
     if offer.stored_message_tiers:
         stored = demand.messages_per_month / DAYS_PER_MONTH * kept_days
         extra = max(stored - offer.included_stored_messages, 0)
@@ -142,24 +148,26 @@ def _usage_fees(offer: SaasOfferUsd, demand: Demand, workload: Workload, lines: 
     """Media storage and bandwidth, connections, messages sent and delivered."""
     storage_gb = max(demand.media_stored_gb - offer.included_storage_gb, 0)
     if offer.storage_usd_per_gb_month:
-        lines.add(FEE_MEDIA, "media storage", storage_gb, "GB-month", storage_gb * offer.storage_usd_per_gb_month)
+        lines.add(FEE_MEDIA, "media storage", storage_gb, "GB-month", storage_gb * offer.storage_usd_per_gb_month,
+                  offer.storage_usd_per_gb_month)
     bandwidth_gb = max(demand.media_egress_gb_per_month - offer.included_bandwidth_gb, 0)
     if offer.bandwidth_usd_per_gb:
-        lines.add(FEE_MEDIA, "media bandwidth", bandwidth_gb, "GB", bandwidth_gb * offer.bandwidth_usd_per_gb)
+        lines.add(FEE_MEDIA, "media bandwidth", bandwidth_gb, "GB", bandwidth_gb * offer.bandwidth_usd_per_gb,
+                  offer.bandwidth_usd_per_gb)
     if offer.usd_per_concurrent_connection_month:
         extra = max(demand.peak_connections - offer.included_concurrent_share_of_mau * workload.users.mau, 0)
         lines.add(FEE_CONNECTIONS, "concurrent connections beyond included", extra, "connections",
-                  extra * offer.usd_per_concurrent_connection_month)
+                  extra * offer.usd_per_concurrent_connection_month, offer.usd_per_concurrent_connection_month)
     sent, delivered = billed_messages(offer, demand, workload)
     what = " incl. receipts and typing" if offer.events_as_messages else ""
     if offer.usd_per_million_messages:
         extra = max(sent - offer.included_messages_per_month, 0)
         lines.add(FEE_MESSAGES, f"messages sent{what} beyond included", extra, "messages",
-                  extra / 1e6 * offer.usd_per_million_messages)
+                  extra / 1e6 * offer.usd_per_million_messages, offer.usd_per_million_messages / 1e6)
     if offer.usd_per_million_deliveries:
         extra = max(delivered - offer.included_deliveries_per_month, 0)
         lines.add(FEE_MESSAGES, f"messages delivered{what} beyond included", extra, "deliveries",
-                  extra / 1e6 * offer.usd_per_million_deliveries)
+                  extra / 1e6 * offer.usd_per_million_deliveries, offer.usd_per_million_deliveries / 1e6)
 
 
 def billed_messages(offer: SaasOfferUsd, demand: Demand, workload: Workload) -> tuple[float, float]:
@@ -189,7 +197,7 @@ def saas_quote(offer: SaasOfferUsd, demand: Demand, workload: Workload) -> SaasQ
     if above:
         return not_priced(SAAS_QUOTE, "; ".join(above) + ": sales quote only")
     lines = _Lines(offer)
-    lines.add(FEE_BASE, "base fee", 1, "month", offer.base_usd_per_month)
+    lines.add(FEE_BASE, "base fee", 1, "month", offer.base_usd_per_month, offer.base_usd_per_month)
     lines.add(FEE_CONNECTIONS if offer.metric == "peak_concurrent" else FEE_PER_USER,
               f"{offer.metric} beyond {offer.included_units:,.0f} included", max(units - offer.included_units, 0),
               offer.metric, _steps_cost(units, offer))

@@ -75,6 +75,22 @@ def test_saas_media_storage_bandwidth_and_messages_on_top():
     assert sum(line.monthly_cost_usd for line in quote.lines) == pytest.approx(quote.monthly_cost_usd)
 
 
+def test_saas_lines_carry_their_unit_price():
+    # the same offer as above: flat fees show the published price per unit, the graduated per-user fee its
+    # average (160 - 100 base = 60 USD over 3,000 MAU beyond the included = 0.02), like plan cost lines
+    offer = _offer(storage_usd_per_gb_month=0.1, included_storage_gb=1000, usd_per_million_messages=1.5,
+                   steps=(SaasStepUsd(2000, 0.01), SaasStepUsd(None, 0.025)))
+    quote = saas_quote(offer, _demand(media_stored_gb=3000, messages_per_month=12e6), _workload(4000))
+    price = {line.item: line.usd_per_unit for line in quote.lines}
+    assert price["base fee"] == 100.0
+    assert price["media storage"] == 0.1
+    assert price["messages sent beyond included"] == pytest.approx(1.5e-6)
+    # 1,000 * 0.01 + 2,000 * 0.025 = 60 over 3,000 MAU
+    assert price["mau beyond 1,000 included"] == pytest.approx(60 / 3000)
+    for line in quote.lines:
+        assert line.usd_per_unit * line.quantity == pytest.approx(line.monthly_cost_usd)
+
+
 @pytest.mark.parametrize("metric, units", [("dau", 5000.0), ("peak_dau", 5000.0), ("peak_concurrent", 1500.0)])
 def test_saas_metric_chooses_the_billed_units(metric, units):
     quote = saas_quote(_offer(metric=metric, included_units=0, steps=(SaasStepUsd(None, 0.5),)), _demand(),
