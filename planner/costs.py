@@ -81,10 +81,12 @@ def uses_cdn(region: PublicRegion) -> bool:
     return region.cdn_egress != region.internet_egress or region.cdn_egress_ref != region.internet_egress_ref
 
 
-def internet_egress_gb(region: PublicRegion, demand: Demand) -> float:
-    """GB a month leaving the region over the internet: messages and events, plus media unless a CDN serves it."""
-    media = 0.0 if uses_cdn(region) else demand.media_egress_gb_per_month
-    return demand.client_egress_gb_per_month + media
+def internet_egress_gb(region: PublicRegion, demand: Demand, client: bool = True, media: bool = True,
+                       to_site_gb: float = 0.0) -> float:
+    """GB a month leaving the region over the internet: messages and events (when the region serves the clients),
+    media downloads unless a CDN serves them (when it holds the media), and what it sends to a hybrid's own site."""
+    media_gb = demand.media_egress_gb_per_month if media and not uses_cdn(region) else 0.0
+    return (demand.client_egress_gb_per_month if client else 0.0) + media_gb + to_site_gb
 
 
 def load_balancer_units(region: PublicRegion, s: SliceDemand) -> float:
@@ -141,7 +143,7 @@ def public_region_terms(region: PublicRegion, demand: Demand, workload: Workload
             terms.append(tiered_term(NETWORK, "CDN egress (media downloads)", demand.media_egress_gb_per_month,
                                      region.cdn_egress, region.cdn_egress_ref, chosen))
     media_gb = demand.media_egress_gb_per_month if media and not uses_cdn(region) else 0.0
-    internet_gb = (demand.client_egress_gb_per_month if client else 0.0) + media_gb + to_site_gb
+    internet_gb = internet_egress_gb(region, demand, client, media, to_site_gb)
     if not egress_served_by_nodes and internet_gb > 0:
         what = "internet egress" + (" incl. media" if client and media_gb else
                                     " (media downloads)" if media_gb else "" if client else " to the own site")

@@ -81,6 +81,20 @@ def has_allowance(offerings) -> bool:
     return any(o.included_egress_gb_per_month > 0 for o in offerings)
 
 
+def egress_beyond_allowance(prob: pulp.LpProblem, region: PublicRegion, egress_gb: float, chosen,
+                            allowance_gb: list) -> CostTerm:
+    """Where instances bundle a traffic allowance, only the region's internet egress (egress_gb when `chosen`)
+    beyond what its running nodes bring is billed, at the region's flat overage price."""
+    if len(region.internet_egress) != 1:
+        raise CatalogError(f"{region.provider}: region {region.region} bundles a traffic allowance with its "
+                           "instances, so its internet transfer must be a single flat overage tier")
+    key = lp_name(f"{region.provider}/{region.region}")
+    e = pulp.LpVariable(f"e_{key}", lowBound=0)
+    prob += e >= egress_gb * chosen - pulp.lpSum(allowance_gb), f"allowance-{key}"
+    return CostTerm(NETWORK, "internet egress beyond the traffic included with the servers", "GB", e,
+                    region.internet_egress[0].usd_per_gb, region.internet_egress_ref)
+
+
 def _compute_terms(prob: pulp.LpProblem, c: Candidate, y: pulp.LpVariable) -> tuple[list[CostTerm], object, object]:
     """Terms of one candidate offering: always-on base nodes, and on-demand / spot nodes per slice.
 
@@ -169,14 +183,8 @@ def build_public(ctx: PlanContext, pooled: bool, regions: list[PublicRegion] | N
             prob += pulp.lpSum(v.y for v in chosen) == x, f"offering-{lp_name(key)}-{lp_name(g.name)}"
         group_vars[key] = gvars
         if allowance:
-            if len(region.internet_egress) != 1:
-                raise CatalogError(f"{region.provider}: region {region.region} bundles a traffic allowance with its "
-                                   "instances, so its internet transfer must be a single flat overage tier")
-            e = pulp.LpVariable(f"e_{lp_name(key)}", lowBound=0)
-            prob += e >= internet_egress_gb(region, ctx.demand) * x - pulp.lpSum(allowance_gb), \
-                f"allowance-{lp_name(key)}"
-            terms.append(CostTerm(NETWORK, "internet egress beyond the traffic included with the servers", "GB", e,
-                                  region.internet_egress[0].usd_per_gb, region.internet_egress_ref))
+            terms.append(egress_beyond_allowance(prob, region, internet_egress_gb(region, ctx.demand), x,
+                                                 allowance_gb))
     if region_vars:
         prob += pulp.lpSum(region_vars.values()) == 1, "region-choice"
         terms += labour_terms(prob, "public", labour_rates(ctx.workload),

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import pulp
 
 from planner.catalog.records import PublicRegion
-from planner.costs import p95_of_slices, public_region_terms
+from planner.costs import internet_egress_gb, p95_of_slices, public_region_terms
 from planner.demand import INTERNAL_FLOWS, Demand
 from planner.labour import labour_rates, labour_terms
 from planner.model import NETWORK, StrategyPlan
@@ -31,7 +31,8 @@ from planner.optimize.candidates import Group, ha_rule, lp_name, make_groups, pu
 from planner.optimize.context import PlanContext, hybrid_locations
 from planner.optimize.private import (POOL as PRIVATE_POOL, SiteVars, add_site, layout_text, media_group,
                                       server_usage)
-from planner.optimize.public import POOL as PUBLIC_POOL, _compute_terms, self_run_systems
+from planner.optimize.public import (POOL as PUBLIC_POOL, _compute_terms, egress_beyond_allowance, has_allowance,
+                                     self_run_systems)
 from planner.placements import BLOCKS, split_placements
 from planner.terms import CostTerm, objective, plan_lines, solved
 from planner.units import HOURS_PER_MONTH, mbps_to_gb_per_slice_month
@@ -140,26 +141,33 @@ def build_split(ctx: PlanContext, pooled: bool, placement: str) -> SplitModel:
         z = pulp.LpVariable(f"z_{lp_name(key)}", cat="Binary")
         model.regions[key] = (region, z)
         tiers = cloud_tiers(cloud, region)
+        offerings = [o for o in ctx.catalog.compute if o.provider == region.provider and o.region == region.region]
+        # instances that bundle traffic pay for the region's egress only when the region runs some of them
+        bundled = bool(tiers) and has_allowance(offerings)
         model.terms += public_region_terms(
-            region, ctx.demand, ctx.workload, ctx.workload.availability.failure_domains, False, z,
+            region, ctx.demand, ctx.workload, ctx.workload.availability.failure_domains, bundled, z,
             database="database" in cloud, media="media" in cloud, client="gateway" in cloud,
             internal_gb=ctx.demand.flows_within_gb_per_month(cloud), to_site_gb=to_site_gb)
         if not tiers:
             continue
         groups = make_groups(ctx.requirements, ctx.profile, tiers, pooled, PUBLIC_POOL)
-        offerings = [o for o in ctx.catalog.compute if o.provider == region.provider and o.region == region.region
-                     and o.included_egress_gb_per_month == 0]
+        allowance_gb = []
         for g in groups:
             ys = []
             for c in public_candidates(g, offerings, ctx.workload, ctx.reserved_gib):
                 y = pulp.LpVariable(f"yc_{lp_name(f'{g.name}_{c.offering.key}')}", cat="Binary")
-                terms, hours, _ = _compute_terms(prob, c, y)
+                terms, hours, gb = _compute_terms(prob, c, y)
                 model.terms += terms
                 cloud_nodes.append(hours / HOURS_PER_MONTH)
+                allowance_gb.append(gb)
                 model.cloud_groups.append(CloudGroup(key, g, c, y))
                 ys.append(y)
             # a region whose instance types cannot carry a group cannot be chosen
             prob += pulp.lpSum(ys) == z, f"offering-{lp_name(key)}-{lp_name(g.name)}"
+        if bundled:
+            model.terms.append(egress_beyond_allowance(prob, region, internet_egress_gb(
+                region, ctx.demand, client="gateway" in cloud, media="media" in cloud, to_site_gb=to_site_gb), z,
+                allowance_gb))
         cloud_systems.append((self_run_systems(tiers), z))
     prob += pulp.lpSum(z for _, z in model.regions.values()) == 1, "region-choice"
     for sv in model.sites:

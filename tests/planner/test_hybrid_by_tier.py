@@ -20,6 +20,8 @@ from planner.placements import hybrid_placement_names, split_placements
 from planner.terms import solved
 from planner.units import HOURS_PER_MONTH, mbps_to_gb_per_slice_month
 from planner.workload import Workload
+from planner.catalog.loader import load_catalog
+from planner_testlib import read_tiny, tiny_files, write_catalogs
 from test_enumeration import SYSTEM_OF, backup_gb, cheapest_group_cost, site_choices
 from test_objective import check_plan
 
@@ -167,8 +169,7 @@ def enumerate_split(ctx, pooled: bool, cloud: frozenset) -> float:
     systems = {SYSTEM_OF[t] for g in cloud_groups + own_groups for t in g.tiers}
     total += len(systems) * rates.fte_per_system * rates.usd_per_fte_month
     per_node_hour = rates.usd_per_fte_month / rates.nodes_per_fte / HOURS_PER_MONTH
-    offerings = [o for o in ctx.catalog.compute if not o.included_egress_gb_per_month]
-    total += sum(cheapest_group_cost(ctx, g, offerings, per_node_hour) for g in cloud_groups)
+    total += sum(cheapest_group_cost(ctx, g, ctx.catalog.compute, per_node_hour) for g in cloud_groups)
     out = [(s.client_egress_mbps if "gateway" not in cloud else 0.0)
            + (s.media_egress_mbps if "media" not in cloud else 0.0) + up
            for s, (up, _) in zip(ctx.demand.slices, crossing)]
@@ -192,3 +193,48 @@ def test_split_matches_enumeration(tiny_catalog, profile, placement, mau, pooled
                placement={"colocate_database_and_message": False})
     _, plan = _solve(ctx, placement, pooled)
     assert plan.monthly_cost_usd == pytest.approx(enumerate_split(ctx, pooled, ALL_SPLITS[placement]), rel=1e-7)
+
+
+# ---------------------------------------------------------------- clouds whose instances bundle traffic
+def _bundling_catalog(tmp_path, gb_per_node_month):
+    """The tiny catalog with budget-cloud instances: each node-month includes `gb_per_node_month` of internet
+    egress, and beyond it a flat 0.05 USD/GB (such a region has one flat overage price)."""
+    files = tiny_files()
+    cloud = read_tiny("cloudx")
+    for offering in cloud["compute"]:
+        offering["included_egress_gb_per_month"] = gb_per_node_month
+    cloud["transfer"][0]["tiers"] = [{"per_gb": 0.05}]
+    files["cloudx"] = cloud
+    return load_catalog(write_catalogs(tmp_path / "cat", files))
+
+
+@pytest.mark.parametrize("placement", ["media-on-own-servers", "gateway-in-cloud", "cache-in-cloud"])
+def test_a_split_on_bundled_instances_pays_only_the_egress_beyond_their_allowance(tmp_path, profile, placement):
+    # What the cloud sends over the internet (client traffic when it runs the gateway, and what it sends to the
+    # site) is covered first by the traffic its running nodes include: billed = max(E - 50 GB x node-months, 0).
+    catalog = _bundling_catalog(tmp_path, 50)
+    ctx = _ctx(profile, catalog, users={"mau": 1500000})
+    cloud = split_placements(True)[placement]
+    model, plan = _solve(ctx, placement)
+    check_plan(plan)
+    assert solved(model.prob.objective) == pytest.approx(plan.monthly_cost_usd, rel=1e-9)
+    to_site_gb = mbps_to_gb_per_slice_month(sum(down for _, down in _crossing(ctx, cloud)))
+    sent_gb = (ctx.demand.client_egress_gb_per_month if "gateway" in cloud else 0.0) + to_site_gb
+    # the tiers' instances bring the allowance (the quorum witness VM is priced on its own)
+    node_months = sum(n.node_hours_per_month for n in plan.nodes
+                      if n.purchase != "owned" and n.tier != "witness") / HOURS_PER_MONTH
+    assert sent_gb > 50 * node_months > 0  # the allowance covers part of it
+    (beyond,) = [line for line in plan.lines if line.item.startswith("internet egress")]
+    assert beyond.item == "internet egress beyond the traffic included with the servers"
+    assert beyond.quantity == pytest.approx(sent_gb - 50 * node_months, rel=1e-9)
+    assert beyond.usd_per_unit == pytest.approx(0.05)
+
+
+def test_a_cloud_that_runs_no_instances_pays_its_egress_in_full(tmp_path, profile):
+    # media-in-cloud runs no cloud compute, so no allowance covers the media downloads: they are billed whole
+    catalog = _bundling_catalog(tmp_path, 10**6)
+    ctx = _ctx(profile, catalog, users={"mau": 400000})
+    _, plan = _solve(ctx, "media-in-cloud")
+    (egress,) = [line for line in plan.lines if line.item.startswith("internet egress")]
+    assert egress.item == "internet egress (media downloads)"
+    assert egress.quantity == pytest.approx(ctx.demand.media_egress_gb_per_month)
