@@ -189,11 +189,22 @@ def build_split(ctx: PlanContext, pooled: bool, placement: str) -> SplitModel:
     return model
 
 
+def link_crossings(cloud: frozenset[str]) -> list[tuple[str, str]]:
+    """The hops of a message's path (planner.demand.INTERNAL_FLOWS: the write, the publish, the fan-out) that
+    cross between the sides: each adds the site-region round trip to every message (not priced; the reader
+    weighs it)."""
+    return [(a, b) for a, b in INTERNAL_FLOWS if (a in cloud) != (b in cloud)]
+
+
 def describe(cloud: frozenset[str]) -> str:
-    """'media in the cloud, gateway, message, database, cache on own servers' — in the blocks' order."""
+    """'media in the cloud, gateway, message, database, cache on own servers; each message crosses the link
+    0 times' — in the blocks' order."""
     ins = [b for b in BLOCKS if b in cloud]
     outs = [b for b in BLOCKS if b not in cloud]
-    return f"{', '.join(ins)} in the cloud, {', '.join(outs)} on own servers"
+    hops = link_crossings(cloud)
+    crossing = f"each message crosses the site-region link {len(hops)} time{'s' if len(hops) != 1 else ''}" + (
+        f" ({', '.join(f'{a}->{b}' for a, b in hops)})" if hops else "")
+    return f"{', '.join(ins)} in the cloud, {', '.join(outs)} on own servers; {crossing}"
 
 
 def extract_split(ctx: PlanContext, m: SplitModel, solver_info) -> StrategyPlan:

@@ -72,6 +72,9 @@ def test_each_placement_puts_each_tier_on_its_side_and_prices_what_crosses(tiny_
     media = [line for line in plan.lines if line.item.startswith("media objects")]
     assert bool(media) == ("media" in cloud)
     crossing = _crossing(ctx, cloud)
+    hops = [(a, b) for a, b in INTERNAL_FLOWS if (a in cloud) != (b in cloud)]
+    assert f"each message crosses the site-region link {len(hops)} time" in plan.message
+    assert all(f"{a}->{b}" in plan.message for a, b in hops)
     link = [line for line in plan.lines if line.item.startswith("site-to-site link")]
     assert bool(link) == any(up or down for up, down in crossing)
     to_site = [line for line in plan.lines if line.item.startswith("internet egress") and "own site" in line.item]
