@@ -34,8 +34,7 @@ def _template_text() -> str:
 def _svg(fig, prefix: str) -> str:
     """The figure as an inline <svg> element (no XML prolog or DOCTYPE); ids prefixed so that several charts in
     one page never share an id (clip paths are referenced by id)."""
-    import matplotlib.pyplot as plt
-
+    plt = _mpl()
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight")
     plt.close(fig)
@@ -51,8 +50,18 @@ def _svg(fig, prefix: str) -> str:
     return text
 
 
+def require_charts() -> None:
+    """Fail before any solve when the report could not draw its charts."""
+    _mpl()
+
+
 def _mpl():
-    import matplotlib
+    """matplotlib, the one dependency only the report needs (the `report` extra keeps the core install light)."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise RenderError("implan report draws its charts with matplotlib, which is not installed: "
+                          "pip install 'implan[report]' (or pip install matplotlib)") from None
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt

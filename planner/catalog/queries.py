@@ -1,4 +1,4 @@
-"""Pure queries over a loaded Catalog: the compute table (pandas) and validation findings."""
+"""Pure queries over a loaded Catalog: the compute table and validation findings."""
 
 from __future__ import annotations
 
@@ -12,11 +12,10 @@ COMPUTE_COLUMNS = ["provider", "region", "type", "family", "class", "arch", "vcp
                    "included_egress_gb_per_month", "estimated", "as_of", "source"]
 
 
-def compute_frame(catalog: Catalog):
-    """One row per compute offering, prices in USD per hour (a pandas DataFrame)."""
-    import pandas as pd  # imported here: pandas costs ~1 s at start-up and only `pricing list` needs it
-
-    rows = [{
+def compute_rows(catalog: Catalog, provider: str | None = None, region: str | None = None) -> list[dict]:
+    """One row per compute offering (the COMPUTE_COLUMNS), prices in USD per hour; optionally one provider or
+    region only."""
+    return [{
         "provider": c.provider, "region": c.region, "type": c.type, "family": c.family, "class": c.klass,
         "arch": c.arch, "vcpu": c.vcpu, "memory_gib": c.memory_gib, "usd_per_hour": round(c.usd_per_hour, 6),
         "usd_per_hour_commit_1y": None if c.usd_per_hour_commit_1y is None else round(c.usd_per_hour_commit_1y, 6),
@@ -24,8 +23,7 @@ def compute_frame(catalog: Catalog):
         "usd_per_hour_spot": None if c.usd_per_hour_spot is None else round(c.usd_per_hour_spot, 6),
         "included_egress_gb_per_month": c.included_egress_gb_per_month,
         "estimated": ",".join(c.ref.estimated), "as_of": c.ref.as_of.isoformat(), "source": c.ref.title,
-    } for c in catalog.compute]
-    return pd.DataFrame(rows, columns=COMPUTE_COLUMNS)
+    } for c in catalog.compute if (provider is None or c.provider == provider) and (region is None or c.region == region)]
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
+import json
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -12,7 +15,7 @@ import yaml
 from rich.text import Text
 
 from planner.catalog.loader import load_catalog
-from planner.catalog.queries import validate
+from planner.catalog.queries import COMPUTE_COLUMNS, compute_rows, validate
 from planner.cli.common import PricingOpt, app, console, handles_errors, write_output
 from planner.errors import PlannerError
 
@@ -32,27 +35,25 @@ def pricing_list(pricing: PricingOpt = None, format: Annotated[ListFormat, typer
                  ListFormat.table, provider: Annotated[Optional[str], typer.Option(help="only this provider")] = None,
                  region: Annotated[Optional[str], typer.Option(help="only this region")] = None) -> None:
     """Every compute offering: provider, region, type, vCPU, GiB, USD per hour (on-demand, commitments, spot)."""
-    from planner.catalog.queries import compute_frame  # pandas is slow to import: only this command needs it
-
-    frame = compute_frame(load_catalog(pricing))
-    if provider:
-        frame = frame[frame["provider"] == provider]
-    if region:
-        frame = frame[frame["region"] == region]
+    rows = compute_rows(load_catalog(pricing), provider, region)
     if format is ListFormat.json:
-        write_output(frame.to_json(orient="records", indent=2) + "\n", None)
+        write_output(json.dumps(rows, indent=2) + "\n", None)
     elif format is ListFormat.csv:
-        write_output(frame.to_csv(index=False), None)
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=COMPUTE_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        write_output(out.getvalue(), None)
     else:
         from rich.table import Table
-        t = Table(title=f"{len(frame)} compute offerings (USD per hour)")
+        t = Table(title=f"{len(rows)} compute offerings (USD per hour)")
         cols = ["provider", "region", "type", "arch", "vcpu", "memory_gib", "usd_per_hour", "usd_per_hour_commit_1y",
                 "usd_per_hour_commit_3y", "usd_per_hour_spot"]
         for c in cols:
             t.add_column(c.replace("usd_per_hour", "$/h").replace("_", " "),
                          justify="right" if c not in ("provider", "region", "type", "arch") else "left")
-        for row in frame[cols].itertuples(index=False):
-            t.add_row(*["" if v is None or v != v else str(v) for v in row])
+        for row in rows:
+            t.add_row(*["" if row[c] is None else str(row[c]) for c in cols])
         console().print(t)
 
 

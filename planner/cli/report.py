@@ -11,7 +11,7 @@ from planner.cli.common import (PricingOpt, ProfileOpt, SetOpt, SolverOpt, Workl
                                 stderr_line, write_output)
 from planner.cli.sweep import run_sweep_with_progress
 from planner.errors import PlannerError
-from planner.html_report import render_report
+from planner.html_report import render_report, require_charts
 from planner.sweep import SweepError
 
 
@@ -35,6 +35,7 @@ def report(workload: WorkloadArg = None,
         raise PlannerError("--out FILE is required (the HTML file to write, e.g. --out report.html)")
     if sweep_steps < 0 or sweep_steps == 1:
         raise SweepError(f"--sweep-steps {sweep_steps}: expected 0 (no sweep) or at least 2")
+    require_charts()
     data = solve(workload, set_, pricing, profile, strategy, solver)
     sweep_data = None
     if sweep_steps:

@@ -106,3 +106,19 @@ def test_report_without_sweep(run, tiny, tmp_path):
     assert r.exit_code == 0
     html = out.read_text(encoding="utf-8")
     assert html.count("<svg") == 2 and "No sweep in this report" in html
+
+
+def test_report_without_matplotlib_says_which_extra_to_install(tiny, tmp_path):
+    # matplotlib is the `report` extra: a core install gets one line naming it, exit 2, before any solve,
+    # and no file is written
+    import subprocess
+    import sys
+
+    out = tmp_path / "report.html"
+    code = ("import sys; sys.modules['matplotlib'] = None; sys.argv = ['implan', 'report', '--pricing', "
+            f"{str(tiny)!r}, '--out', {str(out)!r}]; from planner.cli import main; main()")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "pip install 'implan[report]'" in lines[0], r.stderr
+    assert "Traceback" not in r.stderr and not out.exists()
