@@ -153,7 +153,7 @@ def labour_terms(prob: pulp.LpProblem, name: str, rates: LabourRates, systems: l
                               basis=f"{rates.hardware_servers_per_fte:g} servers per FTE; "
                                     f"{rates.hardware_ref.estimate_basis}"))
     if rates.minimum_fte > 0:
-        top_up = pulp.LpVariable(f"labour_min_{name}", lowBound=0)
+        top_up = prob.add_variable(f"labour_min_{name}", lowBound=0)
         prob += top_up >= rates.minimum_fte * active - pulp.lpSum(t.quantity for t in terms), f"labour-min-{name}"
         terms.append(CostTerm(LABOUR, "minimum staffing top-up", "FTE", top_up, rate, ref,
                               basis=f"at least {rates.minimum_fte:g} FTE in all; {rates.minimum_ref.estimate_basis}"))

@@ -85,8 +85,8 @@ def _tiered_egress(prob, name: str, amount, tiers: tuple[TransferTier, ...], act
     cost, parts, previous, lower = [], [], None, 0.0
     for i, tier in enumerate(tiers):
         width = (tier.up_to_gb - lower) if tier.up_to_gb is not None else big_m
-        q = pulp.LpVariable(f"egress_{name}_{i}", lowBound=0, upBound=width)
-        on = pulp.LpVariable(f"egress_fill_{name}_{i}", cat="Binary")
+        q = prob.add_variable(f"egress_{name}_{i}", lowBound=0, upBound=width)
+        on = prob.add_variable(f"egress_fill_{name}_{i}", cat="Binary")
         prob += q <= width * on, f"egress-tier-{name}-{i}"
         prob += on <= active, f"egress-active-{name}-{i}"
         if previous is not None:
@@ -132,9 +132,9 @@ def _burst_private_vars(prob, ctx: PlanContext, site, burst_groups: list[Group])
             if peak_full == 0:
                 continue
             tag = f"{skey}_{lp_name(g.name)}_{lp_name(sku.sku)}"
-            y = pulp.LpVariable(f"yp_{tag}", cat="Binary")
-            servers = pulp.LpVariable(f"P_{tag}", lowBound=0, upBound=peak_full, cat="Integer")
-            surviving = pulp.LpVariable(f"S_{tag}", lowBound=0, upBound=peak_full, cat="Integer")
+            y = prob.add_variable(f"yp_{tag}", cat="Binary")
+            servers = prob.add_variable(f"P_{tag}", lowBound=0, upBound=peak_full, cat="Integer")
+            surviving = prob.add_variable(f"S_{tag}", lowBound=0, upBound=peak_full, cat="Integer")
             prob += servers <= peak_full * y, f"burst-private-use-{tag}"
             prob += servers >= g.min_nodes * y, f"burst-private-min-{tag}"
             a = ctx.workload.availability
@@ -159,14 +159,14 @@ def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
     burst_groups = make_groups(ctx.requirements, ctx.profile, burst_tiers, True, tuple(burst_tiers))
     slices = ctx.demand.slices
     n_slices = len(slices)
-    share = [pulp.LpVariable(f"f_{h}", lowBound=0, upBound=1) for h in range(n_slices)]
+    share = [prob.add_variable(f"f_{h}", lowBound=0, upBound=1) for h in range(n_slices)]
     model = HybridModel(prob, [], {}, share, excluded=excluded, pooled=pooled)
     terms = model.terms
 
     # --- transit at the 95th percentile of the site's outbound traffic (drop the busiest slice)
     big_m = max(s.client_egress_mbps + s.media_egress_mbps + s.internal_mbps for s in slices) + 1
-    transit = pulp.LpVariable("T", lowBound=0)
-    dropped = [pulp.LpVariable(f"v_{h}", cat="Binary") for h in range(n_slices)]
+    transit = prob.add_variable("T", lowBound=0)
+    dropped = [prob.add_variable(f"v_{h}", cat="Binary") for h in range(n_slices)]
     prob += pulp.lpSum(dropped) <= 1, "p95-drop-one"
     for h, s in enumerate(slices):
         mbps = s.client_egress_mbps + s.media_egress_mbps + share[h] * (s.internal_mbps - s.client_egress_mbps)
@@ -211,7 +211,7 @@ def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
     cloud_nodes = []
     for region in regions:
         rkey = f"{region.provider}/{region.region}"
-        z = pulp.LpVariable(f"z_{lp_name(rkey)}", cat="Binary")
+        z = prob.add_variable(f"z_{lp_name(rkey)}", cat="Binary")
         offerings = [o for o in ctx.catalog.compute if o.provider == region.provider and o.region == region.region
                      and o.included_egress_gb_per_month == 0]
         for g in burst_groups:
@@ -219,16 +219,16 @@ def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
             for c in burst_candidates(g, offerings, ctx):
                 o, counts = c.offering, c.counts
                 tag = f"{lp_name(rkey)}_{lp_name(g.name)}_{lp_name(o.type)}"
-                y = pulp.LpVariable(f"yq_{tag}", cat="Binary")
+                y = prob.add_variable(f"yq_{tag}", cat="Binary")
                 nodes = []
                 for h, full in enumerate(counts):
-                    q = pulp.LpVariable(f"Q_{tag}_{h}", lowBound=0, upBound=full, cat="Integer")
-                    r = pulp.LpVariable(f"R_{tag}_{h}", lowBound=0, upBound=full, cat="Integer")
+                    q = prob.add_variable(f"Q_{tag}_{h}", lowBound=0, upBound=full, cat="Integer")
+                    r = prob.add_variable(f"R_{tag}_{h}", lowBound=0, upBound=full, cat="Integer")
                     prob += q <= full * y, f"burst-public-use-{tag}-{h}"
                     if a.tolerate_domain_loss and domains >= 2:
                         prob += domains * r <= (domains - 1) * q, f"burst-public-domain-ha-{tag}-{h}"
                     elif a.tolerate_node_loss:
-                        active = pulp.LpVariable(f"A_{tag}_{h}", cat="Binary")
+                        active = prob.add_variable(f"A_{tag}_{h}", cat="Binary")
                         prob += q <= full * active, f"burst-public-active-{tag}-{h}"
                         prob += r <= q - active, f"burst-public-node-ha-{tag}-{h}"
                     else:
@@ -250,7 +250,7 @@ def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
                 model.burst_public.append(BurstPublic(rkey, g, o, y, nodes))
             prob += pulp.lpSum(ys) <= z, f"burst-public-offering-{lp_name(rkey)}-{lp_name(g.name)}"
         # cloud egress of the burst share (to users and to the private site), exact graduated tiers
-        egress_gb = pulp.LpVariable(f"G_{lp_name(rkey)}", lowBound=0)
+        egress_gb = prob.add_variable(f"G_{lp_name(rkey)}", lowBound=0)
         total_gb = sum(mbps_to_gb_per_slice_month(s.client_egress_mbps + s.internal_mbps) for s in slices)
         prob += egress_gb <= total_gb * z, f"cloud-egress-region-{lp_name(rkey)}"
         cost = _tiered_egress(prob, lp_name(rkey), egress_gb, region.internet_egress, z, total_gb + 1)
@@ -262,7 +262,7 @@ def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
             terms.append(CostTerm(LOAD_BALANCING, f"{lb.name} hours (cloud burst entry)", "hours",
                                   HOURS_PER_MONTH * z, lb.usd_per_hour, lb.ref))
             # capacity units in proportion to the public share, at the chosen region's rate
-            lb_share = [pulp.LpVariable(f"lbshare_{lp_name(rkey)}_{h}", lowBound=0, upBound=1) for h in range(n_slices)]
+            lb_share = [prob.add_variable(f"lbshare_{lp_name(rkey)}_{h}", lowBound=0, upBound=1) for h in range(n_slices)]
             for h in range(n_slices):
                 prob += lb_share[h] >= share[h] - (1 - z), f"lb-share-{lp_name(rkey)}-{h}"
             unit_hours = pulp.lpSum(HOURS_PER_SLICE_PER_MONTH * load_balancer_units(region, slices[h]) * lb_share[h]

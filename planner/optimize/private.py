@@ -206,8 +206,8 @@ def add_site(prob: pulp.LpProblem, ctx: PlanContext, site: PrivateSite, groups: 
     if not options:
         return None
     extra = extra or ExtraServers()
-    x = pulp.LpVariable(f"x_{key}", cat="Binary")
-    layout = {d: pulp.LpVariable(f"layout_{key}_{d}", cat="Binary") for d in options}
+    x = prob.add_variable(f"x_{key}", cat="Binary")
+    layout = {d: prob.add_variable(f"layout_{key}_{d}", cat="Binary") for d in options}
     prob += pulp.lpSum(layout.values()) == x, f"layout-{key}"
     terms: list[CostTerm] = []
     servers: list[tuple[ServerCandidate, pulp.LpVariable]] = []
@@ -215,7 +215,7 @@ def add_site(prob: pulp.LpProblem, ctx: PlanContext, site: PrivateSite, groups: 
         for g in groups:
             ys = []
             for c in tables[d][g.name]:
-                y = pulp.LpVariable(f"y_{key}_{d}_{lp_name(g.name)}_{lp_name(c.sku.sku)}_{lp_name(c.scheme)}",
+                y = prob.add_variable(f"y_{key}_{d}_{lp_name(g.name)}_{lp_name(c.sku.sku)}_{lp_name(c.scheme)}",
                                     cat="Binary")
                 ys.append(y)
                 servers.append((c, y))
@@ -235,7 +235,7 @@ def add_site(prob: pulp.LpProblem, ctx: PlanContext, site: PrivateSite, groups: 
     # cold spares: a set per server model in use
     spares_per_model = site.support.cold_spares_per_model
     for sku in dict.fromkeys(c.sku for c, _ in servers):  # catalog order: stable line order
-        used = pulp.LpVariable(f"used_{key}_{lp_name(sku.sku)}", cat="Binary")
+        used = prob.add_variable(f"used_{key}_{lp_name(sku.sku)}", cat="Binary")
         for c, y in servers:
             if c.sku == sku:
                 prob += used >= y, f"used-{key}-{lp_name(sku.sku)}-{lp_name(y.name)}"
@@ -260,10 +260,10 @@ def add_site(prob: pulp.LpProblem, ctx: PlanContext, site: PrivateSite, groups: 
     picks, counts, extra_kw, cabinets = [], {}, {}, []
     for i, product in enumerate(site.products):
         tag = f"{key}_{i}"
-        pick = pulp.LpVariable(f"product_{tag}", cat="Binary")
+        pick = prob.add_variable(f"product_{tag}", cat="Binary")
         bound = _product_bound(product, ru_upper + gear_ru * max(options), watts_upper + gear_watts * max(options),
                                max(options))
-        n = pulp.LpVariable(f"cabinets_{tag}", lowBound=0, upBound=bound, cat="Integer")
+        n = prob.add_variable(f"cabinets_{tag}", lowBound=0, upBound=bound, cat="Integer")
         prob += n <= bound * pick, f"product-use-{tag}"
         prob += n >= pick, f"product-min-{tag}"
         picks.append(pick)
@@ -277,7 +277,7 @@ def add_site(prob: pulp.LpProblem, ctx: PlanContext, site: PrivateSite, groups: 
                               f"{product.kw_included:g} kW included)", "products", n, product.usd_per_month,
                               product.ref))
         if product.extra_kw_usd_per_month is not None and product.max_kw > product.kw_included:
-            e = pulp.LpVariable(f"extra_kw_{tag}", lowBound=0)
+            e = prob.add_variable(f"extra_kw_{tag}", lowBound=0)
             prob += e <= (product.max_kw - product.kw_included) * n, f"extra-kw-{tag}"
             extra_kw[i] = e
             terms.append(CostTerm(FACILITIES, f"committed power above the allowance ({product.name})", "kW", e,
@@ -342,8 +342,8 @@ def _transit_terms(prob: pulp.LpProblem, ctx: PlanContext, site: PrivateSite, ke
     terms, picks = [], []
     for i, t in enumerate(site.transit):
         providers = transit_providers(ctx, t)
-        pick = pulp.LpVariable(f"transit_pick_{key}_{i}", cat="Binary")
-        billed = pulp.LpVariable(f"transit_{key}_{i}", lowBound=0)
+        pick = prob.add_variable(f"transit_pick_{key}_{i}", cat="Binary")
+        billed = prob.add_variable(f"transit_{key}_{i}", lowBound=0)
         prob += billed >= p95_mbps / providers - big_m * (1 - pick), f"transit-{key}-{i}"
         prob += billed >= t.min_commit_mbps * pick, f"transit-commit-{key}-{i}"
         picks.append(pick)
@@ -353,7 +353,7 @@ def _transit_terms(prob: pulp.LpProblem, ctx: PlanContext, site: PrivateSite, ke
                   CostTerm(NETWORK, f"cross-connects to the transit providers ({t.name})", "cross-connects",
                            providers * pick, t.cross_connect_usd_per_month, t.ref)]
     if bundled:
-        fits = pulp.LpVariable(f"transit_included_{key}", cat="Binary")
+        fits = prob.add_variable(f"transit_included_{key}", cat="Binary")
         prob += (p95_mbps <= pulp.lpSum(p.included_mbps * pick for pick, p in bundled) + big_m * (1 - fits)
                  ), f"transit-included-{key}"
         prob += fits <= pulp.lpSum(pick for pick, _ in bundled), f"transit-included-bought-{key}"

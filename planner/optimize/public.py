@@ -89,7 +89,7 @@ def egress_beyond_allowance(prob: pulp.LpProblem, region: PublicRegion, egress_g
         raise CatalogError(f"{region.provider}: region {region.region} bundles a traffic allowance with its "
                            "instances, so its internet transfer must be a single flat overage tier")
     key = lp_name(f"{region.provider}/{region.region}")
-    e = pulp.LpVariable(f"e_{key}", lowBound=0)
+    e = prob.add_variable(f"e_{key}", lowBound=0)
     prob += e >= egress_gb * chosen - pulp.lpSum(allowance_gb), f"allowance-{key}"
     return CostTerm(NETWORK, "internet egress beyond the traffic included with the servers", "GB", e,
                     region.internet_egress[0].usd_per_gb, region.internet_egress_ref)
@@ -103,7 +103,7 @@ def _compute_terms(prob: pulp.LpProblem, c: Candidate, y: pulp.LpVariable) -> tu
     node-hours a month (for labour) and GB of traffic allowance the nodes bring."""
     o, g = c.offering, c.group
     tag = lp_name(f"{g.name}_{c.offering.key}")
-    base = pulp.LpVariable(f"b_{tag}", lowBound=0, upBound=c.max_count, cat="Integer")
+    base = prob.add_variable(f"b_{tag}", lowBound=0, upBound=c.max_count, cat="Integer")
     prob += base <= c.max_count * y, f"base-{tag}"
     on_demand, spot, weights = [], [], []
     for need, cap in sorted(set(zip(c.counts, c.spot_cap))):
@@ -114,8 +114,8 @@ def _compute_terms(prob: pulp.LpProblem, c: Candidate, y: pulp.LpVariable) -> tu
         # where instances bundle traffic, running nodes beyond the load can pay for themselves in
         # allowance: then they are whole nodes the plan reports (elsewhere d, s are integral anyway)
         kind = "Integer" if o.included_egress_gb_per_month else "Continuous"
-        d = pulp.LpVariable(f"d_{tag}_{need}_{cap}", lowBound=0, cat=kind)
-        s = pulp.LpVariable(f"s_{tag}_{need}_{cap}", lowBound=0, cat=kind) if cap > 0 else None
+        d = prob.add_variable(f"d_{tag}_{need}_{cap}", lowBound=0, cat=kind)
+        s = prob.add_variable(f"s_{tag}_{need}_{cap}", lowBound=0, cat=kind) if cap > 0 else None
         prob += base + d + (s if s is not None else 0) >= need * y, f"cover-{tag}-{need}-{cap}"
         if s is not None:
             prob += s <= cap * y, f"spot-{tag}-{need}-{cap}"
@@ -160,7 +160,7 @@ def build_public(ctx: PlanContext, pooled: bool, regions: list[PublicRegion] | N
             excluded.append(f"{key}: no allowed instance type can carry {', '.join(empty)}")
             continue
         usable.append(region)
-        x = pulp.LpVariable(f"x_{lp_name(key)}", cat="Binary")
+        x = prob.add_variable(f"x_{lp_name(key)}", cat="Binary")
         region_vars[key] = x
         allowance = has_allowance(offerings)
         terms += public_region_terms(region, ctx.demand, ctx.workload, ctx.workload.availability.failure_domains,
@@ -172,7 +172,7 @@ def build_public(ctx: PlanContext, pooled: bool, regions: list[PublicRegion] | N
         for g in groups:
             chosen = []
             for c in table[g.name]:
-                y = pulp.LpVariable(f"y_{lp_name(f'{g.name}_{c.offering.key}')}", cat="Binary")
+                y = prob.add_variable(f"y_{lp_name(f'{g.name}_{c.offering.key}')}", cat="Binary")
                 new_terms, hours, gb = _compute_terms(prob, c, y)
                 terms += new_terms
                 node_hours.append(hours)

@@ -138,7 +138,7 @@ def build_split(ctx: PlanContext, pooled: bool, placement: str) -> SplitModel:
     cloud_nodes, cloud_systems = [], []
     for region in regions:
         key = f"{region.provider}/{region.region}"
-        z = pulp.LpVariable(f"z_{lp_name(key)}", cat="Binary")
+        z = prob.add_variable(f"z_{lp_name(key)}", cat="Binary")
         model.regions[key] = (region, z)
         tiers = cloud_tiers(cloud, region)
         offerings = [o for o in ctx.catalog.compute if o.provider == region.provider and o.region == region.region]
@@ -155,7 +155,7 @@ def build_split(ctx: PlanContext, pooled: bool, placement: str) -> SplitModel:
         for g in groups:
             ys = []
             for c in public_candidates(g, offerings, ctx.workload, ctx.reserved_gib):
-                y = pulp.LpVariable(f"yc_{lp_name(f'{g.name}_{c.offering.key}')}", cat="Binary")
+                y = prob.add_variable(f"yc_{lp_name(f'{g.name}_{c.offering.key}')}", cat="Binary")
                 terms, hours, gb = _compute_terms(prob, c, y)
                 model.terms += terms
                 cloud_nodes.append(hours / HOURS_PER_MONTH)

@@ -18,8 +18,9 @@ from planner_testlib import TINY_DIR  # noqa: E402
 
 
 def pytest_configure(config):
-    # PuLP 3.3 warns on every LpVariable(...) about its 4.0 API; that is noise here
-    config.addinivalue_line("filterwarnings", "ignore:Constructing LpVariable:DeprecationWarning")
+    # the builders create variables through the model (prob.add_variable, PuLP 4's API): a free
+    # LpVariable(...) anywhere is an error, so nothing slips back to the API PuLP 4 removes
+    config.addinivalue_line("filterwarnings", "error:Constructing LpVariable:DeprecationWarning")
     config.addinivalue_line("filterwarnings", "ignore:PULP_CBC_CMD is deprecated:DeprecationWarning")
 
 

@@ -90,7 +90,7 @@ def test_base_price_picks_the_cheapest_allowed_option():
 
 def test_term_objective_and_line_are_the_same_cost():
     # a term is priced once: its objective expression, evaluated, is its plan line's cost
-    x = pulp.LpVariable("x", cat="Integer")
+    x = pulp.LpProblem("term", pulp.LpMinimize).add_variable("x", cat="Integer")
     x.varValue = 2.9999999  # solvers return near-integers; integer quantities read rounded
     term = CostTerm(COMPUTE, "nodes", "node-hours", 730 * x, 0.1)
     line = term.line()

@@ -184,7 +184,7 @@ def test_cbc_stopped_by_its_time_limit_is_not_called_infeasible(monkeypatch, tin
 @pytest.mark.parametrize("solver_name", ["highs", "cbc"])
 def test_a_really_infeasible_model_is_infeasible(solver_name):
     prob = pulp.LpProblem("infeasible", pulp.LpMinimize)
-    x = pulp.LpVariable("x", lowBound=0, upBound=1, cat="Integer")
+    x = prob.add_variable("x", lowBound=0, upBound=1, cat="Integer")
     prob += x
     prob += x >= 2, "too-much"
     info = solve(prob, solver_name, 10, 1e-4)
