@@ -26,7 +26,7 @@ from planner.catalog.loader import load_catalog
 from planner.errors import PlannerError
 from planner.optimize import plan as run_plan
 from planner.optimize.solver import SOLVERS
-from planner.report import plan_to_dict
+from planner.report import plan_to_dict, to_json
 from planner.workload import STRATEGIES, load_workload
 
 INTERNAL_ERROR_EXIT = 3
@@ -84,6 +84,13 @@ def render_rich(renderable) -> str:
     buf = io.StringIO()
     console(buf).print(renderable)
     return buf.getvalue()
+
+
+def emit(data: dict, fmt: Enum, out: Path | None, *, table, markdown=None, csv=None) -> None:
+    """Write a command's result in the --format asked for: JSON is the data itself, the other formats render it
+    (table through rich). One dispatch for every command, so a format behaves the same everywhere."""
+    renderers = {"json": to_json, "markdown": markdown, "csv": csv, "table": lambda d: render_rich(table(d))}
+    write_output(renderers[fmt.value](data), out)
 
 
 def write_output(text: str, out: Path | None) -> None:

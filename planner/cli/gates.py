@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from planner.cli.common import (OutFileOpt, PricingOpt, ProfileOpt, SetOpt, SolverOpt, TextFormat, WorkloadArg, app,
-                                handles_errors, render_rich, solve, stderr_line, write_output)
+                                emit, handles_errors, render_rich, solve, stderr_line, write_output)
 from planner.diff import diff_plans
 from planner.diff_render import diff_markdown, diff_rich
 from planner.errors import PlannerError
@@ -39,13 +39,7 @@ def diff(old: Annotated[Path, typer.Argument(help="baseline plan JSON (implan pl
          out: OutFileOpt = None) -> None:
     """What changed between two plans, per strategy, category, node and line item: price vs load vs topology."""
     data = diff_plans(read_plan(old), read_plan(new))
-    if format is TextFormat.json:
-        text = to_json(data)
-    elif format is TextFormat.markdown:
-        text = diff_markdown(data)
-    else:
-        text = render_rich(diff_rich(data))
-    write_output(text, out)
+    emit(data, format, out, table=diff_rich, markdown=diff_markdown)
 
 
 def _check_number(name: str, value: float | None, positive: bool) -> None:

@@ -9,8 +9,8 @@ from typing import Annotated, Optional
 import typer
 
 from planner.cli.common import (PricingOpt, ProfileOpt, SetOpt, SolverOpt, StrategyOpt, WorkloadArg, app, fail,
-                                handles_errors, render_rich, solve, write_output)
-from planner.report import compare_table, plan_tables, to_csv, to_json, to_markdown
+                                emit, handles_errors, solve)
+from planner.report import compare_table, plan_tables, to_csv, to_markdown
 
 
 class ReportFormat(str, Enum):
@@ -25,15 +25,7 @@ OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="write the r
 
 
 def _emit(data: dict, fmt: ReportFormat, out: Path | None, table) -> None:
-    if fmt is ReportFormat.json:
-        text = to_json(data)
-    elif fmt is ReportFormat.markdown:
-        text = to_markdown(data, detailed=table is plan_tables)
-    elif fmt is ReportFormat.csv:
-        text = to_csv(data)
-    else:
-        text = render_rich(table(data))
-    write_output(text, out)
+    emit(data, fmt, out, table=table, markdown=lambda d: to_markdown(d, detailed=table is plan_tables), csv=to_csv)
     if not any(s["monthly_cost_usd"] is not None for s in data["strategies"]):
         fail("no strategy has a feasible plan: " + "; ".join(f"{s['name']}: {s['message']}"
                                                              for s in data["strategies"]), 1)

@@ -11,9 +11,8 @@ from rich.console import Console
 from planner.capacity import load_profile
 from planner.catalog.loader import load_catalog
 from planner.cli.common import (OutFileOpt, PricingOpt, ProfileOpt, SetOpt, SolverOpt, TextFormat, WorkloadArg, app,
-                                check_solver, check_strategies, handles_errors, render_rich, write_output)
+                                check_solver, check_strategies, emit, handles_errors)
 from planner.claims import claims_markdown, claims_rich, parse_claims, run_claims
-from planner.report import to_json
 from planner.sweep import Sweeper, log_grid, parse_range, run_sweep, sweep_csv, sweep_rich
 
 
@@ -38,13 +37,7 @@ def sweep(workload: WorkloadArg = None,
     """Cost per strategy and of the cheapest SaaS across MAU sizes, with break-even points (real solves)."""
     data = run_sweep_with_progress(workload, set_, pricing, profile, strategy, solver, mau, steps, tolerance,
                                    progress=format is not SweepFormat.json)
-    if format is SweepFormat.json:
-        text = to_json(data)
-    elif format is SweepFormat.csv:
-        text = sweep_csv(data)
-    else:
-        text = render_rich(sweep_rich(data))
-    write_output(text, out)
+    emit(data, format, out, table=sweep_rich, csv=sweep_csv)
 
 
 @app.command()
@@ -70,13 +63,7 @@ def claims(workload: WorkloadArg = None,
 
     data = run_claims(workload, list(set_ or []), load_profile(profile), load_catalog(pricing), solver, grid, wanted,
                       on_point)
-    if format is TextFormat.json:
-        text = to_json(data)
-    elif format is TextFormat.markdown:
-        text = claims_markdown(data)
-    else:
-        text = render_rich(claims_rich(data))
-    write_output(text, out)
+    emit(data, format, out, table=claims_rich, markdown=claims_markdown)
 
 
 def run_sweep_with_progress(workload, overrides, pricing, profile, strategies, solver, mau_range: str, steps: int,
