@@ -12,7 +12,7 @@ from planner.catalog.records import ComputeOffering, PublicRegion, TransferTier
 from planner.demand import Demand, SliceDemand
 from planner.model import LOAD_BALANCING, NETWORK, STORAGE
 from planner.terms import CostTerm
-from planner.units import HOURS_PER_MONTH, HOURS_PER_SLICE_PER_MONTH, gib_to_gb, mbps_to_gb_per_hour
+from planner.units import HOURS_PER_MONTH, HOURS_PER_SLICE_PER_MONTH, gib_to_gb, graduated, mbps_to_gb_per_hour
 from planner.workload import Workload
 
 EPS = 1e-9
@@ -57,14 +57,8 @@ def nodes_needed(vcpu: float, memory_gib: float, node_vcpu: float, node_memory_g
 
 
 def graduated_cost(amount: float, tiers: tuple[TransferTier, ...]) -> float:
-    """Volume-tiered price, graduated: each tier prices only the amount that falls inside it."""
-    cost, lower = 0.0, 0.0
-    for tier in tiers:
-        upper = math.inf if tier.up_to_gb is None else tier.up_to_gb
-        if amount > lower:
-            cost += (min(amount, upper) - lower) * tier.usd_per_gb
-        lower = upper
-    return cost
+    """Volume-tiered transfer price, graduated: each tier prices only the GB that fall inside it."""
+    return graduated(amount, ((tier.up_to_gb, tier.usd_per_gb) for tier in tiers))
 
 
 def base_price(offering: ComputeOffering, max_commitment_years: int) -> tuple[float, str]:

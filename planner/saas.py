@@ -10,7 +10,7 @@ import math
 from planner.catalog.records import SaasOfferUsd, SaasStepUsd
 from planner.demand import Demand
 from planner.model import (SAAS_EXCLUDED, SAAS_FEES, SAAS_PARTIAL, SAAS_PRICED, SAAS_QUOTE, CostLine, SaasQuote)
-from planner.units import BYTES_PER_GB, DAYS_PER_MONTH
+from planner.units import BYTES_PER_GB, DAYS_PER_MONTH, graduated
 from planner.workload import Workload
 
 EPS = 1e-9
@@ -35,13 +35,7 @@ def saas_units(offer: SaasOfferUsd, demand: Demand, workload: Workload) -> float
 
 def _graduated(amount: float, steps: tuple[SaasStepUsd, ...]) -> float:
     """Graduated price of `amount` units: each step prices only the units inside it (up_to is absolute)."""
-    cost, lower = 0.0, 0.0
-    for step in steps:
-        upper = math.inf if step.up_to is None else step.up_to
-        if amount > lower:
-            cost += (min(amount, upper) - lower) * step.usd_per_unit
-        lower = upper
-    return cost
+    return graduated(amount, ((step.up_to, step.usd_per_unit) for step in steps))
 
 
 def _steps_cost(units: float, offer: SaasOfferUsd) -> float:

@@ -1,6 +1,9 @@
-"""Every unit constant and conversion of the planner lives here, and nowhere else."""
+"""Every unit constant and conversion of the planner lives here, and nowhere else (with the one graduated-price sum)."""
 
 from __future__ import annotations
+
+import math
+from typing import Iterable
 
 HOURS_PER_MONTH = 730.0  # the cloud billing convention (AWS, GCP, Azure, Infracost)
 HOURS_PER_DAY = 24
@@ -49,3 +52,16 @@ def amortized_per_month(capex: float, years: float, rate_percent_per_year: float
         return capex / months
     monthly_rate = (1 + rate_percent_per_year / 100) ** (1 / MONTHS_PER_YEAR) - 1
     return capex * monthly_rate / (1 - (1 + monthly_rate) ** -months)
+
+
+def graduated(amount: float, bands: Iterable[tuple[float | None, float]]) -> float:
+    """Cost of `amount` under a graduated (volume-tiered) price: `bands` are (upper end or None for no end, price
+    per unit) in ascending order, and each band prices only the part of the amount that falls inside it. Transfer
+    tiers and SaaS ladders are billed this way."""
+    cost, lower = 0.0, 0.0
+    for up_to, usd_per_unit in bands:
+        upper = math.inf if up_to is None else up_to
+        if amount > lower:
+            cost += (min(amount, upper) - lower) * usd_per_unit
+        lower = upper
+    return cost
