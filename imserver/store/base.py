@@ -20,6 +20,8 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
+from ..protocol import direct_conv_id, direct_pair
+
 log = logging.getLogger("imserver.store")
 
 
@@ -75,6 +77,29 @@ def receipt_marker_check(kind: str, seq: int, read_seq: int, delivered_seq: int)
         raise StoreError("bad_frame", f"receipt seq {seq} is behind your {kind} marker {current}; "
                                       "markers only move forward")
     return seq > current
+
+
+def send_target(sender: str, conv: str | None, to: str | None) -> tuple[str, tuple | None]:
+    """Where a send goes: its conversation (a 1:1 `to` names the direct conversation of the two users) and, for a
+    direct conversation, its two members. Refuses, before any write, what no store may accept: a 1:1 message to
+    yourself, or a direct conversation the sender is not one of."""
+    if to is not None:
+        if to == sender:
+            raise StoreError("bad_frame", "cannot send a 1:1 message to yourself")
+        conv = direct_conv_id(sender, to)
+    pair = direct_pair(conv)
+    if pair is not None and (sender not in pair or pair[0] == pair[1]):
+        raise StoreError("forbidden", "not a member of that conversation")
+    return conv, pair
+
+
+def check_group(row):
+    """The conversation row a group operation reads (kind first) must exist and be a group."""
+    if row is None:
+        raise StoreError("not_found", "no such conversation")
+    if row[0] != "group":
+        raise StoreError("bad_frame", "not a group conversation")
+    return row
 
 
 class WriteOp:

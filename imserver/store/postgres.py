@@ -11,9 +11,8 @@ import asyncio
 
 import asyncpg
 
-from ..protocol import direct_conv_id, direct_pair
-from .base import (SCHEMA_VERSION, GroupResult, ReceiptResult, SendResult, Store, StoreError, WriteOp, now_ms,
-                   receipt_marker_check)
+from .base import (SCHEMA_VERSION, GroupResult, ReceiptResult, SendResult, Store, StoreError, WriteOp, check_group,
+                   now_ms, receipt_marker_check, send_target)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations(
@@ -113,14 +112,10 @@ class PostgresStore(Store):
         results: list = [None] * len(ops)
         items = []       # (index, sender, cmid, conv, body, media, pair)
         for i, (sender, cmid, conv, to, body, media) in enumerate(ops):
-            if to is not None:
-                if to == sender:
-                    results[i] = StoreError("bad_frame", "cannot send a 1:1 message to yourself")
-                    continue
-                conv = direct_conv_id(sender, to)
-            pair = direct_pair(conv)
-            if pair is not None and (sender not in pair or pair[0] == pair[1]):
-                results[i] = StoreError("forbidden", "not a member of that conversation")
+            try:
+                conv, pair = send_target(sender, conv, to)
+            except StoreError as refused:
+                results[i] = refused
                 continue
             items.append((i, sender, cmid, conv, body, media, pair))
         if not items:
@@ -201,15 +196,9 @@ class PostgresStore(Store):
                                sender, cmid)
         if row is not None:
             return SendResult(row[0], row[1], row[2], sender, cmid, row[3], row[4], (), True)
-        if to is not None:
-            if to == sender:
-                raise StoreError("bad_frame", "cannot send a 1:1 message to yourself")
-            conv = direct_conv_id(sender, to)
-        pair = direct_pair(conv)
+        conv, pair = send_target(sender, conv, to)
         bump = "UPDATE conversations SET last_seq=last_seq+1 WHERE id=$1 RETURNING last_seq"
         if pair is not None:
-            if sender not in pair or pair[0] == pair[1]:
-                raise StoreError("forbidden", "not a member of that conversation")
             seq = await c.fetchval(bump, conv)
             if seq is None:
                 await c.execute("INSERT INTO conversations(id, kind, created_by, created_ts, member_count)"
@@ -230,11 +219,7 @@ class PostgresStore(Store):
     async def _group(self, c, conv):
         row = await c.fetchrow("SELECT kind, name, public, member_count FROM conversations WHERE id=$1 FOR UPDATE",
                                conv)
-        if row is None:
-            raise StoreError("not_found", "no such conversation")
-        if row[0] != "group":
-            raise StoreError("bad_frame", "not a group conversation")
-        return tuple(row)
+        return tuple(check_group(row))
 
     @staticmethod
     async def _is_member(c, conv, user) -> bool:

@@ -11,9 +11,8 @@ import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..protocol import direct_conv_id, direct_pair
-from .base import (SCHEMA_VERSION, GroupResult, ReceiptResult, SendResult, Store, StoreError, WriteOp, now_ms,
-                   receipt_marker_check)
+from .base import (SCHEMA_VERSION, GroupResult, ReceiptResult, SendResult, Store, StoreError, WriteOp, check_group,
+                   now_ms, receipt_marker_check, send_target)
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS conversations(
@@ -177,14 +176,8 @@ class SQLiteStore(Store):
         ).fetchone()
         if row is not None:
             return SendResult(row[0], row[1], row[2], sender, cmid, row[3], row[4], (), True)
-        if to is not None:
-            if to == sender:
-                raise StoreError("bad_frame", "cannot send a 1:1 message to yourself")
-            conv = direct_conv_id(sender, to)
-        pair = direct_pair(conv)
+        conv, pair = send_target(sender, conv, to)
         if pair is not None:
-            if sender not in pair or pair[0] == pair[1]:
-                raise StoreError("forbidden", "not a member of that conversation")
             seq = self._next_seq(c, conv)
             if seq is None:
                 c.execute(
@@ -205,11 +198,7 @@ class SQLiteStore(Store):
 
     def _group(self, c, conv):
         row = c.execute("SELECT kind, name, public, member_count FROM conversations WHERE id=?", (conv,)).fetchone()
-        if row is None:
-            raise StoreError("not_found", "no such conversation")
-        if row[0] != "group":
-            raise StoreError("bad_frame", "not a group conversation")
-        return row
+        return check_group(row)
 
     def _is_member(self, c, conv, user) -> bool:
         return c.execute("SELECT 1 FROM members WHERE conv=? AND user_id=?", (conv, user)).fetchone() is not None
