@@ -10,71 +10,45 @@ finds exactly the rows committed before the target. Retention keeps `postgresql_
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from planner.render import render_bundle, write_bundle
-from tests.bundle.conftest import load_fixture_plan
-from tests.bundle.test_deploy_local import PG_BIN, _free_port, _missing_prereqs, _stop_all
-from tests.bundle.test_deploy_replica import _playbook, _psql, _recap_all
+from tests.bundle.deploylib import (PG_BIN, as_postgres, assert_second_run_changes_nothing, deployed, free_port, psql,
+                                    require_prereqs)
+
+pytestmark = pytest.mark.deploy      # slow: real installs/deployments; `pytest -m "not deploy"` skips them
 
 HOST = "pg-a"
 
 
-def _as_postgres(argv: list[str], timeout: float = 120) -> str:
-    out = subprocess.run(["runuser", "-u", "postgres", "--", *argv], capture_output=True, text=True,
-                         timeout=timeout, cwd="/")
-    assert out.returncode == 0, (argv, out.stdout[-2000:], out.stderr[-2000:])
-    return out.stdout
-
-
 @pytest.fixture(scope="module")
 def primary():
-    reason = _missing_prereqs()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"backup test cannot run: {reason}")
-        pytest.skip(reason)
-    base = Path(tempfile.mkdtemp(prefix="implan-backup-"))
-    root = base / "root"
-    restored = base / "restored"
-    try:
-        base.chmod(0o755)
-        root.mkdir()
-        bundle = base / "bundle"
-        write_bundle(render_bundle(load_fixture_plan("plan-tiny.json"), "private"), bundle)
-        port = _free_port()
-        host = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-                "implan_manage_system": False, "implan_become": False, "implan_service_manager": "start-stop-daemon",
-                "implan_secrets_dir": str(base / "secrets"), "implan_address": "127.0.0.1",
-                "implan_roles": ["postgresql"], "node_exporter_enabled": False, "postgresql_memory_mb": 1024,
-                "implan_root": str(root), "postgresql_port": port, "postgresql_backup_repo_type": "posix",
-                "postgresql_backup_repo_path": str(base / "repo"), "postgresql_backup_retention_full": 2}
-        inv = base / "inventory.yml"
-        inv.write_text(yaml.safe_dump({"all": {"hosts": {HOST: host}}}))
-        rc, out = _playbook(bundle / "ansible", inv, base / "run1.log")
-        assert rc == 0, (base / "run1.log").read_text()[-4000:]
-        yield {"base": base, "root": root, "port": port, "bundle": bundle, "inventory": inv, "restored": restored,
-               "conf": root / "etc" / "implan" / "pgbackrest.conf"}
-    finally:
-        if (restored / "postmaster.pid").exists():
-            subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D", str(restored), "-m",
-                            "immediate", "stop"], capture_output=True, timeout=60, cwd="/")
-        _stop_all(root / "run" / "implan")
-        shutil.rmtree(base, ignore_errors=True)
+    require_prereqs("backup test")
+    port = free_port()
+
+    def hosts(base: Path) -> dict:
+        return {HOST: {"implan_roles": ["postgresql"], "postgresql_memory_mb": 1024, "postgresql_port": port,
+                       "postgresql_backup_repo_type": "posix", "postgresql_backup_repo_path": str(base / "repo"),
+                       "postgresql_backup_retention_full": 2}}
+
+    with deployed("backup", "plan-tiny.json", hosts) as deployment:
+        root, restored = deployment.roots[HOST], deployment.base / "restored"
+        try:
+            yield {"deployment": deployment, "base": deployment.base, "root": root, "port": port,
+                   "restored": restored, "conf": root / "etc" / "implan" / "pgbackrest.conf"}
+        finally:
+            if (restored / "postmaster.pid").exists():
+                subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D", str(restored), "-m",
+                                "immediate", "stop"], capture_output=True, timeout=60, cwd="/")
 
 
 def _info(conf: Path) -> dict:
-    return json.loads(_as_postgres(["pgbackrest", f"--config={conf}", "--stanza=implan", "--output=json", "info"]))[0]
+    return json.loads(as_postgres(["pgbackrest", f"--config={conf}", "--stanza=implan", "--output=json", "info"]))[0]
 
 
 def _scheduled(root: Path, kind: str) -> list[str]:
@@ -98,8 +72,8 @@ def _last_success(root: Path, kind: str) -> float:
 def test_the_role_archives_wal_and_takes_a_first_full_backup(primary):
     conf = primary["conf"].read_text()
     assert "repo1-cipher-type=aes-256-cbc" in conf and "repo1-retention-full=2" in conf
-    settings = _psql(primary["root"], primary["port"], "SELECT name || '=' || setting FROM pg_settings WHERE name IN "
-                     "('archive_mode', 'archive_command') ORDER BY name").splitlines()
+    settings = psql(primary["root"], primary["port"], "SELECT name || '=' || setting FROM pg_settings WHERE name IN "
+                    "('archive_mode', 'archive_command') ORDER BY name").splitlines()
     assert settings[0].endswith("archive-push %p") and settings[1] == "archive_mode=on"
     info = _info(primary["conf"])
     assert info["status"]["code"] == 0
@@ -109,21 +83,18 @@ def test_the_role_archives_wal_and_takes_a_first_full_backup(primary):
 
 
 def test_second_run_changes_nothing(primary):
-    rc, out = _playbook(primary["bundle"] / "ansible", primary["inventory"], primary["base"] / "run2.log")
-    assert rc == 0, out[-4000:]
-    recap = _recap_all(out)[HOST]
-    assert recap["changed"] == 0 and recap["failed"] == 0, recap
+    assert_second_run_changes_nothing(primary["deployment"])
 
 
 def test_point_in_time_restore_into_a_fresh_data_directory(primary):
     root, port, conf = primary["root"], primary["port"], primary["conf"]
 
     def sql(q: str) -> str:
-        return _psql(root, port, q, db="imserver")
+        return psql(root, port, q, db="imserver")
 
     sql("CREATE TABLE probe (n int PRIMARY KEY, at timestamptz DEFAULT clock_timestamp())")
     sql("INSERT INTO probe (n) SELECT generate_series(1, 100)")
-    _as_postgres(_scheduled(root, "diff"))                                 # the schedule's differential backup
+    as_postgres(_scheduled(root, "diff"))                                 # the schedule's differential backup
     assert abs(_last_success(root, "diff") - time.time()) < 600
     sql("INSERT INTO probe (n) SELECT generate_series(101, 150)")         # only in WAL after the diff backup
     time.sleep(1.1)
@@ -131,32 +102,32 @@ def test_point_in_time_restore_into_a_fresh_data_directory(primary):
     time.sleep(1.1)
     sql("INSERT INTO probe (n) SELECT generate_series(151, 200)")         # after the target: must not come back
     sql("SELECT pg_switch_wal()")
-    _as_postgres(["pgbackrest", f"--config={conf}", "--stanza=implan", "check"])   # waits for the segment
+    as_postgres(["pgbackrest", f"--config={conf}", "--stanza=implan", "check"])   # waits for the segment
     assert [b["type"] for b in _info(conf)["backup"]] == ["full", "diff"]
 
     restored = primary["restored"]
     restored.mkdir(mode=0o700)
     shutil.chown(restored, "postgres")
-    _as_postgres(["pgbackrest", f"--config={conf}", "--stanza=implan", f"--pg1-path={restored}", "--type=time",
+    as_postgres(["pgbackrest", f"--config={conf}", "--stanza=implan", f"--pg1-path={restored}", "--type=time",
                   f"--target={target}", "--target-action=promote", "restore"], timeout=300)
-    new_port, sock = _free_port(), primary["base"] / "restored-sock"
+    new_port, sock = free_port(), primary["base"] / "restored-sock"
     sock.mkdir()
     shutil.chown(sock, "postgres")
-    _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(restored), "-w", "-t", "120", "-l", str(sock / "restored.log"),
+    as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(restored), "-w", "-t", "120", "-l", str(sock / "restored.log"),
                   "-o", f"-p {new_port} -k {sock} -c listen_addresses='' -c archive_mode=off", "start"], timeout=180)
-    psql = [str(PG_BIN / "psql"), "-h", str(sock), "-p", str(new_port), "-d", "imserver", "-tAc"]
+    restored_psql = [str(PG_BIN / "psql"), "-h", str(sock), "-p", str(new_port), "-d", "imserver", "-tAc"]
     deadline = time.monotonic() + 60
-    while _as_postgres(psql + ["SELECT pg_is_in_recovery()"]).strip() != "f":      # promoted at the target
+    while as_postgres(restored_psql + ["SELECT pg_is_in_recovery()"]).strip() != "f":      # promoted at the target
         assert time.monotonic() < deadline, (sock / "restored.log").read_text()[-3000:]
         time.sleep(0.5)
-    assert _as_postgres(psql + ["SELECT count(*), min(n), max(n) FROM probe"]).strip() == "150|1|150"
+    assert as_postgres(restored_psql + ["SELECT count(*), min(n), max(n) FROM probe"]).strip() == "150|1|150"
 
 
 def test_retention_keeps_the_configured_number_of_full_backups(primary):
     conf = primary["conf"]
     full = _scheduled(primary["root"], "full")
     for _ in range(2):
-        _as_postgres(full)
+        as_postgres(full)
     backups = _info(conf)["backup"]
     assert [b["type"] for b in backups] == ["full", "full"]                 # the oldest full and its diff expired
     assert re.fullmatch(r"\d{8}-\d{6}F", backups[0]["label"])

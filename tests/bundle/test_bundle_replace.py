@@ -49,30 +49,22 @@ def test_exchange_swaps_two_directories(tmp_path):
     assert (a / "y").read_text() == "b" and (b / "x").read_text() == "a"
 
 
-def test_kill_before_the_swap_leaves_the_old_bundle(tmp_path, monkeypatch):
+@pytest.mark.parametrize("swapped, left", [(False, "old"), (True, "new")], ids=["before-the-swap", "after-the-swap"])
+def test_a_kill_around_the_swap_leaves_one_whole_bundle(tmp_path, monkeypatch, swapped, left):
+    """Killed just before the exchange: the old bundle stays; just after it (before the old contents are
+    removed): the new one is in place. Never a mix."""
     out = _old_bundle(tmp_path)
+    real = swap.exchange
 
     def killed(a, b):
+        if swapped:
+            assert real(a, b)
         raise Killed
 
     monkeypatch.setattr(swap, "exchange", killed)
     with pytest.raises(Killed):
         _force(out)
-    assert _state(out) == "old"
-
-
-def test_kill_right_after_the_swap_leaves_the_new_bundle(tmp_path, monkeypatch):
-    out = _old_bundle(tmp_path)
-    real = swap.exchange
-
-    def swap_then_killed(a, b):
-        assert real(a, b)
-        raise Killed                    # before the old contents are removed
-
-    monkeypatch.setattr(swap, "exchange", swap_then_killed)
-    with pytest.raises(Killed):
-        _force(out)
-    assert _state(out) == "new"
+    assert _state(out) == left
 
 
 def test_without_rename_exchange_a_failed_second_rename_restores_the_old_bundle(tmp_path, monkeypatch):

@@ -8,7 +8,6 @@ network, a subnet large enough for the host offsets), GCP's Hyperdisk-only machi
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 
 import pytest

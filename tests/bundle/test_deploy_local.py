@@ -12,11 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import pwd
-import random
-import re
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -29,93 +25,22 @@ import pytest
 
 from planner.render import render_bundle, write_bundle
 from tests.bundle.conftest import load_fixture_plan
+from tests.bundle.deploylib import PLAYBOOK_TIMEOUT_S, ansible_env, free_port, recap, require_prereqs, stop_all
 
 pytestmark = pytest.mark.deploy      # slow: real installs/deployments; `pytest -m "not deploy"` skips them
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-PLAYBOOK_TIMEOUT_S = 600
-
-
-_TAKEN: set[int] = set()
-
-
-def _free_port(pairs: int = 1) -> int:
-    """A free loopback port p such that p .. p+pairs-1 are all free.
-
-    Drawn below Linux's ephemeral range (32768-60999), so busy client sockets (a load test running alongside)
-    cannot take p+1 between this check and the service binding it.
-    """
-    rng = random.Random()
-    for _ in range(2000):
-        port = rng.randrange(20000, 32000)
-        if any(port + extra in _TAKEN for extra in range(pairs)):
-            continue
-        socks = []
-        try:
-            for extra in range(pairs):
-                t = socket.socket()
-                socks.append(t)
-                t.bind(("127.0.0.1", port + extra))
-            _TAKEN.update(port + extra for extra in range(pairs))
-            return port
-        except OSError:
-            continue
-        finally:
-            for t in socks:
-                t.close()
-    raise RuntimeError("no free loopback port")
-
-
-def _missing_prereqs() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root (runs PostgreSQL as the postgres user via runuser)"
-    for tool in ("ansible-playbook", "start-stop-daemon", "runuser", "openssl"):
-        if not shutil.which(tool):
-            return f"{tool} not found"
-    if not Path("/usr/sbin/haproxy").exists():
-        return "haproxy not installed (apt-get install haproxy)"
-    if not Path("/usr/bin/redis-server").exists():
-        return "redis-server not installed"
-    if not shutil.which("pgbackrest"):
-        return "pgbackrest not installed (apt-get install pgbackrest)"
-    if not (PG_BIN / "initdb").exists():
-        return "PostgreSQL 15 not installed"
-    try:
-        pwd.getpwnam("postgres")
-    except KeyError:
-        return "no postgres user"
-    return None
-
-
 def _run_playbook(ansible_dir: Path, extra_vars: Path, log: Path) -> tuple[int, str]:
-    env = dict(os.environ, ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
-               ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_CONFIG=str(ansible_dir / "ansible.cfg"))
+    """site.yml on this machine as the single host `localhost`, the host's variables from a file."""
     proc = subprocess.run(["ansible-playbook", "-i", "localhost,", "-c", "local", "site.yml",
-                           "-e", f"@{extra_vars}"], cwd=ansible_dir, env=env, capture_output=True, text=True,
-                          timeout=PLAYBOOK_TIMEOUT_S)
+                           "-e", f"@{extra_vars}"], cwd=ansible_dir, env=ansible_env(ansible_dir), capture_output=True,
+                          text=True, timeout=PLAYBOOK_TIMEOUT_S)
     log.write_text(proc.stdout + proc.stderr)
     return proc.returncode, proc.stdout
 
 
-def _recap(stdout: str) -> dict:
-    m = re.search(r"localhost\s+:\s+(.*)", stdout.split("PLAY RECAP")[-1])
-    assert m, stdout[-2000:]
-    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(1))}
-
-
-def _stop_all(run_dir: Path) -> None:
-    for pidfile in sorted(run_dir.glob("*.pid")):
-        subprocess.run(["start-stop-daemon", "--stop", "--pidfile", str(pidfile), "--retry=TERM/15/KILL/5",
-                        "--oknodo", "--quiet"], check=False)
-
-
 @pytest.fixture(scope="module")
 def deployment(wheel):
-    reason = _missing_prereqs()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"deployment test cannot run: {reason}")
-        pytest.skip(reason)
+    require_prereqs("deployment test")
     base = Path(tempfile.mkdtemp(prefix="implan-deploy-"))
     root = base / "root"
     run_dir = root / "run" / "implan"
@@ -124,9 +49,9 @@ def deployment(wheel):
         root.mkdir()
         bundle = base / "bundle"
         write_bundle(render_bundle(load_fixture_plan("plan-tiny.json"), "private", wheel=wheel), bundle)
-        ports = {"imserver_port": _free_port(2), "imserver_media_port": _free_port(2),
-                 "postgresql_port": _free_port(), "redis_port": _free_port(), "haproxy_https_port": _free_port(),
-                 "haproxy_http_port": _free_port()}
+        ports = {"imserver_port": free_port(2), "imserver_media_port": free_port(2),
+                 "postgresql_port": free_port(), "redis_port": free_port(), "haproxy_https_port": free_port(),
+                 "haproxy_http_port": free_port()}
         extra = {
             "ansible_python_interpreter": sys.executable,
             "implan_root": str(root), "implan_manage_system": False, "implan_become": False,
@@ -144,7 +69,7 @@ def deployment(wheel):
         assert rc == 0, f"first playbook run failed (log {base / 'run1.log'}):\n{out1[-4000:]}"
         yield {"base": base, "root": root, "bundle": bundle, "vars": extra, "vars_file": vars_file, "run1": out1}
     finally:
-        _stop_all(run_dir)
+        stop_all(run_dir)
         if not os.environ.get("IMPLAN_KEEP_DEPLOY"):
             shutil.rmtree(base, ignore_errors=True)
 
@@ -247,6 +172,6 @@ def test_second_run_changes_nothing(deployment):
     rc, out = _run_playbook(deployment["bundle"] / "ansible", deployment["vars_file"],
                             deployment["base"] / "run2.log")
     assert rc == 0, out[-4000:]
-    recap = _recap(out)
-    assert recap["failed"] == 0 and recap["changed"] == 0, \
+    counts = recap(out)
+    assert counts["failed"] == 0 and counts["changed"] == 0, \
         "not idempotent:\n" + "\n".join(line for line in out.splitlines() if line.startswith(("changed", "TASK")))

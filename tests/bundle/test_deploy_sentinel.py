@@ -7,20 +7,15 @@ its own file, the seed stays put); the primary is killed and the Sentinels promo
 """
 from __future__ import annotations
 
-import shutil
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 import redis
-import yaml
 
-from planner.render import render_bundle, write_bundle
-from tests.bundle.conftest import load_fixture_plan, require_tool
-from tests.bundle.test_deploy_local import _free_port, _stop_all
-from tests.bundle.test_deploy_replica import _playbook, _recap_all
+from tests.bundle.deploylib import assert_second_run_changes_nothing, deployed, free_port, require_prereqs, stop_all
+
+pytestmark = pytest.mark.deploy      # slow: real installs/deployments; `pytest -m "not deploy"` skips them
 
 HOSTS = {"rd-a": ["redis"], "rd-b": ["redis"], "witness": ["sentinel"]}
 
@@ -36,33 +31,15 @@ def _sentinel_view(port: int, password: str) -> dict:
 
 @pytest.fixture(scope="module")
 def sentinels():
-    require_tool(shutil.which("ansible-playbook"), "ansible-playbook")
-    require_tool(shutil.which("start-stop-daemon"), "start-stop-daemon")
-    require_tool(shutil.which("redis-server"), "redis-server")
-    base = Path(tempfile.mkdtemp(prefix="implan-sentinel-"))
-    roots = {h: base / h for h in HOSTS}
-    try:
-        bundle = base / "bundle"
-        write_bundle(render_bundle(load_fixture_plan("plan-private-witness.json"), "private"), bundle)
-        ports = {h: {"redis_port": _free_port(), "redis_sentinel_port": _free_port()} for h in HOSTS}
-        common = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-                  "implan_manage_system": False, "implan_become": False,
-                  "implan_service_manager": "start-stop-daemon", "implan_secrets_dir": str(base / "secrets"),
-                  "implan_address": "127.0.0.1", "node_exporter_enabled": False, "implan_redis_primary": "rd-a",
-                  "redis_sentinel_down_after_ms": 1000, "redis_sentinel_failover_timeout_ms": 10000}
-        inventory = {"all": {"hosts": {h: {**common, **ports[h], "implan_roles": roles, "implan_root": str(roots[h])}
-                                       for h, roles in HOSTS.items()}}}
-        inv = base / "inventory.yml"
-        inv.write_text(yaml.safe_dump(inventory))
-        for r in roots.values():
-            r.mkdir()
-        rc, out = _playbook(bundle / "ansible", inv, base / "run1.log")
-        assert rc == 0, out[-4000:]
-        yield {"base": base, "roots": roots, "ports": ports, "bundle": bundle, "inventory": inv}
-    finally:
-        for r in roots.values():
-            _stop_all(r / "run" / "implan")
-        shutil.rmtree(base, ignore_errors=True)
+    require_prereqs("sentinel test")
+    ports = {h: {"redis_port": free_port(), "redis_sentinel_port": free_port()} for h in HOSTS}
+
+    def hosts(base: Path) -> dict:
+        return {h: {"implan_roles": roles, "implan_redis_primary": "rd-a", "redis_sentinel_down_after_ms": 1000,
+                    "redis_sentinel_failover_timeout_ms": 10000, **ports[h]} for h, roles in HOSTS.items()}
+
+    with deployed("sentinel", "plan-private-witness.json", hosts) as deployment:
+        yield {"deployment": deployment, "base": deployment.base, "roots": deployment.roots, "ports": ports}
 
 
 def _wait(predicate, seconds: float, what: str):
@@ -89,17 +66,12 @@ def test_three_sentinels_watch_the_pinned_primary_and_its_replica(sentinels):
 
 
 def test_second_run_changes_nothing(sentinels):
-    rc, out = _playbook(sentinels["bundle"] / "ansible", sentinels["inventory"], sentinels["base"] / "run2.log")
-    assert rc == 0, out[-4000:]
-    recaps = _recap_all(out)
-    assert set(recaps) == set(HOSTS)
-    for host, recap in recaps.items():
-        assert recap["changed"] == 0 and recap["failed"] == 0, (host, recap)
+    assert_second_run_changes_nothing(sentinels["deployment"])
 
 
 def test_the_sentinels_promote_the_replica_when_the_primary_dies(sentinels):
     password, ports = _password(sentinels["base"]), sentinels["ports"]
-    _stop_all(sentinels["roots"]["rd-a"] / "run" / "implan")            # rd-a's Redis and Sentinel: a lost cabinet
+    stop_all(sentinels["roots"]["rd-a"] / "run" / "implan")            # rd-a's Redis and Sentinel: a lost cabinet
     new = str(ports["rd-b"]["redis_port"])
     for host in ("rd-b", "witness"):
         _wait(lambda h=host: _sentinel_view(ports[h]["redis_sentinel_port"], password)["port"] == new, 60,
