@@ -1,24 +1,30 @@
 """Bounded, deterministic fuzz of the input boundary (issue 9): hostile values in every workload field, every
 numeric catalog field and every field of a plan JSON given to `diff`. Whatever the value, implan exits 0, 1 or 2,
 an error is one line, and no output holds NaN or Infinity. The CLI runs in-process with catch_exceptions=False,
-so a traceback fails the test. Examples are derandomized (same cases on every run) and few, to stay quick."""
+so a traceback fails the test. Examples are derandomized (same cases on every run) and few, to stay quick;
+bench/boundary_fuzz.py runs the same properties with many more examples (IMPLAN_FUZZ_EXAMPLES, IMPLAN_FUZZ_SEED)."""
 
 from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from planner_testlib import TINY_DIR
 from planner.workload import reference_rows
 
-FUZZ = settings(max_examples=40, derandomize=True, deadline=None,
+_SEED = os.environ.get("IMPLAN_FUZZ_SEED")  # set: fresh cases from that seed (the bench); unset: the fixed cases
+FUZZ = settings(max_examples=int(os.environ.get("IMPLAN_FUZZ_EXAMPLES", "40")), derandomize=_SEED is None,
+                deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+if _SEED is not None:
+    FUZZ = lambda test, _settings=FUZZ: seed(int(_SEED))(_settings(test))  # noqa: E731
 
 # YAML texts of hostile values: non-finite, huge, tiny, negative, wrong type, too deep, too long
 HOSTILE_YAML = [".inf", "-.inf", ".nan", "1.0e+300", "-1", "0", "5.0e-324", str(2 ** 64), "9" * 5000, "true",
