@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from planner.catalog.records import PriceRef
 
+SOLVERS = ("highs", "cbc")  # MILP solvers implan drives through PuLP; cbc is the fallback
+
 # Breakdown categories of every plan (the JSON contract's `breakdown` keys).
 COMPUTE = "compute"
 STORAGE = "storage"

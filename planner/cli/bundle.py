@@ -10,7 +10,6 @@ import typer
 from planner.cli.common import (PricingOpt, ProfileOpt, SetOpt, SolverOpt, WorkloadArg, app, check_strategies,
                                 handles_errors, solve, stderr_line)
 from planner.errors import PlannerError
-from planner.plan_json import read_plan
 
 
 def _check_writable(out: Path) -> None:
@@ -54,6 +53,8 @@ def bundle(workload: WorkloadArg = None, set_: SetOpt = None, pricing: PricingOp
     _check_writable(out)
     carried = None if no_wheel else (read_wheel(wheel) if wheel is not None else build_wheel())
     if plan is not None:
+        from planner.plan_json import read_plan
+
         data = read_plan(plan, "--plan ")
     else:
         data = solve(workload, set_, pricing, profile, [strategy], solver)

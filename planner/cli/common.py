@@ -1,5 +1,7 @@
 """What every command module shares: the Typer app, output and error helpers, the common options, and the
-solve-to-dict helper. It imports no command module: those import this one and register themselves on ``app``."""
+solve-to-dict helper. It imports no command module: those import this one and register themselves on ``app``.
+Command modules import the planner's heavy parts (solver, catalogs, renderers) inside the commands, so that
+`implan --help`, `--version` and usage errors start without loading the solver stack."""
 
 from __future__ import annotations
 
@@ -21,13 +23,9 @@ except ImportError:  # pragma: no cover - depends on the installed typer
     from click import exceptions as click_exceptions
 
 from planner import __version__
-from planner.capacity import load_profile
-from planner.catalog.loader import load_catalog
 from planner.errors import PlannerError
-from planner.optimize import plan as run_plan
-from planner.optimize.solver import SOLVERS
-from planner.report import plan_to_dict, to_json
-from planner.workload import STRATEGIES, load_workload
+from planner.model import SOLVERS
+from planner.workload import STRATEGIES
 
 INTERNAL_ERROR_EXIT = 3
 
@@ -89,6 +87,8 @@ def render_rich(renderable) -> str:
 def emit(data: dict, fmt: Enum, out: Path | None, *, table, markdown=None, csv=None) -> None:
     """Write a command's result in the --format asked for: JSON is the data itself, the other formats render it
     (table through rich). One dispatch for every command, so a format behaves the same everywhere."""
+    from planner.report import to_json
+
     renderers = {"json": to_json, "markdown": markdown, "csv": csv, "table": lambda d: render_rich(table(d))}
     write_output(renderers[fmt.value](data), out)
 
@@ -180,6 +180,12 @@ def check_solver(solver: str) -> None:
 def solve(workload: Path | None, overrides: list[str] | None, pricing: Path | None, profile: Path | None,
           strategies: list[str] | None, solver: str, export_model: Path | None = None) -> dict:
     """Load every input, solve, and return the plan JSON dict (the report.py contract)."""
+    from planner.capacity import load_profile
+    from planner.catalog.loader import load_catalog
+    from planner.optimize import plan as run_plan
+    from planner.report import plan_to_dict
+    from planner.workload import load_workload
+
     check_strategies(strategies)
     check_solver(solver)
     wl = load_workload(workload, overrides or [])

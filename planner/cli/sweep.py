@@ -8,12 +8,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from planner.capacity import load_profile
-from planner.catalog.loader import load_catalog
 from planner.cli.common import (OutFileOpt, PricingOpt, ProfileOpt, SetOpt, SolverOpt, TextFormat, WorkloadArg, app,
                                 check_solver, check_strategies, emit, handles_errors)
-from planner.claims import claims_markdown, claims_rich, parse_claims, run_claims
-from planner.sweep import Sweeper, log_grid, parse_range, run_sweep, sweep_csv, sweep_rich
 
 
 class SweepFormat(str, Enum):
@@ -35,6 +31,8 @@ def sweep(workload: WorkloadArg = None,
           format: Annotated[SweepFormat, typer.Option("--format", "-f", help="output format")] = SweepFormat.table,
           out: OutFileOpt = None) -> None:
     """Cost per strategy and of the cheapest SaaS across MAU sizes, with break-even points (real solves)."""
+    from planner.sweep import sweep_csv, sweep_rich
+
     data = run_sweep_with_progress(workload, set_, pricing, profile, strategy, solver, mau, steps, tolerance,
                                    progress=format is not SweepFormat.json)
     emit(data, format, out, table=sweep_rich, csv=sweep_csv)
@@ -51,6 +49,11 @@ def claims(workload: WorkloadArg = None,
            format: Annotated[TextFormat, typer.Option("--format", "-f", help="output format")] = TextFormat.table,
            out: OutFileOpt = None) -> None:
     """Where the published cost claims hold: MAU intervals for the median priced SaaS offer and for each offer."""
+    from planner.capacity import load_profile
+    from planner.catalog.loader import load_catalog
+    from planner.claims import claims_markdown, claims_rich, parse_claims, run_claims
+    from planner.sweep import log_grid, parse_range
+
     wanted = parse_claims(claim)
     lo, hi = parse_range(mau)
     grid = log_grid(lo, hi, steps)
@@ -69,6 +72,10 @@ def claims(workload: WorkloadArg = None,
 def run_sweep_with_progress(workload, overrides, pricing, profile, strategies, solver, mau_range: str, steps: int,
                             tolerance: float, progress: bool) -> dict:
     """Validate everything, then sweep with a rich progress bar on stderr when it is a terminal."""
+    from planner.capacity import load_profile
+    from planner.catalog.loader import load_catalog
+    from planner.sweep import Sweeper, log_grid, parse_range, run_sweep
+
     lo, hi = parse_range(mau_range)
     grid = log_grid(lo, hi, steps)
     check_strategies(strategies)

@@ -10,7 +10,6 @@ import yaml
 
 from planner.cli.common import SetOpt, WorkloadArg, app, handles_errors, stderr_line, write_output
 from planner.errors import PlannerError
-from planner.report import to_json
 from planner.workload import default_workload_path, load_workload, workload_to_dict
 
 workload_app = typer.Typer(help="Write and inspect workload files.", no_args_is_help=True)
@@ -37,5 +36,7 @@ def workload_show(workload: WorkloadArg = None, set_: SetOpt = None,
     """The resolved workload, every default filled in."""
     if format not in ("yaml", "json"):
         raise PlannerError(f"--format {format}: expected yaml or json")
+    from planner.report import to_json
+
     data = workload_to_dict(load_workload(workload, set_ or []))
     write_output(to_json(data) if format == "json" else yaml.safe_dump(data, sort_keys=False), None)

@@ -12,9 +12,8 @@ from pathlib import Path
 import pulp
 
 from planner.errors import PlannerError
-from planner.model import SolverInfo
+from planner.model import SOLVERS, SolverInfo
 
-SOLVERS = ("highs", "cbc")
 
 
 def _make_solver(name: str, time_limit_s: float, gap_rel: float):

@@ -497,12 +497,12 @@ def test_usage_errors_are_one_line(args, needles):
 
 
 def test_a_bug_is_exit_3_with_one_line(cli, monkeypatch):
-    import planner.cli.common
+    import planner.workload
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("float division by zero")
 
-    monkeypatch.setattr(planner.cli.common, "load_workload", broken)
+    monkeypatch.setattr(planner.workload, "load_workload", broken)  # the CLI imports it when it solves
     assert_one_line_error(cli("plan", *FAST), "internal error (a bug in implan", "ZeroDivisionError",
                           "float division by zero", "IMPLAN_DEBUG=1", code=3)
     monkeypatch.setenv("IMPLAN_DEBUG", "1")
