@@ -141,12 +141,15 @@ def pricing_import(
             "--as-of", help="date of the prices (YYYY-MM-DD); needed where the file has none")] = None,
         upfront: Annotated[Upfront, typer.Option(help="AWS: the Reserved purchase option stored as the commitment "
                                                  "price")] = Upfront.none,
+        keep_unlisted: Annotated[bool, typer.Option(
+            "--keep-unlisted", help="a partial download: keep covered rows the files do not list")] = False,
         out: Annotated[Optional[Path], typer.Option(
             "--out", "-o", help="catalog YAML to merge into and write (atomically); default: print")] = None,
         pricing: PricingOpt = None) -> None:
     """Read a provider's own price file into a catalog: merged into --out if it exists (else into the provider's
     catalog of --pricing), printing what changed: added, changed price (old -> new), removed."""
-    options = Options(_names(regions, "--regions"), _names(families, "--families"), _date(as_of), upfront.value)
+    options = Options(_names(regions, "--regions"), _names(families, "--families"), _date(as_of), upfront.value,
+                      keep_unlisted)
     result = parse_files(provider, from_, options)
     base_path = out if out is not None and out.exists() else (pricing or default_pricing_dir()) / f"{provider}.yaml"
     if not base_path.is_file():

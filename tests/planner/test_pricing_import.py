@@ -280,3 +280,16 @@ def test_pricing_diff_bad_plan_file(cli, tmp_path):
     bad = tmp_path / "plan.json"
     bad.write_text("[]", encoding="utf-8")
     assert_one_line_error(cli("pricing", "diff", BASE, BASE, "--plan", bad), "plan.json")
+
+
+def test_aws_get_products_answer_reads_like_the_offer_file(cli, tmp_path):
+    """`aws pricing get-products` pages (PriceList of JSON strings): a filtered download of the same products."""
+    d = _pricing_dir(tmp_path, "gp", BASE / "aws.yaml")
+    result = cli("pricing", "import", "aws", "--from", FILES / "aws-get-products", "--keep-unlisted",
+                 "--out", d / "aws.yaml")
+    assert result.exit_code == 0, result.output
+    rows = {r["type"]: r for r in yaml.safe_load((d / "aws.yaml").read_text())["compute"]}
+    assert rows["c7g.xlarge"]["commit_1y_per_hour"] == 0.0914  # the Windows m7i.large of the page is left out
+    assert "m7i.large" not in rows
+    assert rows["c7g.large"]["source"] == "skypilot"  # not in the partial download, kept by --keep-unlisted
+    assert "0 removed" in result.stdout

@@ -1,4 +1,6 @@
 """AWS Price List bulk offer file for AmazonEC2 (one region's index.json) -> compute rows and gp3 volumes.
+Also read: the Price List Query API's answer (`aws pricing get-products --service-code AmazonEC2 --filters ...`),
+whose `PriceList[]` holds the same product + terms per SKU as JSON strings: a filtered, small download.
 
 Format: https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/reading-an-offer.html — `products` keyed by
 SKU (attributes: instanceType, vcpu, memory "8 GiB", regionCode, operatingSystem, tenancy, preInstalledSw,
@@ -10,6 +12,8 @@ chat backend runs on; Reserved: the standard offering class, the purchase option
 """
 
 from __future__ import annotations
+
+import json
 
 from planner.catalog.importers.common import (ImportedRow, ImportResult, InputFile, Options, PriceFileError, keep,
                                               number, parse_date, price, require, term_hourly, whole)
@@ -60,11 +64,34 @@ def _shape(attrs: dict, where: str) -> dict:
             "arch": "arm64" if "Graviton" in processor or attrs.get("processorArchitecture") == "ARM" else "x86_64"}
 
 
+def as_offer(data, where: str):
+    """A get-products answer ({"FormatVersion": "aws_v1", "PriceList": ["{product, terms, ...}", ...]}) as an offer
+    file (products and terms keyed by SKU); an offer file as it is."""
+    if not isinstance(data, dict) or "PriceList" not in data:
+        return data
+    offer = {"offerCode": None, "products": {}, "terms": {"OnDemand": {}, "Reserved": {}}}
+    for index, text in enumerate(require(data, "PriceList", list, where)):
+        try:
+            item = json.loads(text) if isinstance(text, str) else text
+        except json.JSONDecodeError as exc:
+            raise PriceFileError(f"{where}: PriceList[{index}]: not valid JSON ({exc.msg})") from None
+        product = require(item, "product", dict, f"{where}: PriceList[{index}]")
+        sku = require(product, "sku", str, f"{where}: PriceList[{index}].product")
+        offer["products"][sku] = product
+        for kind in ("OnDemand", "Reserved"):
+            offer["terms"][kind][sku] = item.get("terms", {}).get(kind, {})
+        offer["offerCode"] = item.get("serviceCode")
+        offer["publicationDate"] = item.get("publicationDate")
+        offer["version"] = item.get("version", "")
+    return offer
+
+
 def parse(files: list[InputFile], options: Options) -> ImportResult:
     rows, skipped, dates, offers = [], {}, [], []
     wanted = PURCHASE_OPTIONS[options.upfront]
     for f in files:
         where = str(f.path)
+        f = InputFile(f.path, f.sha256, as_offer(f.data, where))
         if not isinstance(f.data, dict) or f.data.get("offerCode") != "AmazonEC2":
             raise PriceFileError(f"{where}: not an AmazonEC2 offer file (expected offerCode 'AmazonEC2', products, "
                                  "terms; see docs/pricing.md)")

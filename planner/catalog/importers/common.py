@@ -21,6 +21,9 @@ from planner.units import HOURS_PER_MONTH
 
 HOURS_PER_YEAR = HOURS_PER_MONTH * 12  # 8760: the catalogs' 730 h month, as the providers count a term
 PRICE_DIGITS = 6  # catalog prices are stored to a millionth of a currency unit
+# a whole-region AWS offer file is hundreds of MB (parsed JSON takes several times that in memory): docs/pricing.md
+# shows how to fetch only the products a catalog uses (AWS get-products with filters, Azure $filter)
+MAX_PRICE_FILE_BYTES = 2 * 1024**3
 
 
 class PriceFileError(PlannerError):
@@ -40,6 +43,7 @@ class Options:
     families: frozenset[str] | None = None
     as_of: dt.date | None = None  # overrides the file's own date
     upfront: str = "none"  # AWS reserved purchase option stored as the commitment price: none | partial | all
+    keep_unlisted: bool = False  # a partial download: covered rows the files do not list stay instead of going
 
 
 @dataclass
@@ -83,7 +87,7 @@ def read_json_inputs(path: Path, what: str) -> list[InputFile]:
         files = [path]
     out = []
     for p in files:
-        raw = read_input(p, what, PriceFileError)
+        raw = read_input(p, what, PriceFileError, MAX_PRICE_FILE_BYTES)
         try:
             data = json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError as exc:

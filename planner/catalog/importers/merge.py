@@ -182,7 +182,8 @@ def merge(base: dict, result: ImportResult, options: Options, today: dt.date) ->
             if k in new_rows:
                 out.append(_merged_row(new_rows[k], old, k, result, catalog, dropped))
                 seen.add(k)
-            elif (section, old.get("region"), old.get("family", "") if section == "compute" else "") in covered:
+            elif not options.keep_unlisted and \
+                    (section, old.get("region"), old.get("family", "") if section == "compute" else "") in covered:
                 continue  # covered by the import and no longer in the file: removed
             else:
                 out.append(old)
