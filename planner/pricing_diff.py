@@ -12,17 +12,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from planner.capacity import load_profile
 from planner.catalog.loader import FX_FILE, load_catalog, read_catalog_file
 from planner.catalog.rowdiff import diff_sections, rows_by_key
 from planner.diff import diff_plans
+from planner.errors import WorkloadError
 from planner.optimize import plan as run_plan
 from planner.plan_json import read_plan
 from planner.report import plan_to_dict
 from planner.workload import Workload, format_validation_error
-from planner.errors import WorkloadError
-
-from pydantic import ValidationError
 
 
 def _files(directory: Path) -> dict[str, dict]:
@@ -31,7 +31,8 @@ def _files(directory: Path) -> dict[str, dict]:
 
 def row_changes(old_dir: Path, new_dir: Path) -> list[dict]:
     """Every price that differs between the two directories, one entry per catalog row (in the row's currency)."""
-    load_catalog(old_dir), load_catalog(new_dir)  # both must be complete, valid catalog directories
+    for directory in (old_dir, new_dir):
+        load_catalog(directory)  # each must be a complete, valid catalog directory (one-line error otherwise)
     old, new = _files(old_dir), _files(new_dir)
     out = []
     for name in list(old) + [n for n in new if n not in old]:

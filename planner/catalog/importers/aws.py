@@ -129,14 +129,13 @@ def parse(files: list[InputFile], options: Options) -> ImportResult:
                 if option == wanted and term["termAttributes"].get("OfferingClass") == "standard":
                     fields[f"commit_{years}y_per_hour"] = price(effective)
             rows.append(ImportedRow("compute", region, itype, fields, family=family))
-    if not files:
-        raise PriceFileError("no offer file given")
+    regions = sorted({r.region for r in rows})
     note = (f"offer version {', '.join(sorted(set(offers)))}; commitments: standard Reserved Instances, {wanted}, "
             "effective hourly = upfront / term hours (8,760 a year) + hourly")
     return ImportResult("aws", rows, options.as_of or min(dates),
                         title=f"AWS Price List bulk offer file AmazonEC2 ({', '.join(f.path.name for f in files)}; "
                               f"{note})",
-                        url=URL.format(region=",".join(sorted({r.region for r in rows})) or "REGION"),
+                        url=URL.format(region=regions[0] if len(regions) == 1 else "REGION"),
                         files=files, skipped=[f"{n} SKUs of {what}" for what, n in sorted(skipped.items())])
 
 

@@ -73,9 +73,6 @@ class ImportResult:
     # rows priced per unit of shape (GCP: per vCPU and GiB) -> one row per machine type of the catalog's rows
     expand: Callable[[ImportedRow, list[dict]], list[ImportedRow]] | None = None
 
-    def source_note(self) -> str:
-        return "; ".join(f"{f.path.name} sha256 {f.sha256}" for f in self.files)
-
 
 def read_json_inputs(path: Path, what: str) -> list[InputFile]:
     """FILE, or every *.json of DIR (sorted by name), parsed; each with the sha256 of its bytes."""
@@ -91,7 +88,8 @@ def read_json_inputs(path: Path, what: str) -> list[InputFile]:
         try:
             data = json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError as exc:
-            raise PriceFileError(f"{p}: cannot read {what}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+            raise PriceFileError(f"{p}: cannot read {what}: not UTF-8 text ({exc.reason} at byte "
+                                 f"{exc.start})") from None
         except json.JSONDecodeError as exc:
             raise PriceFileError(f"{p}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); expected "
                                f"{what}") from None

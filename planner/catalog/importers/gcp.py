@@ -97,8 +97,9 @@ def parse(files: list[InputFile], options: Options) -> ImportResult:
     if options.as_of is None and not dates:
         raise PriceFileError("gcp: the SKUs carry no pricingInfo.effectiveTime: give --as-of DATE")
     return ImportResult("gcp", _merge_fields(rows), options.as_of or max(dates),
-                        title=f"Google Cloud Billing Catalog API, Compute Engine SKUs ({', '.join(f.path.name for f in files)}): "
-                              "predefined machine types = vCPU x core SKU + GiB x RAM SKU",
+                        title="Google Cloud Billing Catalog API, Compute Engine SKUs "
+                              f"({', '.join(f.path.name for f in files)}): predefined machine types = vCPU x core "
+                              "SKU + GiB x RAM SKU",
                         url=URL, files=files, expand=expand_machine_types)
 
 

@@ -90,7 +90,7 @@ def parse(files: list[InputFile], options: Options) -> ImportResult:
     rows, traffic = [], {}
     for st in require(pricing, "server_types", list, where):
         name = str(st.get("name"))
-        family = re.match(r"[a-z]+", name).group(0) if re.match(r"[a-z]+", name) else name
+        family = re.match(r"[a-z]*", name).group(0) or name  # cx33 -> cx, the family the catalog names
         if options.families is not None and family not in options.families:
             continue
         for zone, prices in _per_zone(st.get("prices", []), zones, options, f"{where}.server_types.{name}").items():

@@ -23,7 +23,8 @@ from planner.catalog.rowdiff import PRICE_FIELDS, ROW_KEYS, RowChange, diff_sect
 NOTE_SEPARATOR = " | "
 IMPORT_PREFIX, KEPT_PREFIX = "import: ", "kept from "
 _KEPT = re.compile(r"^kept from (?P<source>\S+) \((?P<as_of>[0-9-]+)\): (?P<fields>.+)$")
-IDENTITY = {"compute": "type", "block_storage": "name", "load_balancers": "name", "transfer": "kind"}  # ImportedRow.name
+# the catalog field ImportedRow.name fills, per section
+IDENTITY = {"compute": "type", "block_storage": "name", "load_balancers": "name", "transfer": "kind"}
 SHAPE_FIELDS = ("family", "class", "arch", "vcpu", "memory_gib")
 # the order rows are written in: the schema's field order, the rest after
 FIELD_ORDER = ("type", "sku", "region", "name", "kind", "storage_class", "family", "class", "arch", "vcpu",
@@ -66,6 +67,7 @@ def _with_shapes(result: ImportResult, base: dict, options: Options) -> tuple[li
     else:
         candidates = result.rows
     no_shape = []
+    indexes = {section: _index(base.get(section) or [], section) for section in IDENTITY}
     declared = {r["id"] for r in base.get("regions") or []}
     undeclared = set()
     for row in candidates:
@@ -73,7 +75,7 @@ def _with_shapes(result: ImportResult, base: dict, options: Options) -> tuple[li
             undeclared.add(row.region)
             continue
         if row.needs_shape:
-            match = _index(base.get(row.section) or [], row.section).get(_key(row))
+            match = indexes[row.section].get(_key(row))
             if match is None:
                 no_shape.append(f"{row.region}/{row.name}")
                 continue
