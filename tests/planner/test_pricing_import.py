@@ -293,3 +293,34 @@ def test_aws_get_products_answer_reads_like_the_offer_file(cli, tmp_path):
     assert "m7i.large" not in rows
     assert rows["c7g.large"]["source"] == "skypilot"  # not in the partial download, kept by --keep-unlisted
     assert "0 removed" in result.stdout
+
+
+def test_writer_keeps_every_shipped_catalog_as_it_is(tmp_path):
+    """An import rewrites the whole file: every row of every shipped catalog must come back unchanged."""
+    from planner.catalog.loader import default_pricing_dir, read_catalog_file
+    from planner.catalog.writer import dump_catalog
+    for path in sorted(default_pricing_dir().glob("*.yaml")):
+        if path.name == "fx.yaml":
+            continue
+        (tmp_path / path.name).write_text(dump_catalog(read_catalog_file(path)), encoding="utf-8")
+        assert read_catalog_file(tmp_path / path.name) == read_catalog_file(path), path.name
+
+
+def test_out_to_a_new_file_merges_into_the_catalog_of_pricing(cli, tmp_path):
+    out = tmp_path / "aws.yaml"
+    result = cli("pricing", "import", "aws", "--from", FILES / "aws", "--pricing", BASE, "--out", out)
+    assert result.exit_code == 0, result.output
+    data = yaml.safe_load(out.read_text())
+    assert {r["type"] for r in data["compute"]} == {"c7g.large", "c7g.xlarge", "c6g.large", "m7i.large"}
+    assert f"-> {out}" in result.stdout
+
+
+def test_pricing_diff_markdown_for_a_pull_request(cli, tmp_path):
+    new, _ = _import(cli, tmp_path, "hetzner", *AS_OF)
+    old = _pricing_dir(tmp_path, "old", BASE / "hetzner.yaml")
+    plan_file = tmp_path / "plan.json"
+    assert cli("plan", "--pricing", old, "-s", "public", "-f", "json", "-o", plan_file).exit_code == 0
+    result = cli("pricing", "diff", old, new, "--plan", plan_file, "-f", "markdown")
+    assert result.exit_code == 0, result.output
+    assert "- hetzner: added    compute eu-central/cx53: on_demand_per_hour 0.049301 EUR" in result.stdout
+    assert "| strategy | baseline | new | change | price | load | topology |" in result.stdout
