@@ -17,6 +17,7 @@ from rich.text import Text
 
 from planner.catalog.importers import PROVIDERS, parse_files
 from planner.catalog.importers.common import Options
+from planner.catalog.importers.fetch import fetch as fetch_files
 from planner.catalog.importers.merge import merge
 from planner.catalog.loader import check_catalog_text, default_pricing_dir, load_catalog, read_catalog_file
 from planner.catalog.queries import COMPUTE_COLUMNS, compute_rows, validate
@@ -141,6 +142,9 @@ def pricing_import(
             "--as-of", help="date of the prices (YYYY-MM-DD); needed where the file has none")] = None,
         upfront: Annotated[Upfront, typer.Option(help="AWS: the Reserved purchase option stored as the commitment "
                                                  "price")] = Upfront.none,
+        fetch: Annotated[bool, typer.Option(
+            "--fetch", help="download the files from the provider's endpoint into the --from directory first")]
+        = False,
         keep_unlisted: Annotated[bool, typer.Option(
             "--keep-unlisted", help="a partial download: keep covered rows the files do not list")] = False,
         out: Annotated[Optional[Path], typer.Option(
@@ -150,6 +154,9 @@ def pricing_import(
     catalog of --pricing), printing what changed: added, changed price (old -> new), removed."""
     options = Options(_names(regions, "--regions"), _names(families, "--families"), _date(as_of), upfront.value,
                       keep_unlisted)
+    if fetch:
+        for path in fetch_files(provider, from_, options.regions):
+            stderr_line(f"downloaded {path}")
     result = parse_files(provider, from_, options)
     base_path = out if out is not None and out.exists() else (pricing or default_pricing_dir()) / f"{provider}.yaml"
     if not base_path.is_file():

@@ -324,3 +324,48 @@ def test_pricing_diff_markdown_for_a_pull_request(cli, tmp_path):
     assert result.exit_code == 0, result.output
     assert "- hetzner: added    compute eu-central/cx53: on_demand_per_hour 0.049301 EUR" in result.stdout
     assert "| strategy | baseline | new | change | price | load | topology |" in result.stdout
+
+
+# ---------------------------------------------------------------- --fetch, with an opener answering from the fixtures
+def _answers(pages: dict[str, Path], seen: list):
+    def opener(url: str, headers: dict) -> bytes:
+        seen.append((url, headers))
+        return pages[url].read_bytes()
+    return opener
+
+
+def test_fetch_azure_follows_next_page_link(tmp_path):
+    from planner.catalog.importers.fetch import fetch
+    page1 = json.loads((FILES / "azure" / "prices-page-1.json").read_text())
+    first = ("https://prices.azure.com/api/retail/prices?$filter=serviceName%20eq%20%27Virtual%20Machines%27%20and"
+             "%20armRegionName%20eq%20%27eastus%27")
+    seen: list = []
+    opener = _answers({first: FILES / "azure" / "prices-page-1.json",
+                       page1["NextPageLink"]: FILES / "azure" / "prices-page-2.json"}, seen)
+    written = fetch("azure", tmp_path / "dl", frozenset({"eastus"}), opener)
+    assert [p.name for p in written] == ["eastus-page-1.json", "eastus-page-2.json"]
+    assert [u for u, _ in seen] == [first, page1["NextPageLink"]]  # stops at NextPageLink null
+    options = Options(as_of=__import__("datetime").date(2026, 12, 3))
+    assert [r.fields for r in parse_files("azure", tmp_path / "dl", options).rows] == \
+        [r.fields for r in parse_files("azure", FILES / "azure", options).rows]
+
+
+def test_fetch_hetzner_sends_the_token(tmp_path, monkeypatch):
+    from planner.catalog.importers.fetch import fetch
+    monkeypatch.setenv("HCLOUD_TOKEN", "t0ken")
+    seen: list = []
+    api = "https://api.hetzner.cloud/v1"
+    opener = _answers({f"{api}/pricing": FILES / "hetzner" / "pricing.json",
+                       f"{api}/locations?per_page=50": FILES / "hetzner" / "locations.json",
+                       f"{api}/server_types?per_page=50": FILES / "hetzner" / "server_types.json"}, seen)
+    fetch("hetzner", tmp_path / "dl", None, opener)
+    assert all(h == {"Authorization": "Bearer t0ken"} for _, h in seen) and len(seen) == 3
+    options = Options(as_of=__import__("datetime").date(2026, 12, 3))
+    assert [r.fields for r in parse_files("hetzner", tmp_path / "dl", options).rows] == \
+        [r.fields for r in parse_files("hetzner", FILES / "hetzner", options).rows]
+
+
+def test_fetch_needs_regions_or_a_key(cli, tmp_path, monkeypatch):
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    assert_one_line_error(cli("pricing", "import", "aws", "--fetch", "--from", tmp_path / "dl"), "--regions")
+    assert_one_line_error(cli("pricing", "import", "gcp", "--fetch", "--from", tmp_path / "dl"), "GOOGLE_API_KEY")
