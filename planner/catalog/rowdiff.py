@@ -70,7 +70,7 @@ class PriceChange:
         return (self.new - self.old) / self.old * 100
 
     def text(self) -> str:
-        fmt = lambda v: "-" if v is None else f"{v:g}"  # noqa: E731
+        fmt = lambda v: "-" if v is None else f"{v:.10g}"  # noqa: E731  (3.10778 -> 3.107776 must show)
         pct = "" if self.percent is None else f" ({self.percent:+.2f}%)"
         return f"{self.field} {fmt(self.old)} -> {fmt(self.new)}{pct}"
 
@@ -93,7 +93,7 @@ class RowChange:
         head = f"{self.change:<8} {self.section} {self.key}"
         if self.change == "changed":
             return f"{head}: " + "; ".join(p.text() for p in self.prices) + f" {self.currency}"
-        return head + (": " + ", ".join(f"{p.field} {(p.new if p.new is not None else p.old):g}"
+        return head + (": " + ", ".join(f"{p.field} {(p.new if p.new is not None else p.old):.10g}"
                                          for p in self.prices) + f" {self.currency}" if self.prices else "")
 
     def as_dict(self) -> dict[str, Any]:

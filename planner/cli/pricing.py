@@ -15,13 +15,11 @@ import typer
 import yaml
 from rich.text import Text
 
-from planner.catalog.importers import PROVIDERS, parse_files
+from planner.catalog.importers import PROVIDERS, refresh_catalog
 from planner.catalog.importers.common import Options
 from planner.catalog.importers.fetch import fetch as fetch_files
-from planner.catalog.importers.merge import merge
-from planner.catalog.loader import check_catalog_text, default_pricing_dir, load_catalog, read_catalog_file
+from planner.catalog.loader import default_pricing_dir, load_catalog
 from planner.catalog.queries import COMPUTE_COLUMNS, compute_rows, validate
-from planner.catalog.writer import dump_catalog
 from planner.cli.common import (OutFileOpt, PricingOpt, ProfileOpt, SolverOpt, TextFormat, app, check_solver,
                                 console, handles_errors, render_rich, stderr_line, write_output)
 from planner.diff_render import diff_markdown, diff_rich
@@ -157,28 +155,12 @@ def pricing_import(
     if fetch:
         for path in fetch_files(provider, from_, options.regions):
             stderr_line(f"downloaded {path}")
-    result = parse_files(provider, from_, options)
-    base_path = out if out is not None and out.exists() else (pricing or default_pricing_dir()) / f"{provider}.yaml"
-    if not base_path.is_file():
-        raise PlannerError(f"{base_path}: no {provider} catalog to merge into (its regions, storage and network "
-                           f"prices are not in the price file): give --out an existing catalog or --pricing DIR")
-    merged = merge(read_catalog_file(base_path), result, options, dt.date.today())
-    header = (f"Catalog of {provider}; prices of {merged.source_key} imported by `implan pricing import {provider}` "
-              f"into {base_path.name}.\nConventions: pricing/README.md. YAML comments are not kept by the import: "
-              "notes go into note fields.")
-    text = dump_catalog(merged.catalog, header)
-    check_catalog_text(text, out or Path(f"{provider}.yaml"))
-    write_output(text, out)
+    base = out if out is not None and out.exists() else (pricing or default_pricing_dir()) / f"{provider}.yaml"
+    refreshed = refresh_catalog(provider, from_, options, base, out or Path(f"{provider}.yaml"), dt.date.today())
+    write_output(refreshed.text, out)
     report = stderr_line if out is None else (lambda line: console().print(line, highlight=False, soft_wrap=True))
-    for change in merged.changes:
-        report(change.text())
-    counts = {k: sum(1 for c in merged.changes if c.change == k) for k in ("added", "changed", "removed")}
-    report(f"{provider}: {merged.imported} rows imported from {len(result.files)} file(s) as of {result.as_of} "
-           f"(source {merged.source_key}): {counts['added']} added, {counts['changed']} changed price, "
-           f"{counts['removed']} removed, {merged.untouched} rows not covered kept as they were"
-           + (f" -> {out}" if out is not None else ""))
-    for line in merged.skipped:
-        report(f"skipped: {line}")
+    for line in refreshed.report_lines(out):
+        report(line)
 
 
 @pricing_app.command("diff")
