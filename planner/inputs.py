@@ -122,8 +122,8 @@ def _depth(root: Node) -> int:
     return deepest
 
 
-def read_input(path: Path, what: str, error: type[PlannerError]) -> bytes:
-    """The bytes of an input file; only regular files, at most MAX_INPUT_BYTES (`what` names it in errors)."""
+def read_input(path: Path, what: str, error: type[PlannerError], limit: int = MAX_INPUT_BYTES) -> bytes:
+    """The bytes of an input file; only regular files, at most `limit` bytes (`what` names it in errors)."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -134,15 +134,15 @@ def read_input(path: Path, what: str, error: type[PlannerError]) -> bytes:
         raise error(f"{path}: is a directory, expected a {what}")
     if not stat.S_ISREG(info.st_mode):
         raise error(f"{path}: not a regular file (a FIFO, socket or device), expected a {what}")
-    if info.st_size > MAX_INPUT_BYTES:
-        raise error(f"{path}: {what} is {info.st_size:,} bytes, more than the {MAX_INPUT_BYTES:,} accepted")
+    if info.st_size > limit:
+        raise error(f"{path}: {what} is {info.st_size:,} bytes, more than the {limit:,} accepted")
     try:
         with open(path, "rb") as handle:
-            raw = handle.read(MAX_INPUT_BYTES + 1)
+            raw = handle.read(limit + 1)
     except OSError as exc:
         raise error(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
-    if len(raw) > MAX_INPUT_BYTES:
-        raise error(f"{path}: {what} grew beyond {MAX_INPUT_BYTES:,} bytes while being read")
+    if len(raw) > limit:
+        raise error(f"{path}: {what} grew beyond {limit:,} bytes while being read")
     return raw
 
 

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from planner.catalog import records as r
 from planner.catalog.schema import CatalogFile, FxFile, Priced
 from planner.errors import CatalogError
-from planner.inputs import load_yaml_file
+from planner.inputs import load_yaml_file, parse_yaml
 
 FX_FILE = "fx.yaml"
 
@@ -42,6 +42,19 @@ def _parse(path: Path, model: type, data: Any):
         return model.model_validate(data)
     except ValidationError as exc:
         raise CatalogError(_format_validation_error(path, exc)) from None
+
+
+def read_catalog_file(path: Path) -> dict:
+    """One catalog file's raw data (as written: aliases, notes, estimates), checked against the schema; what
+    `pricing import` merges into and `pricing diff` compares."""
+    data, _ = _read_yaml(path)
+    _parse(path, CatalogFile, data)
+    return data
+
+
+def check_catalog_text(text: str, origin: Path) -> None:
+    """A catalog about to be written parses back and passes the schema (else a CatalogError naming the field)."""
+    _parse(origin, CatalogFile, parse_yaml(text, str(origin), CatalogError))
 
 
 class _Converter:

@@ -27,6 +27,7 @@ class Source(Strict):
     url: str
     as_of: Date
     note: str = ""
+    files: dict[str, str] = Field(default_factory=dict)  # imported price files: name -> sha256 of its bytes
 
 
 class Priced(Strict):

@@ -1,4 +1,5 @@
-"""`implan pricing list|show|validate`: inspect and check the price catalogs."""
+"""`implan pricing list|show|validate|import|diff`: inspect and check the price catalogs, refresh them from the
+providers' own price files, and see what a refresh changes (docs/pricing.md)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,19 @@ import typer
 import yaml
 from rich.text import Text
 
-from planner.catalog.loader import load_catalog
+from planner.catalog.importers import PROVIDERS, refresh_catalog
+from planner.catalog.importers.common import Options
+from planner.catalog.importers.fetch import fetch as fetch_files
+from planner.catalog.loader import default_pricing_dir, load_catalog
 from planner.catalog.queries import COMPUTE_COLUMNS, compute_rows, validate
-from planner.cli.common import PricingOpt, app, console, handles_errors, write_output
+from planner.cli.common import (OutFileOpt, PricingOpt, ProfileOpt, SolverOpt, TextFormat, app, check_solver,
+                                console, handles_errors, render_rich, stderr_line, write_output)
+from planner.diff_render import diff_markdown, diff_rich
 from planner.errors import PlannerError
+from planner.pricing_diff import plan_change, row_changes
+from planner.report import to_json
 
-pricing_app = typer.Typer(help="Inspect and validate the price catalogs.", no_args_is_help=True)
+pricing_app = typer.Typer(help="Inspect, validate, import and diff the price catalogs.", no_args_is_help=True)
 app.add_typer(pricing_app, name="pricing")
 
 
@@ -94,3 +102,91 @@ def pricing_validate(pricing: PricingOpt = None,
               f"{len(findings)} warning(s)", highlight=False)
     if strict and findings:
         raise typer.Exit(1)
+
+
+class Upfront(str, Enum):
+    none = "none"
+    partial = "partial"
+    all = "all"
+
+
+def _names(text: str | None, flag: str) -> frozenset[str] | None:
+    if text is None:
+        return None
+    names = frozenset(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise PlannerError(f"{flag} {text!r}: expected a comma-separated list of names")
+    return names
+
+
+def _date(text: str | None) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise PlannerError(f"--as-of {text}: expected a date YYYY-MM-DD") from None
+
+
+@pricing_app.command("import")
+@handles_errors
+def pricing_import(
+        provider: Annotated[str, typer.Argument(help=f"one of {', '.join(PROVIDERS)}")],
+        from_: Annotated[Path, typer.Option("--from", help="the price file, or a directory of its JSON pages")],
+        regions: Annotated[Optional[str], typer.Option(help="only these regions (comma-separated)")] = None,
+        families: Annotated[Optional[str], typer.Option(help="only these instance families (comma-separated)")]
+        = None,
+        as_of: Annotated[Optional[str], typer.Option(
+            "--as-of", help="date of the prices (YYYY-MM-DD); needed where the file has none")] = None,
+        upfront: Annotated[Upfront, typer.Option(help="AWS: the Reserved purchase option stored as the commitment "
+                                                 "price")] = Upfront.none,
+        fetch: Annotated[bool, typer.Option(
+            "--fetch", help="download the files from the provider's endpoint into the --from directory first")]
+        = False,
+        keep_unlisted: Annotated[bool, typer.Option(
+            "--keep-unlisted", help="a partial download: keep covered rows the files do not list")] = False,
+        out: Annotated[Optional[Path], typer.Option(
+            "--out", "-o", help="catalog YAML to merge into and write (atomically); default: print")] = None,
+        pricing: PricingOpt = None) -> None:
+    """Read a provider's own price file into a catalog: merged into --out if it exists (else into the provider's
+    catalog of --pricing), printing what changed: added, changed price (old -> new), removed."""
+    options = Options(_names(regions, "--regions"), _names(families, "--families"), _date(as_of), upfront.value,
+                      keep_unlisted)
+    if fetch:
+        for path in fetch_files(provider, from_, options.regions):
+            stderr_line(f"downloaded {path}")
+    base = out if out is not None and out.exists() else (pricing or default_pricing_dir()) / f"{provider}.yaml"
+    refreshed = refresh_catalog(provider, from_, options, base, out or Path(f"{provider}.yaml"), dt.date.today())
+    write_output(refreshed.text, out)
+    report = stderr_line if out is None else (lambda line: console().print(line, highlight=False, soft_wrap=True))
+    for line in refreshed.report_lines(out):
+        report(line)
+
+
+@pricing_app.command("diff")
+@handles_errors
+def pricing_diff(old_dir: Annotated[Path, typer.Argument(help="catalog directory before the refresh")],
+                 new_dir: Annotated[Path, typer.Argument(help="catalog directory after the refresh")],
+                 plan: Annotated[Optional[Path], typer.Option(
+                     "--plan", help="plan JSON (made with OLD_DIR): what the new prices do to its cost")] = None,
+                 profile: ProfileOpt = None, solver: SolverOpt = "highs",
+                 format: Annotated[TextFormat, typer.Option("--format", "-f", help="output format")] =
+                 TextFormat.table, out: OutFileOpt = None) -> None:
+    """Per catalog row: prices added, removed, changed (with percent); with --plan, the plan's cost change split
+    into price and topology (the same workload planned again with NEW_DIR's prices)."""
+    check_solver(solver)
+    rows = row_changes(old_dir, new_dir)
+    plan_diff = plan_change(plan, old_dir, new_dir, profile, solver) if plan is not None else None
+    if format is TextFormat.json:
+        text = to_json({"row_changes": rows, "plan": plan_diff})
+    else:
+        lines = [f"{len(rows)} catalog row(s) with price changes between {old_dir} and {new_dir}"]
+        lines += [f"{'- ' if format is TextFormat.markdown else '  '}{r['catalog']}: {r['text']}" for r in rows]
+        if plan_diff is not None and not plan_diff["plan_made_with_old_dir"]:
+            lines.append(f"note: {plan} was not made with {old_dir}'s catalogs (their checksums differ): the price "
+                         "part also counts those differences")
+        text = "\n".join(lines) + "\n"
+        if plan_diff is not None:
+            text += "\n" + (diff_markdown(plan_diff) if format is TextFormat.markdown else
+                            render_rich(diff_rich(plan_diff)))
+    write_output(text, out)
