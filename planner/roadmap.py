@@ -1,0 +1,137 @@
+"""`implan roadmap`: per-period one-month plans -> one roadmap MILP per strategy -> the JSON contract
+(docs/roadmap-json.md). The solved payments are evaluated here into NPV, cash by month, the schedule, capex and
+opex per year and the break-even months; the renderers (planner.roadmap_render) read only this dict."""
+
+from __future__ import annotations
+
+from planner import __version__
+from planner.capacity import CapacityProfile
+from planner.catalog.records import Catalog
+from planner.errors import PlannerError
+from planner.growth import PERIOD_MONTHS, mau_by_month, periods
+from planner.optimize.periods import period_plans
+from planner.optimize.roadmap import CAPEX, ROADMAP_STRATEGIES, RoadmapModel, build_roadmap, solve_roadmap
+from planner.report import _ref
+from planner.terms import solved
+from planner.units import MONTHS_PER_YEAR
+from planner.workload import Workload
+
+ROADMAP_SCHEMA_VERSION = "1.0"
+NEEDS = {"public": ("public",), "private": ("private",), "migration": ("public", "private")}
+
+
+def check_roadmap_strategies(names: list[str] | None) -> list[str]:
+    for name in names or []:
+        if name not in ROADMAP_STRATEGIES:
+            raise PlannerError(f"--strategy {name}: unknown roadmap strategy, expected one of "
+                               f"{', '.join(ROADMAP_STRATEGIES)} (hybrid has no roadmap yet)")
+    return list(names or ROADMAP_STRATEGIES)
+
+
+def _evaluate(model: RoadmapModel, horizon: int) -> dict:
+    """The solved payments as cash by month, NPV, schedule and capex / opex per year."""
+    cash = [0.0] * horizon
+    after, npv = 0.0, 0.0
+    years = [{"year": y + 1, "capex_usd": 0.0, "opex_usd": 0.0} for y in range(-(-horizon // MONTHS_PER_YEAR))]
+    schedule = []
+    for p in model.payments:
+        qty = solved(p.quantity)
+        if abs(qty) < 1e-9:
+            continue
+        npv += solved(p.term.objective())
+        total = 0.0
+        for month, usd in p.usd_by_month:
+            amount = qty * usd
+            total += amount
+            if month < horizon:
+                cash[month] += amount
+                years[month // MONTHS_PER_YEAR]["capex_usd" if p.kind == CAPEX else "opex_usd"] += amount
+            else:
+                after += amount
+        if p.action:
+            schedule.append({"month": p.month + 1, "action": p.action, "item": p.item, "quantity": round(qty, 4),
+                             "unit": p.unit, "usd": round(total, 2),
+                             "present_value_usd": round(solved(p.term.objective()), 2), **_ref(p.ref)})
+    schedule.sort(key=lambda e: (e["month"], e["action"], e["item"]))
+    move = next((i for i, z in model.move.items() if solved(z) > 0.5), None)
+    cumulative, running = [], 0.0
+    for amount in cash:
+        running += amount
+        cumulative.append(round(running, 2))
+    return {"npv_usd": round(npv, 2), "total_usd": round(sum(cash) + after, 2),
+            "committed_after_horizon_usd": round(after, 2),
+            "schedule": schedule, "move_period": move,
+            "years": [{k: round(v, 2) if k != "year" else v for k, v in y.items()} for y in years],
+            "monthly_usd": [round(c, 2) for c in cash], "cumulative_usd": cumulative}
+
+
+def break_even(strategies: list[dict]) -> list[dict]:
+    """For each ordered pair, the first month from which a's cumulative cost stays below b's to the end of
+    the horizon (None: never; 1: from the start)."""
+    out = []
+    solved_ = [s for s in strategies if s["npv_usd"] is not None]
+    for a in solved_:
+        for b in solved_:
+            if a is b:
+                continue
+            from_month = None
+            for m in range(len(a["cumulative_usd"]) - 1, -1, -1):
+                if a["cumulative_usd"][m] >= b["cumulative_usd"][m]:
+                    break
+                from_month = m + 1
+            out.append({"strategy": a["name"], "cheaper_than": b["name"], "from_month": from_month})
+    return out
+
+
+def _failed(name: str, status: str, message: str) -> dict:
+    return {"name": name, "status": status, "npv_usd": None, "total_usd": None, "committed_after_horizon_usd": None,
+            "location": "", "move_month": None, "solver": None, "message": message, "schedule": [], "years": [],
+            "monthly_usd": [], "cumulative_usd": []}
+
+
+def roadmap(workload: Workload, profile: CapacityProfile, catalog: Catalog, strategies: list[str] | None = None,
+            period: str = "month", solver_name: str = "highs") -> dict:
+    """Solve the roadmap of each strategy; the JSON contract of docs/roadmap-json.md."""
+    names = check_roadmap_strategies(strategies)
+    cut = periods(workload, period)
+    plans, failures = {}, {}
+    for side in dict.fromkeys(s for n in names for s in NEEDS[n]):
+        try:
+            plans[side] = period_plans(side, workload, profile, catalog, cut, solver_name)
+        except PlannerError as exc:
+            if exc.exit_code == 2:
+                raise
+            failures[side] = str(exc)
+    horizon = workload.growth.horizon_months
+    rate = workload.growth.discount_rate_percent
+    results = []
+    for name in names:
+        missing = [failures[s] for s in NEEDS[name] if s in failures]
+        if missing:
+            results.append(_failed(name, "infeasible", "; ".join(missing)))
+            continue
+        model = build_roadmap(name, workload, catalog, plans.get("public") if "public" in NEEDS[name] else None,
+                              plans.get("private") if "private" in NEEDS[name] else None)
+        info = solve_roadmap(model, workload, solver_name)
+        solver = {"name": info.name, "status": info.status, "gap": info.gap, "seconds": round(info.seconds, 3),
+                  "message": info.message}
+        if info.objective_usd is None:
+            results.append({**_failed(name, info.status, info.message), "solver": solver})
+            continue
+        evaluated = _evaluate(model, horizon)
+        move = evaluated.pop("move_period")
+        side_plans = plans["public"]
+        message = ""
+        if name == "migration":
+            message = ("stays on public: no move month lowers the NPV" if move is None else
+                       f"moves to private in month {side_plans[move].period.first_month + 1}")
+        results.append({"name": name, "status": info.status, **evaluated, "location": model.location,
+                        "move_month": None if move is None else side_plans[move].period.first_month + 1,
+                        "solver": solver, "message": message})
+    ordered = [{k: r[k] for k in ("name", "status", "npv_usd", "total_usd", "committed_after_horizon_usd",
+                                  "location", "move_month", "solver", "message", "schedule", "years",
+                                  "monthly_usd", "cumulative_usd")} for r in results]
+    return {"schema_version": ROADMAP_SCHEMA_VERSION, "implan_version": __version__, "workload": workload.name,
+            "horizon_months": horizon, "period": period, "period_months": PERIOD_MONTHS[period],
+            "discount_rate_percent": rate, "mau_by_month": mau_by_month(workload),
+            "strategies": ordered, "break_even": break_even(ordered)}
