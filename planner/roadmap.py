@@ -59,7 +59,7 @@ def _evaluate(model: RoadmapModel, horizon: int) -> dict:
         running += amount
         cumulative.append(round(running, 2))
     return {"npv_usd": round(npv, 2), "total_usd": round(sum(cash) + after, 2),
-            "committed_after_horizon_usd": round(after, 2),
+            "after_horizon_usd": round(after, 2),
             "schedule": schedule, "move_period": move,
             "years": [{k: round(v, 2) if k != "year" else v for k, v in y.items()} for y in years],
             "monthly_usd": [round(c, 2) for c in cash], "cumulative_usd": cumulative}
@@ -84,7 +84,7 @@ def break_even(strategies: list[dict]) -> list[dict]:
 
 
 def _failed(name: str, status: str, message: str) -> dict:
-    return {"name": name, "status": status, "npv_usd": None, "total_usd": None, "committed_after_horizon_usd": None,
+    return {"name": name, "status": status, "npv_usd": None, "total_usd": None, "after_horizon_usd": None,
             "location": "", "move_month": None, "solver": None, "message": message, "schedule": [], "years": [],
             "monthly_usd": [], "cumulative_usd": []}
 
@@ -120,7 +120,7 @@ def roadmap(workload: Workload, profile: CapacityProfile, catalog: Catalog, stra
             continue
         evaluated = _evaluate(model, horizon)
         move = evaluated.pop("move_period")
-        side_plans = plans["public"]
+        side_plans = plans[NEEDS[name][0]]
         message = ""
         if name == "migration":
             message = ("stays on public: no move month lowers the NPV" if move is None else
@@ -128,7 +128,7 @@ def roadmap(workload: Workload, profile: CapacityProfile, catalog: Catalog, stra
         results.append({"name": name, "status": info.status, **evaluated, "location": model.location,
                         "move_month": None if move is None else side_plans[move].period.first_month + 1,
                         "solver": solver, "message": message})
-    ordered = [{k: r[k] for k in ("name", "status", "npv_usd", "total_usd", "committed_after_horizon_usd",
+    ordered = [{k: r[k] for k in ("name", "status", "npv_usd", "total_usd", "after_horizon_usd",
                                   "location", "move_month", "solver", "message", "schedule", "years",
                                   "monthly_usd", "cumulative_usd")} for r in results]
     return {"schema_version": ROADMAP_SCHEMA_VERSION, "implan_version": __version__, "workload": workload.name,

@@ -10,7 +10,7 @@ from rich.console import Group as RichGroup
 from rich.table import Table
 from rich.text import Text
 
-from planner.formats import quantity, usd
+from planner.formats import quantity, signed_usd, usd
 
 
 def _solver(s: dict) -> str:
@@ -24,8 +24,8 @@ def _solver(s: dict) -> str:
 def _headline(data: dict, s: dict) -> str:
     if s["npv_usd"] is None:
         return f"{s['name']}: {s['status']}: {s['message']}"
-    after = (f" (incl. {usd(s['committed_after_horizon_usd'])} committed after the horizon)"
-             if s["committed_after_horizon_usd"] else "")
+    after = (f" (incl. {signed_usd(s['after_horizon_usd'])} after the horizon: commitments still running, "
+             "less the residual value of servers)" if s["after_horizon_usd"] else "")
     text = (f"{s['name']}: NPV {usd(s['npv_usd'])} at {data['discount_rate_percent']:g} %, "
             f"{usd(s['total_usd'])} undiscounted over {data['horizon_months']} months{after}. {s['location']}. "
             f"Solver: {_solver(s)}")

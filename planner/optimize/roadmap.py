@@ -7,7 +7,8 @@ Variables:
                   allow) from the start of p, paid every month of the term whether used or not;
   d[p,o] >= 0     always-on nodes of o run on demand in p;
   u[p,k] in Z+    servers of model k bought at the start of p, capex paid then, in service for their
-                  amortization life (L_k periods);
+                  amortization life (L_k periods); at the horizon's end a server still in service is credited
+                  its residual value (the annuity payments not yet due, at private.cost_of_capital_percent);
   z[p] in {0,1}   migration only: move from public to private at the start of p (p >= 1; sum_p z[p] <= 1,
                   none = stay on public).
 With pub[p] = 1 - sum_{q<p} z[q] (public runs, the move period included: one period of double running) and
@@ -37,7 +38,7 @@ from planner.optimize.candidates import lp_name
 from planner.optimize.periods import PeriodPlan, server_sku
 from planner.optimize.solver import solve
 from planner.terms import CostTerm, solved
-from planner.units import HOURS_PER_MONTH, MONTHS_PER_YEAR
+from planner.units import HOURS_PER_MONTH, MONTHS_PER_YEAR, amortized_per_month
 from planner.workload import Workload
 
 CAPEX, OPEX = "capex", "opex"
@@ -131,12 +132,25 @@ def _public(model: RoadmapModel, plans: list[PeriodPlan], active: list, workload
                                           o.ref, rate, side="public"))
 
 
+def residual_value_usd(capex_usd: float, years: float, rate_percent: float, months_used: int) -> float:
+    """What a server bought `months_used` months before the horizon's end is still worth then: the payments of
+    its annuity (planner.units.amortized_per_month, the monthly price `implan plan` charges) not yet due,
+    discounted at the same cost of capital. Buying up front minus this, discounted at that rate, is what the
+    annuity costs within the horizon."""
+    left = int(years * MONTHS_PER_YEAR) - months_used
+    if left <= 0:
+        return 0.0
+    monthly = amortized_per_month(capex_usd, years, rate_percent)
+    return sum(monthly * discount_factor(j, rate_percent) for j in range(1, left + 1))
+
+
 def _private(model: RoadmapModel, plans: list[PeriodPlan], active: list, workload: Workload, catalog: Catalog,
              rate: float) -> None:
     """Own servers: bought in a period (capex then), in service for their amortization life; the rest as planned."""
     prob = model.prob
     _running(model, "private", plans, active, rate)
     step = plans[0].period.months
+    horizon = workload.growth.horizon_months
     for key in sorted({k for p in plans for k in p.assets if k.startswith("server:")}):
         sku = server_sku(catalog, key)
         tag = lp_name(sku.sku)
@@ -150,6 +164,11 @@ def _private(model: RoadmapModel, plans: list[PeriodPlan], active: list, workloa
             model.payments.append(payment(CAPEX, f"buy servers: {sku.sku}", "servers", u,
                                           {plan.period.first_month: sku.capex_usd}, sku.ref, rate,
                                           action="buy", month=plan.period.first_month, side="private"))
+            value = residual_value_usd(sku.capex_usd, years, workload.private.cost_of_capital_percent,
+                                       horizon - plan.period.first_month)
+            if value > 0:
+                model.payments.append(payment(CAPEX, f"residual value at the horizon: {sku.sku}", "servers", u,
+                                              {horizon: -value}, sku.ref, rate, side="private"))
         for i, (plan, on, n) in enumerate(zip(plans, active, need)):
             if n > 0:
                 prob += (pulp.lpSum(bought[max(0, i - life + 1):i + 1]) >= n * on,
@@ -198,7 +217,7 @@ def build_roadmap(name: str, workload: Workload, catalog: Catalog, public: list[
         _private(model, private, own, workload, catalog, rate)
     if name == "migration":
         _migration_costs(model, public, private, model.move, workload, rate)
-    locations = [p[-1].plan.location for p in (public, private) if p is not None]
+    locations = [p[-1].plan.location for p in (public, private) if p is not None and p[-1].plan is not None]
     model.location = " -> ".join(locations)
     prob += pulp.lpSum(p.term.objective() for p in model.payments)
     return model
