@@ -4,12 +4,14 @@ opex per year and the break-even months; the renderers (planner.roadmap_render) 
 
 from __future__ import annotations
 
+import itertools
+
 from planner import __version__
 from planner.capacity import CapacityProfile
 from planner.catalog.records import Catalog
 from planner.errors import PlannerError
 from planner.growth import PERIOD_MONTHS, mau_by_month, periods
-from planner.optimize.periods import period_plans
+from planner.optimize.periods import FLEETS, period_plans
 from planner.optimize.roadmap import CAPEX, ROADMAP_STRATEGIES, RoadmapModel, build_roadmap, solve_roadmap
 from planner.report import _ref
 from planner.terms import solved
@@ -89,48 +91,79 @@ def _failed(name: str, status: str, message: str) -> dict:
             "monthly_usd": [], "cumulative_usd": []}
 
 
+def _distinct(variants: list[tuple[str, list]]) -> list[tuple[str, list]]:
+    """Fleet variants whose periods need different assets (the same needs solve to the same roadmap)."""
+    out, seen = [], []
+    for fleet, plans in variants:
+        needs = [p.assets for p in plans]
+        if needs not in seen:
+            seen.append(needs)
+            out.append((fleet, plans))
+    return out
+
+
+def _best(name: str, workload: Workload, catalog: Catalog, sides: list[list[tuple[str, list]]], horizon: int,
+          solver_name: str) -> dict:
+    """Solve the strategy's roadmap for every combination of the sides' fleet variants; the lowest NPV wins
+    (a variant that does not solve only wins when none does: it then says why)."""
+    best = None
+    for combo in itertools.product(*sides):
+        plans = {NEEDS[name][i]: p for i, (_, p) in enumerate(combo)}
+        fleet = next((f for (f, _), side in zip(combo, NEEDS[name]) if side == "private"), None)
+        model = build_roadmap(name, workload, catalog, plans.get("public"), plans.get("private"))
+        info = solve_roadmap(model, workload, solver_name)
+        result = _result(name, model, info, plans[NEEDS[name][0]], fleet, horizon)
+        if best is None or (result["npv_usd"] is not None and
+                            (best["npv_usd"] is None or result["npv_usd"] < best["npv_usd"])):
+            best = result
+    return best
+
+
+def _result(name: str, model: RoadmapModel, info, side_plans: list, fleet: str | None, horizon: int) -> dict:
+    solver = {"name": info.name, "status": info.status, "gap": info.gap, "seconds": round(info.seconds, 3),
+              "message": info.message}
+    if info.objective_usd is None:
+        return {**_failed(name, info.status, info.message), "solver": solver}
+    evaluated = _evaluate(model, horizon)
+    move = evaluated.pop("move_period")
+    notes = []
+    if name == "migration":
+        notes.append("stays on public: no move month lowers the NPV" if move is None else
+                     f"moves to private in month {side_plans[move].period.first_month + 1}")
+    if fleet is not None and (name == "private" or move is not None):
+        notes.append(f"servers: {FLEETS[fleet]}")
+    return {"name": name, "status": info.status, **evaluated, "location": model.location,
+            "move_month": None if move is None else side_plans[move].period.first_month + 1,
+            "solver": solver, "message": "; ".join(notes)}
+
+
 def roadmap(workload: Workload, profile: CapacityProfile, catalog: Catalog, strategies: list[str] | None = None,
             period: str = "month", solver_name: str = "highs") -> dict:
     """Solve the roadmap of each strategy; the JSON contract of docs/roadmap-json.md."""
     names = check_roadmap_strategies(strategies)
     cut = periods(workload, period)
-    plans, failures = {}, {}
+    variants, failures = {}, {}
     for side in dict.fromkeys(s for n in names for s in NEEDS[n]):
+        fleets = list(FLEETS) if side == "private" else ["busiest"]
         try:
-            plans[side] = period_plans(side, workload, profile, catalog, cut, solver_name)
+            variants[side] = _distinct([(f, period_plans(side, workload, profile, catalog, cut, solver_name, f))
+                                        for f in fleets])
         except PlannerError as exc:
             if exc.exit_code == 2:
                 raise
             failures[side] = str(exc)
     horizon = workload.growth.horizon_months
-    rate = workload.growth.discount_rate_percent
     results = []
     for name in names:
         missing = [failures[s] for s in NEEDS[name] if s in failures]
         if missing:
             results.append(_failed(name, "infeasible", "; ".join(missing)))
             continue
-        model = build_roadmap(name, workload, catalog, plans.get("public") if "public" in NEEDS[name] else None,
-                              plans.get("private") if "private" in NEEDS[name] else None)
-        info = solve_roadmap(model, workload, solver_name)
-        solver = {"name": info.name, "status": info.status, "gap": info.gap, "seconds": round(info.seconds, 3),
-                  "message": info.message}
-        if info.objective_usd is None:
-            results.append({**_failed(name, info.status, info.message), "solver": solver})
-            continue
-        evaluated = _evaluate(model, horizon)
-        move = evaluated.pop("move_period")
-        side_plans = plans[NEEDS[name][0]]
-        message = ""
-        if name == "migration":
-            message = ("stays on public: no move month lowers the NPV" if move is None else
-                       f"moves to private in month {side_plans[move].period.first_month + 1}")
-        results.append({"name": name, "status": info.status, **evaluated, "location": model.location,
-                        "move_month": None if move is None else side_plans[move].period.first_month + 1,
-                        "solver": solver, "message": message})
+        results.append(_best(name, workload, catalog, [variants[s] for s in NEEDS[name]], horizon, solver_name))
     ordered = [{k: r[k] for k in ("name", "status", "npv_usd", "total_usd", "after_horizon_usd",
                                   "location", "move_month", "solver", "message", "schedule", "years",
                                   "monthly_usd", "cumulative_usd")} for r in results]
+    rate = workload.growth.discount_rate_percent
     return {"schema_version": ROADMAP_SCHEMA_VERSION, "implan_version": __version__, "workload": workload.name,
             "horizon_months": horizon, "period": period, "period_months": PERIOD_MONTHS[period],
             "discount_rate_percent": rate, "mau_by_month": mau_by_month(workload),

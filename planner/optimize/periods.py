@@ -6,8 +6,9 @@ servers (bought up front, in place of the plan's annuity) and always-on cloud no
 or run on demand, in place of the plan's cheapest-commitment price). Every other term is a running cost of that
 period, taken as the one-month plan evaluates it.
 
-So that servers bought early serve later periods, every period keeps the location, the pooling and the server
-models of the busiest period's plan (re-solved without the server-model pin only where it is infeasible).
+So that servers bought early serve later periods, every period keeps the location and the pooling of the busiest
+period's plan, and either its server models too or each period's own (FLEETS: the roadmap solves both and keeps
+the cheaper; re-solved without the server-model pin only where a period is infeasible with it).
 """
 
 from __future__ import annotations
@@ -93,10 +94,16 @@ def _pinned_catalog(catalog: Catalog, assets: dict[str, float]) -> Catalog:
     return dataclasses.replace(catalog, private_sites=sites)
 
 
+# the server models a private roadmap may use: those of the busiest period's plan in every period (servers bought
+# early serve later), or each period's own cheapest (smaller servers early, bought again as demand grows)
+FLEETS = {"busiest": "the busiest month's server models throughout", "per_period": "each period's own server models"}
+
+
 def period_plans(strategy: str, workload: Workload, profile: CapacityProfile, catalog: Catalog,
-                 periods: list[Period], solver_name: str = "highs") -> list[PeriodPlan]:
-    """The one-month plan of every period (identical MAU solved once). Raises PlannerError when a period has no
-    feasible plan, naming the period and why."""
+                 periods: list[Period], solver_name: str = "highs", fleet: str = "busiest") -> list[PeriodPlan]:
+    """The one-month plan of every period (identical MAU solved once), at the busiest period's location and
+    pooling, with the server models of `fleet` (FLEETS). Raises PlannerError when a period has no feasible plan,
+    naming the period and why."""
     busiest = max(periods, key=lambda p: p.mau)
     ctx = PlanContext.build(_with_mau(workload, busiest.mau, {}), profile, catalog, solver_name)
     plan, model = solve_strategy(ctx, strategy)
@@ -104,7 +111,7 @@ def period_plans(strategy: str, workload: Workload, profile: CapacityProfile, ca
         raise PlannerError(f"roadmap {strategy}: no feasible one-month plan at the busiest period's "
                            f"{busiest.mau} MAU: {plan.message}", 1)
     pins = _pins(model)
-    pinned = _pinned_catalog(catalog, _split(ctx, busiest, plan, model).assets)
+    pinned = _pinned_catalog(catalog, _split(ctx, busiest, plan, model).assets) if fleet == "busiest" else catalog
     cache: dict[int, tuple] = {}
     out = []
     for period in periods:
