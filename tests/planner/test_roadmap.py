@@ -232,3 +232,51 @@ def test_unknown_period_is_a_usage_error():
     assert result.returncode == 2
     assert result.stderr.startswith("implan: error: ") and "--period" in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------- exhaustive enumeration on small instances
+@pytest.mark.parametrize("seed", range(4))
+def test_commitment_starts_match_exhaustive_enumeration(tiny, seed):
+    # 6 months, one "small" node needed or not each month (seeded); every set of months in which to start a
+    # 1-node 1-year commitment (2^6), months not covered run on demand: the MILP's NPV is the cheapest of them
+    import itertools
+    import random
+    rng = random.Random(seed)
+    need = [rng.choice([0, 1]) for _ in range(6)]
+    rate = 12.0
+    w = _workload("growth.horizon_months=6", f"growth.discount_rate_percent={rate}")
+    key = "commit:cloudx/r1/small"
+    model = build_roadmap("public", w, tiny, _plans([{key: n} if n else {} for n in need]), None)
+    info = solve_roadmap(model, w, "highs")
+    best = float("inf")
+    for starts in itertools.product([0, 1], repeat=6):
+        cost = sum(43.8 * discount_factor(m, rate) for s, on in enumerate(starts) if on for m in range(s, s + 12))
+        covered = [any(starts[s] and s <= m for s in range(6)) for m in range(6)]
+        cost += sum(73.0 * discount_factor(m, rate) for m in range(6) if need[m] and not covered[m])
+        best = min(best, cost)
+    assert info.objective_usd == pytest.approx(best, abs=0.01), need
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_buy_months_match_exhaustive_enumeration(tiny, seed):
+    # 5 months, 0..2 c64 servers needed each month (seeded); every way of buying 0..2 servers in each month (3^5)
+    # that keeps enough in service: capex when bought, less the residual value at the horizon
+    import itertools
+    import random
+    rng = random.Random(100 + seed)
+    need = [rng.choice([0, 1, 2]) for _ in range(5)]
+    rate, coc = 9.0, 5.0
+    w = _workload("growth.horizon_months=5", f"growth.discount_rate_percent={rate}",
+                  f"private.cost_of_capital_percent={coc}")
+    key = "server:c64"
+    model = build_roadmap("private", w, tiny, None, _plans([{key: n} if n else {} for n in need]))
+    info = solve_roadmap(model, w, "highs")
+    best = float("inf")
+    for buys in itertools.product([0, 1, 2], repeat=5):
+        if any(sum(buys[:m + 1]) < need[m] for m in range(5)):
+            continue
+        cost = sum(b * (12000 * discount_factor(m, rate)
+                        - residual_value_usd(12000, 5, coc, 5 - m) * discount_factor(5, rate))
+                   for m, b in enumerate(buys))
+        best = min(best, cost)
+    assert info.objective_usd == pytest.approx(best, abs=0.01), need
