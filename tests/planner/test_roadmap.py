@@ -280,3 +280,33 @@ def test_buy_months_match_exhaustive_enumeration(tiny, seed):
                    for m, b in enumerate(buys))
         best = min(best, cost)
     assert info.objective_usd == pytest.approx(best, abs=0.01), need
+
+
+# ---------------------------------------------------------------- implan check against a roadmap baseline
+GROWTH = ["--set", "growth.horizon_months=6", "--set", "growth.monthly_growth_percent=5"]
+
+
+def test_check_gates_the_npv_of_a_roadmap_baseline(cli, tmp_path):
+    base = tmp_path / "roadmap.json"
+    assert cli("roadmap", *TINY, *GROWTH, "-s", "public", "--format", "json", "--out", base).exit_code == 0
+    same = cli("check", *TINY, *GROWTH, "--baseline", base, "--max-increase", "0.5", "--format", "json")
+    assert same.exit_code == 0, same.output
+    import json
+    assert json.loads(same.stdout)["delta_usd"] == 0
+    # faster growth raises the NPV (test_faster_growth_never_lowers_npv): the gate fails, exit 1
+    faster = cli("check", *TINY, "--set", "growth.horizon_months=6", "--set", "growth.monthly_growth_percent=9",
+                 "--baseline", base, "--max-increase", "0.5")
+    assert faster.exit_code == 1
+    assert "max_increase_pct failed" in faster.stderr and "NPV" in faster.stderr
+
+
+def test_check_refuses_monthly_gates_and_bad_roadmap_baselines(cli, tmp_path):
+    base = tmp_path / "roadmap.json"
+    assert cli("roadmap", *TINY, *GROWTH, "-s", "public", "--format", "json", "--out", base).exit_code == 0
+    assert_one_line_error(cli("check", *TINY, *GROWTH, "--baseline", base, "--budget", "10"), "--budget",
+                          "roadmap baseline")
+    assert_one_line_error(cli("check", *TINY, *GROWTH, "--baseline", base, "--strategy", "private"),
+                          "--strategy private", "not in the baseline")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"horizon_months": 6, "strategies": [], "period": "month"}', encoding="utf-8")
+    assert_one_line_error(cli("check", *TINY, "--baseline", bad), str(bad), "schema_version")
