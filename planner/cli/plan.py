@@ -24,19 +24,20 @@ FormatOpt = Annotated[ReportFormat, typer.Option("--format", "-f", help="output 
 OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="write the report to FILE")]
 
 
+def emit(data: dict, fmt: ReportFormat, out: Path | None, renderers: dict, cost_key: str, what: str) -> None:
+    """Write the report in the chosen format (renderers: format -> function of the data dict); exit 1 when no
+    strategy has a `cost_key` (nothing was feasible), naming why for each."""
+    write_output(renderers[fmt](data), out)
+    if not any(s[cost_key] is not None for s in data["strategies"]):
+        fail(f"no strategy has a feasible {what}: " + "; ".join(f"{s['name']}: {s['message']}"
+                                                                for s in data["strategies"]), 1)
+
+
 def _emit(data: dict, fmt: ReportFormat, out: Path | None, table) -> None:
-    if fmt is ReportFormat.json:
-        text = to_json(data)
-    elif fmt is ReportFormat.markdown:
-        text = to_markdown(data, detailed=table is plan_tables)
-    elif fmt is ReportFormat.csv:
-        text = to_csv(data)
-    else:
-        text = render_rich(table(data))
-    write_output(text, out)
-    if not any(s["monthly_cost_usd"] is not None for s in data["strategies"]):
-        fail("no strategy has a feasible plan: " + "; ".join(f"{s['name']}: {s['message']}"
-                                                             for s in data["strategies"]), 1)
+    emit(data, fmt, out, {ReportFormat.json: to_json,
+                          ReportFormat.markdown: lambda d: to_markdown(d, detailed=table is plan_tables),
+                          ReportFormat.csv: to_csv, ReportFormat.table: lambda d: render_rich(table(d))},
+         "monthly_cost_usd", "plan")
 
 
 @app.command()

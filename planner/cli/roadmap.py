@@ -9,9 +9,9 @@ import typer
 
 from planner.capacity import load_profile
 from planner.catalog.loader import load_catalog
-from planner.cli.common import (PricingOpt, ProfileOpt, SetOpt, SolverOpt, WorkloadArg, app, check_solver, fail,
-                                handles_errors, render_rich, write_output)
-from planner.cli.plan import FormatOpt, OutOpt, ReportFormat
+from planner.cli.common import (PricingOpt, ProfileOpt, SetOpt, SolverOpt, WorkloadArg, app, check_solver,
+                                handles_errors, render_rich)
+from planner.cli.plan import FormatOpt, OutOpt, ReportFormat, emit
 from planner.report import to_json
 from planner.roadmap import check_roadmap_strategies, roadmap as run_roadmap
 from planner.roadmap_render import roadmap_csv, roadmap_markdown, roadmap_tables
@@ -39,15 +39,6 @@ def roadmap(workload: WorkloadArg = None, set_: SetOpt = None, pricing: PricingO
     check_solver(solver)
     wl = load_workload(workload, set_ or [])
     data = run_roadmap(wl, load_profile(profile), load_catalog(pricing), names, period.value, solver)
-    if format is ReportFormat.json:
-        text = to_json(data)
-    elif format is ReportFormat.markdown:
-        text = roadmap_markdown(data)
-    elif format is ReportFormat.csv:
-        text = roadmap_csv(data)
-    else:
-        text = render_rich(roadmap_tables(data))
-    write_output(text, out)
-    if not any(s["npv_usd"] is not None for s in data["strategies"]):
-        fail("no strategy has a feasible roadmap: " + "; ".join(f"{s['name']}: {s['message']}"
-                                                                for s in data["strategies"]), 1)
+    emit(data, format, out, {ReportFormat.json: to_json, ReportFormat.markdown: roadmap_markdown,
+                             ReportFormat.csv: roadmap_csv, ReportFormat.table: lambda d: render_rich(roadmap_tables(d))},
+         "npv_usd", "roadmap")
