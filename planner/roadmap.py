@@ -9,7 +9,7 @@ import itertools
 from planner import __version__
 from planner.capacity import CapacityProfile
 from planner.catalog.records import Catalog
-from planner.errors import PlannerError
+from planner.errors import InfeasibleError, PlannerError
 from planner.growth import PERIOD_MONTHS, mau_by_month, periods
 from planner.optimize.periods import FLEETS, period_plans
 from planner.optimize.roadmap import CAPEX, ROADMAP_STRATEGIES, RoadmapModel, build_roadmap, solve_roadmap
@@ -148,10 +148,8 @@ def roadmap(workload: Workload, profile: CapacityProfile, catalog: Catalog, stra
         try:
             variants[side] = _distinct([(f, period_plans(side, workload, profile, catalog, cut, solver_name, f))
                                         for f in fleets])
-        except PlannerError as exc:
-            if exc.exit_code == 2:
-                raise
-            failures[side] = str(exc)
+        except InfeasibleError as exc:
+            failures[side] = f"{side} side: {exc}"
     horizon = workload.growth.horizon_months
     results = []
     for name in names:

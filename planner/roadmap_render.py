@@ -24,8 +24,8 @@ def _solver(s: dict) -> str:
 def _headline(data: dict, s: dict) -> str:
     if s["npv_usd"] is None:
         return f"{s['name']}: {s['status']}: {s['message']}"
-    after = (f" (incl. {signed_usd(s['after_horizon_usd'])} after the horizon: commitments still running, "
-             "less the residual value of servers)" if s["after_horizon_usd"] else "")
+    after = (f" (incl. {signed_usd(s['after_horizon_usd'])} after the horizon: commitments running past it, less "
+             "servers' residual value)" if s["after_horizon_usd"] else "")
     text = (f"{s['name']}: NPV {usd(s['npv_usd'])} at {data['discount_rate_percent']:g} %, "
             f"{usd(s['total_usd'])} undiscounted over {data['horizon_months']} months{after}. {s['location']}. "
             f"Solver: {_solver(s)}")
@@ -37,6 +37,11 @@ def sections(data: dict) -> list[tuple[str, list[str], list[list[str]]]]:
     maus = data["mau_by_month"]
     out = [(f"roadmap of {data['workload']}: {data['horizon_months']} months by {data['period']}, MAU "
             f"{maus[0]:,} -> {maus[-1]:,}, discount rate {data['discount_rate_percent']:g} % a year", [], [])]
+    solved = [s for s in data["strategies"] if s["npv_usd"] is not None]
+    if solved:
+        out.append(("summary", ["strategy", "NPV", "undiscounted", "move month", "status"],
+                    [[s["name"], usd(s["npv_usd"]), usd(s["total_usd"]),
+                      "" if s["move_month"] is None else str(s["move_month"]), s["status"]] for s in solved]))
     for s in data["strategies"]:
         out.append((_headline(data, s), [], []))
         if s["npv_usd"] is None:
@@ -53,7 +58,8 @@ def sections(data: dict) -> list[tuple[str, list[str], list[list[str]]]]:
                      for y in s["years"]]))
     pairs = [b for b in data["break_even"] if b["from_month"] is not None]
     if pairs:
-        out.append(("break-even: cumulative cost below the other's from this month to the horizon",
+        out.append(("break-even: cumulative cash paid below the other's from this month to the horizon (residual "
+                    "value of servers not counted: it comes after the horizon)",
                     ["strategy", "cheaper than", "from month"],
                     [[b["strategy"], b["cheaper_than"], str(b["from_month"])] for b in pairs]))
     return out
@@ -68,7 +74,8 @@ def roadmap_tables(data: dict) -> RichGroup:
         table = Table(title=title, expand=False)
         for h in headers:
             table.add_column(h, justify="right" if h in ("month", "quantity", "cost", "capex", "opex", "total",
-                                                         "from month", "year") else "left")
+                                                         "from month", "year", "NPV", "undiscounted",
+                                                         "move month") else "left")
         for row in rows:
             table.add_row(*row)
         parts.append(table)

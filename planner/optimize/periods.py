@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from planner.capacity import CapacityProfile
 from planner.catalog.records import Catalog, PublicRegion, ServerSku
-from planner.errors import PlannerError
+from planner.errors import InfeasibleError
 from planner.growth import Period
 from planner.model import StrategyPlan
 from planner.optimize import solve_strategy
@@ -102,14 +102,14 @@ FLEETS = {"busiest": "the busiest month's server models throughout", "per_period
 def period_plans(strategy: str, workload: Workload, profile: CapacityProfile, catalog: Catalog,
                  periods: list[Period], solver_name: str = "highs", fleet: str = "busiest") -> list[PeriodPlan]:
     """The one-month plan of every period (identical MAU solved once), at the busiest period's location and
-    pooling, with the server models of `fleet` (FLEETS). Raises PlannerError when a period has no feasible plan,
+    pooling, with the server models of `fleet` (FLEETS). Raises InfeasibleError when a period has no feasible plan,
     naming the period and why."""
     busiest = max(periods, key=lambda p: p.mau)
     ctx = PlanContext.build(_with_mau(workload, busiest.mau, {}), profile, catalog, solver_name)
     plan, model = solve_strategy(ctx, strategy)
     if model is None:
-        raise PlannerError(f"roadmap {strategy}: no feasible one-month plan at the busiest period's "
-                           f"{busiest.mau} MAU: {plan.message}", 1)
+        raise InfeasibleError(f"no feasible one-month plan at the busiest period's {busiest.mau:,} MAU: "
+                              f"{plan.message}")
     pins = _pins(model)
     pinned = _pinned_catalog(catalog, _split(ctx, busiest, plan, model).assets) if fleet == "busiest" else catalog
     cache: dict[int, tuple] = {}
@@ -122,8 +122,8 @@ def period_plans(strategy: str, workload: Workload, profile: CapacityProfile, ca
                 ctx = PlanContext.build(_with_mau(workload, period.mau, pins), profile, catalog, solver_name)
                 plan, model = solve_strategy(ctx, strategy)
             if model is None:
-                raise PlannerError(f"roadmap {strategy}: no feasible one-month plan in month {period.first_month + 1}"
-                                   f" ({period.mau} MAU): {plan.message}", 1)
+                raise InfeasibleError(f"no feasible one-month plan in month {period.first_month + 1} "
+                                      f"({period.mau:,} MAU): {plan.message}")
             cache[period.mau] = (ctx, plan, model)
         ctx, plan, model = cache[period.mau]
         out.append(_split(ctx, period, plan, model))

@@ -310,3 +310,19 @@ def test_check_refuses_monthly_gates_and_bad_roadmap_baselines(cli, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"horizon_months": 6, "strategies": [], "period": "month"}', encoding="utf-8")
     assert_one_line_error(cli("check", *TINY, "--baseline", bad), str(bad), "schema_version")
+
+
+def test_mau_series_yearly_rates_and_explicit():
+    w = _workload("growth.horizon_months=14", "growth.monthly_growth_percent=[10, -10]", "users.mau=1000")
+    maus = mau_by_month(w)
+    # months 2..12 grow 10 % a month from 1,000; months 13 and 14 (the second year) shrink 10 % a month
+    assert maus[:3] == [1000, 1100, 1210]
+    assert maus[12] == round(1000 * 1.1 ** 11 * 0.9) and maus[13] == round(1000 * 1.1 ** 11 * 0.9 ** 2)
+    explicit = _workload("growth.horizon_months=3", "growth.mau_by_month=[5, 50, 500]")
+    assert mau_by_month(explicit) == [5, 50, 500]
+
+
+def test_no_feasible_roadmap_exits_1_naming_why(cli):
+    result = cli("roadmap", *TINY, "--set", "placement.residency=[EU]", "--set", "growth.horizon_months=3")
+    assert result.exit_code == 1
+    assert "no strategy has a feasible roadmap" in result.stderr and "placement.residency" in result.stderr
