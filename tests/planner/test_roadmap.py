@@ -326,3 +326,24 @@ def test_no_feasible_roadmap_exits_1_naming_why(cli):
     result = cli("roadmap", *TINY, "--set", "placement.residency=[EU]", "--set", "growth.horizon_months=3")
     assert result.exit_code == 1
     assert "no strategy has a feasible roadmap" in result.stderr and "placement.residency" in result.stderr
+
+
+def test_html_report_gains_a_roadmap_section(tiny, profile, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from planner import html_report
+    from planner.report import plan_to_dict
+    from planner_testlib import ROOT
+    # this checkout's template (an editable install elsewhere may supply planner.templates_data)
+    template = (ROOT / "templates" / "report" / "report.html.j2").read_text(encoding="utf-8")
+    monkeypatch.setattr(html_report, "_template_text", lambda: template)
+    w = _workload("growth.horizon_months=12", "growth.monthly_growth_percent=8")
+    plan = plan_to_dict(run_plan(w, profile, tiny))
+    data = roadmap(w, profile, tiny)
+    html = html_report.render_report(plan, None, data)
+    section = html[html.index('<section id="roadmap">'):html.index('<section id="nodes">')]
+    assert 'aria-label="roadmap chart"' in section
+    for s in data["strategies"]:
+        assert f"<td>{s['name']}</td>" in section
+    first = data["strategies"][0]["schedule"][0]
+    assert first["item"] in section
+    assert '<section id="roadmap">' not in html_report.render_report(plan, None, None)
