@@ -17,7 +17,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from planner.capacity import CapacityProfile
-from planner.catalog.records import Catalog, PublicRegion, ServerSku
+from planner.catalog.records import Catalog, PrivateSite, PublicRegion, ServerSku
 from planner.errors import InfeasibleError
 from planner.growth import Period
 from planner.model import StrategyPlan
@@ -41,6 +41,7 @@ class PeriodPlan:
     stored_gb: float  # database and media held: what a move off the cloud egresses
     region: PublicRegion | None  # the public plan's region (its egress tiers price a move)
     systems: tuple[str, ...]  # self-run systems of a private plan (what a move has to move)
+    site: PrivateSite | None = None  # the private plan's site (its server models and their capex)
 
 
 def _with_mau(workload: Workload, mau: int, pins: dict) -> Workload:
@@ -68,9 +69,12 @@ def _split(ctx: PlanContext, period: Period, plan: StrategyPlan, model) -> Perio
     if getattr(model, "region_vars", None):
         key = max(model.region_vars, key=lambda k: solved(model.region_vars[k]))
         region = next(r for r in model.regions if f"{r.provider}/{r.region}" == key)
-    systems = tuple(site_systems(private_groups(ctx, model.pooled))) if getattr(model, "sites", None) else ()
+    systems, site = (), None
+    if getattr(model, "sites", None):
+        systems = tuple(site_systems(private_groups(ctx, model.pooled)))
+        site = max(model.sites, key=lambda s: solved(s.x)).site
     return PeriodPlan(period, plan, running, assets, asset_usd,
-                      gib_to_gb(d.database_storage_gib) + d.media_stored_gb, region, systems)
+                      gib_to_gb(d.database_storage_gib) + d.media_stored_gb, region, systems, site)
 
 
 def _pins(model) -> dict:
@@ -130,10 +134,11 @@ def period_plans(strategy: str, workload: Workload, profile: CapacityProfile, ca
     return out
 
 
-def server_sku(catalog: Catalog, asset: str) -> ServerSku:
+def server_sku(catalog: Catalog, asset: str, site: PrivateSite | None = None) -> ServerSku:
+    """The server model an asset key names, from the plan's site (any site's when none is given)."""
     name = asset.removeprefix("server:")
-    for site in catalog.private_sites:
-        for sku in site.servers:
+    for candidate in [site] if site is not None else catalog.private_sites:
+        for sku in candidate.servers:
             if sku.sku == name:
                 return sku
     raise KeyError(asset)

@@ -152,7 +152,7 @@ def _private(model: RoadmapModel, plans: list[PeriodPlan], active: list, workloa
     step = plans[0].period.months
     horizon = workload.growth.horizon_months
     for key in sorted({k for p in plans for k in p.assets if k.startswith("server:")}):
-        sku = server_sku(catalog, key)
+        sku = server_sku(catalog, key, plans[-1].site)
         tag = lp_name(sku.sku)
         years = workload.private.amortization_years or sku.amortization_years
         life = max(1, int(years * MONTHS_PER_YEAR // step))
