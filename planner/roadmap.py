@@ -109,7 +109,7 @@ def _best(name: str, workload: Workload, catalog: Catalog, sides: list[list[tupl
     best = None
     for combo in itertools.product(*sides):
         plans = {NEEDS[name][i]: p for i, (_, p) in enumerate(combo)}
-        fleet = next((f for (f, _), side in zip(combo, NEEDS[name]) if side == "private"), None)
+        fleet = {side: f for (f, _), side in zip(combo, NEEDS[name])}
         model = build_roadmap(name, workload, catalog, plans.get("public"), plans.get("private"))
         info = solve_roadmap(model, workload, solver_name)
         result = _result(name, model, info, plans[NEEDS[name][0]], fleet, horizon)
@@ -119,7 +119,7 @@ def _best(name: str, workload: Workload, catalog: Catalog, sides: list[list[tupl
     return best
 
 
-def _result(name: str, model: RoadmapModel, info, side_plans: list, fleet: str | None, horizon: int) -> dict:
+def _result(name: str, model: RoadmapModel, info, side_plans: list, fleet: dict[str, str], horizon: int) -> dict:
     solver = {"name": info.name, "status": info.status, "gap": info.gap, "seconds": round(info.seconds, 3),
               "message": info.message}
     if info.objective_usd is None:
@@ -130,8 +130,9 @@ def _result(name: str, model: RoadmapModel, info, side_plans: list, fleet: str |
     if name == "migration":
         notes.append("stays on public: no move month lowers the NPV" if move is None else
                      f"moves to private in month {side_plans[move].period.first_month + 1}")
-    if fleet is not None and (name == "private" or move is not None):
-        notes.append(f"servers: {FLEETS[fleet]}")
+    for side, f in fleet.items():
+        if side == "public" or name == "private" or move is not None:
+            notes.append(f"{side}: {FLEETS[f]}")
     return {"name": name, "status": info.status, **evaluated, "location": model.location,
             "move_month": None if move is None else side_plans[move].period.first_month + 1,
             "solver": solver, "message": "; ".join(notes)}
@@ -144,7 +145,7 @@ def roadmap(workload: Workload, profile: CapacityProfile, catalog: Catalog, stra
     cut = periods(workload, period)
     variants, failures = {}, {}
     for side in dict.fromkeys(s for n in names for s in NEEDS[n]):
-        fleets = list(FLEETS) if side == "private" else ["busiest"]
+        fleets = list(FLEETS)
         try:
             variants[side] = _distinct([(f, period_plans(side, workload, profile, catalog, cut, solver_name, f))
                                         for f in fleets])

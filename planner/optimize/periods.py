@@ -6,9 +6,9 @@ servers (bought up front, in place of the plan's annuity) and always-on cloud no
 or run on demand, in place of the plan's cheapest-commitment price). Every other term is a running cost of that
 period, taken as the one-month plan evaluates it.
 
-So that servers bought early serve later periods, every period keeps the location and the pooling of the busiest
-period's plan, and either its server models too or each period's own (FLEETS: the roadmap solves both and keeps
-the cheaper; re-solved without the server-model pin only where a period is infeasible with it).
+So that what is bought or committed early serves later periods, every period keeps the location of the busiest
+period's plan, and either its pooling and server models too or each period's own (FLEETS: the roadmap solves
+both and keeps the cheaper; re-solved without the server-model pin only where a period is infeasible with it).
 """
 
 from __future__ import annotations
@@ -98,15 +98,17 @@ def _pinned_catalog(catalog: Catalog, assets: dict[str, float]) -> Catalog:
     return dataclasses.replace(catalog, private_sites=sites)
 
 
-# the server models a private roadmap may use: those of the busiest period's plan in every period (servers bought
-# early serve later), or each period's own cheapest (smaller servers early, bought again as demand grows)
-FLEETS = {"busiest": "the busiest month's server models throughout", "per_period": "each period's own server models"}
+# what every period keeps of the busiest period's plan besides its location: its pooling and its server models
+# (servers bought early serve later), or nothing (each period's own pooling, instance types and server models:
+# smaller servers early, bought again as demand grows)
+FLEETS = {"busiest": "the busiest month's pooling and server models throughout",
+          "per_period": "each period's own pooling and instance or server models"}
 
 
 def period_plans(strategy: str, workload: Workload, profile: CapacityProfile, catalog: Catalog,
                  periods: list[Period], solver_name: str = "highs", fleet: str = "busiest") -> list[PeriodPlan]:
-    """The one-month plan of every period (identical MAU solved once), at the busiest period's location and
-    pooling, with the server models of `fleet` (FLEETS). Raises InfeasibleError when a period has no feasible plan,
+    """The one-month plan of every period (identical MAU solved once), at the busiest period's location, with
+    the pooling and server models of `fleet` (FLEETS). Raises InfeasibleError when a period has no feasible plan,
     naming the period and why."""
     busiest = max(periods, key=lambda p: p.mau)
     ctx = PlanContext.build(_with_mau(workload, busiest.mau, {}), profile, catalog, solver_name)
@@ -115,7 +117,11 @@ def period_plans(strategy: str, workload: Workload, profile: CapacityProfile, ca
         raise InfeasibleError(f"no feasible one-month plan at the busiest period's {busiest.mau:,} MAU: "
                               f"{plan.message}")
     pins = _pins(model)
-    pinned = _pinned_catalog(catalog, _split(ctx, busiest, plan, model).assets) if fleet == "busiest" else catalog
+    if fleet == "busiest":
+        pinned = _pinned_catalog(catalog, _split(ctx, busiest, plan, model).assets)
+    else:
+        pins.pop("pooling")
+        pinned = catalog
     cache: dict[int, tuple] = {}
     out = []
     for period in periods:
