@@ -29,3 +29,9 @@ class ProfileError(PlannerError):
 
 class RenderError(PlannerError):
     """A bundle or report could not be rendered."""
+
+
+class InfeasibleError(PlannerError):
+    """The inputs are valid but no plan satisfies them (exit 1, as when no strategy is feasible)."""
+
+    exit_code = 1

@@ -19,7 +19,8 @@ from planner.model import CATEGORIES
 from planner.report import SAAS_FEE_COLUMNS, saas_fee_cells, saas_monthly_text
 
 TEMPLATE = "report.html.j2"
-PALETTE = {"public": "#1f77b4", "private": "#2ca02c", "hybrid": "#9467bd", "saas": "#d62728"}
+PALETTE = {"public": "#1f77b4", "private": "#2ca02c", "hybrid": "#9467bd", "saas": "#d62728",
+           "migration": "#ff7f0e"}
 CATEGORY_COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7"]
 
 
@@ -141,6 +142,26 @@ def sweep_chart(sweep: dict) -> str:
     return _svg(fig, "sweep")
 
 
+def roadmap_chart(roadmap: dict) -> str:
+    """Cumulative cash paid per strategy, month by month, with each break-even month marked."""
+    plt = _mpl()
+    fig, ax = plt.subplots(figsize=(7.5, 4.0))
+    for s in roadmap["strategies"]:
+        if s["cumulative_usd"]:
+            months = range(1, len(s["cumulative_usd"]) + 1)
+            ax.plot(months, s["cumulative_usd"], color=PALETTE.get(s["name"], "#7f7f7f"), label=s["name"])
+    for b in roadmap["break_even"]:
+        if b["from_month"] is not None and b["from_month"] > 1:
+            ax.axvline(b["from_month"], color="#555555", linestyle=":", linewidth=1)
+            ax.annotate(f"{b['strategy']} < {b['cheaper_than']}\nfrom month {b['from_month']}", (b["from_month"], 1),
+                        xycoords=("data", "axes fraction"), fontsize=7, ha="left", va="top")
+    ax.set_xlabel("month")
+    ax.set_ylabel("cumulative USD paid")
+    ax.set_title("Cumulative cost over the horizon and break-even months")
+    ax.legend(frameon=False, fontsize=8)
+    return _svg(fig, "roadmap")
+
+
 def _flatten(d, prefix: str = "") -> list[tuple[str, str]]:
     if isinstance(d, dict):
         out = []
@@ -182,7 +203,7 @@ def sources(plan: dict) -> list[dict]:
     return sorted(seen.values(), key=lambda x: (x["catalog"], x["source"], x["url"]))
 
 
-def render_report(plan: dict, sweep: dict | None) -> str:
+def render_report(plan: dict, sweep: dict | None, roadmap: dict | None = None) -> str:
     import jinja2
 
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=True, keep_trailing_newline=True,
@@ -210,7 +231,9 @@ def render_report(plan: dict, sweep: dict | None) -> str:
         "prices": price_rows(plan),
         "sources": sources(plan),
         "sweep": sweep,
+        "roadmap": roadmap,
         "charts": {
+            "roadmap": roadmap_chart(roadmap) if roadmap else None,
             "comparison": comparison_chart(plan),
             "breakdown": breakdown_chart(plan),
             "sweep": sweep_chart(sweep) if sweep and sweep["points"] else None,

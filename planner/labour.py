@@ -61,6 +61,10 @@ class _Minimum(_Figure):
     value: float = Field(ge=0)
 
 
+class _Migration(_Figure):
+    fte_months_per_system: float = Field(ge=0)
+
+
 class _LabourFile(_Strict):
     schema_id: Literal["implan-labour/1"] = Field(alias="schema")
     sources: dict[str, _Source]
@@ -68,6 +72,7 @@ class _LabourFile(_Strict):
     automation_levels: dict[Literal["manual", "scripted", "iac", "autonomous"], _Level]
     hardware: _Hardware
     minimum_fte: _Minimum
+    migration: _Migration
 
 
 @dataclass(frozen=True)
@@ -84,11 +89,14 @@ class LabourRates:
     level_ref: PriceRef
     hardware_ref: PriceRef
     minimum_ref: PriceRef
+    migration_fte_months_per_system: float = 0.0  # engineering time to move one self-run system off a cloud
+    migration_ref: PriceRef | None = None
 
 
 def _ref(data: _LabourFile, figure: _Figure, overridden: str | None) -> PriceRef:
     source = data.sources[figure.source]
-    basis = f"workload labour.{overridden} (user input)" if overridden else figure.basis
+    field = overridden if overridden is None or "." in overridden else f"labour.{overridden}"
+    basis = f"workload {field} (user input)" if overridden else figure.basis
     estimated = ("value",) if "estimate" in basis or overridden else ()
     return PriceRef("labour", figure.source, source.title, source.url, source.as_of, "USD", estimated, basis)
 
@@ -101,7 +109,7 @@ def _load() -> _LabourFile:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise CatalogError(f"{path}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
-    for name in ("fte_cost", "hardware", "minimum_fte", *(f"automation_levels.{k}" for k in data.automation_levels)):
+    for name in ("fte_cost", "hardware", "minimum_fte", "migration", *(f"automation_levels.{k}" for k in data.automation_levels)):
         figure = data
         for part in name.split("."):
             figure = figure[part] if isinstance(figure, dict) else getattr(figure, part)
@@ -118,6 +126,7 @@ def labour_rates(workload) -> LabourRates:
     data, w = _load(), workload.labour
     level = data.automation_levels[w.automation]
     fte_year = w.usd_per_fte_year if w.usd_per_fte_year is not None else data.fte_cost.usd_per_fte_year
+    migration = workload.growth.migration_fte_months_per_system
     hardware = w.hardware_servers_per_fte or workload.private.servers_per_fte or data.hardware.servers_per_fte
     return LabourRates(
         automation=w.automation, usd_per_fte_month=per_year_to_per_month(fte_year),
@@ -129,7 +138,10 @@ def labour_rates(workload) -> LabourRates:
         level_ref=_ref(data, level, "nodes_per_fte" if w.nodes_per_fte or w.fte_per_system is not None else None),
         hardware_ref=_ref(data, data.hardware, "hardware_servers_per_fte" if hardware != data.hardware.servers_per_fte
                           else None),
-        minimum_ref=_ref(data, data.minimum_fte, "minimum_fte" if w.minimum_fte is not None else None))
+        minimum_ref=_ref(data, data.minimum_fte, "minimum_fte" if w.minimum_fte is not None else None),
+        migration_fte_months_per_system=(data.migration.fte_months_per_system if migration is None else migration),
+        migration_ref=_ref(data, data.migration, None if migration is None else
+                           "growth.migration_fte_months_per_system"))
 
 
 def labour_terms(prob: pulp.LpProblem, name: str, rates: LabourRates, systems: list[tuple[str, Any]], nodes: Any,
@@ -158,3 +170,13 @@ def labour_terms(prob: pulp.LpProblem, name: str, rates: LabourRates, systems: l
         terms.append(CostTerm(LABOUR, "minimum staffing top-up", "FTE", top_up, rate, ref,
                               basis=f"at least {rates.minimum_fte:g} FTE in all; {rates.minimum_ref.estimate_basis}"))
     return terms
+
+
+def migration_labour_term(rates: LabourRates, systems: list[str], chosen: Any = 1) -> CostTerm:
+    """Engineering time of a move from a cloud to own servers: the labour rate times the engineer-months each
+    self-managed system takes to move (planner/data/labour.yaml, migration), counted when `chosen` is 1."""
+    fte_months = rates.migration_fte_months_per_system * len(systems)
+    return CostTerm(LABOUR, f"migration engineering: {', '.join(systems)}", "FTE-months", fte_months * chosen,
+                    rates.usd_per_fte_month, rates.fte_ref,
+                    basis=f"{rates.migration_fte_months_per_system:g} engineer-months per self-run system; "
+                          f"{rates.migration_ref.estimate_basis if rates.migration_ref else ''}")

@@ -62,6 +62,9 @@ class CostTerm:
     cost: Any = None  # linear cost expression for tiered prices (tier pieces); else usd_per_unit * quantity
     basis: str = ""  # how the quantity or price was derived, where a reader needs it (labour, estimates)
     node: NodeSpec | None = None
+    # what `implan roadmap` buys or commits in place of this monthly cost: "server:<sku>" (own servers, paid up
+    # front when bought) or "commit:<offering key>" (always-on nodes a 1- or 3-year commitment can cover)
+    asset: str = ""
 
     def __post_init__(self):
         if (self.usd_per_unit is None) == (self.cost is None):

@@ -197,6 +197,55 @@ class PrivateOverrides(Section):
     storage_fill_ratio: float = Field(0.8, gt=0, le=1, description="share of server disk capacity to fill")
 
 
+MAX_HORIZON_MONTHS = 120  # ten years: beyond that neither prices nor growth rates mean much
+
+
+class Growth(Section):
+    """How the workload grows over the roadmap's horizon (`implan roadmap`; `implan plan` prices one month at
+    users.mau and ignores this section). MAU compounds monthly, or follows an explicit series; every other demand
+    figure scales with MAU as in a one-month plan."""
+
+    horizon_months: int = Field(36, ge=1, le=MAX_HORIZON_MONTHS, description="months the roadmap plans (at most 120)")
+    monthly_growth_percent: float | list[float] = Field(
+        0.0, description="compound MAU growth a month, percent (-50..100); a list gives one rate per year of the "
+                         "horizon")
+    mau_by_month: list[int] | None = Field(None, description="explicit MAU of every month of the horizon (one "
+                                           "entry per month, the first replaces users.mau); excludes "
+                                           "monthly_growth_percent")
+    discount_rate_percent: float = Field(COST_OF_CAPITAL_PERCENT, ge=0, le=100, description=(
+        "yearly rate future payments are discounted at for the NPV, percent (default: private.cost_of_capital_"
+        "percent's default, so paying a server up front and paying its annuity are worth the same; docs/model.md, "
+        "Roadmap)"))
+    migration_fte_months_per_system: float | None = Field(None, ge=0, le=120, description=(
+        "engineer-months to move one self-managed system off the cloud (default: planner/data/labour.yaml)"))
+
+    @model_validator(mode="after")
+    def _series(self) -> "Growth":
+        rates = self.monthly_growth_percent
+        years = -(-self.horizon_months // 12)
+        if isinstance(rates, list):
+            if len(rates) != years:
+                raise ValueError(f"monthly_growth_percent lists {len(rates)} yearly rates, expected one per year of "
+                                 f"the {self.horizon_months}-month horizon ({years})")
+        for rate in rates if isinstance(rates, list) else [rates]:
+            if not -50 <= rate <= 100:
+                raise ValueError(f"monthly_growth_percent {rate:g} is outside -50..100 percent a month")
+        if self.mau_by_month is not None:
+            if "monthly_growth_percent" in self.model_fields_set:
+                raise ValueError("give either monthly_growth_percent or mau_by_month, not both")
+            if len(self.mau_by_month) != self.horizon_months:
+                raise ValueError(f"mau_by_month lists {len(self.mau_by_month)} months, expected one per month of "
+                                 f"the horizon (horizon_months {self.horizon_months})")
+            bad = [m for m in self.mau_by_month if not 1 <= m <= MAX_MAU]
+            if bad:
+                raise ValueError(f"mau_by_month: {bad[0]} is outside 1..{MAX_MAU} monthly active users")
+        return self
+
+    def yearly_rates(self) -> list[float]:
+        rates = self.monthly_growth_percent
+        return list(rates) if isinstance(rates, list) else [rates] * (-(-self.horizon_months // 12))
+
+
 class Saas(Section):
     compare: bool = Field(True, description="price the chat SaaS offers for comparison")
 
@@ -222,6 +271,7 @@ class Workload(Section):
     labour: Labour = Labour()
     saas: Saas = Saas()
     solver: Solver = Solver()
+    growth: Growth = Growth()
 
 
 def default_workload_path() -> Path:

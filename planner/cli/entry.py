@@ -9,6 +9,7 @@ import typer
 
 # Each import registers that module's commands on common.app; `implan --help` lists them in this order.
 from planner.cli import plan  # noqa: F401  (plan, compare)
+from planner.cli import roadmap  # noqa: F401
 from planner.cli import bundle  # noqa: F401
 from planner.cli import gates  # noqa: F401  (diff, check)
 from planner.cli import sweep  # noqa: F401  (sweep, claims)

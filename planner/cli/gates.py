@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from planner.cli.common import (OutFileOpt, PricingOpt, ProfileOpt, SetOpt, SolverOpt, TextFormat, WorkloadArg, app,
-                                emit, handles_errors, render_rich, solve, stderr_line, write_output)
+                                check_solver, emit, handles_errors, render_rich, solve, stderr_line, write_output)
 from planner.diff import diff_plans
 from planner.diff_render import diff_markdown, diff_rich
 from planner.errors import PlannerError
@@ -21,6 +21,13 @@ from planner.gates import (Gates, check_markdown, check_rich, default_strategy, 
                            github_annotations)
 from planner.plan_json import read_plan
 from planner.report import to_json
+from planner.capacity import load_profile
+from planner.catalog.loader import load_catalog
+from planner.growth import PERIOD_MONTHS
+from planner.roadmap import roadmap as run_roadmap
+from planner.roadmap_gate import (default_roadmap_strategy, evaluate_roadmap, is_roadmap, read_json, read_roadmap,
+                                  roadmap_check_text)
+from planner.workload import load_workload
 
 
 class CheckFormat(str, Enum):
@@ -55,7 +62,8 @@ def _check_number(name: str, value: float | None, positive: bool) -> None:
 @handles_errors
 def check(workload: WorkloadArg = None,
           baseline: Annotated[Optional[Path], typer.Option(
-              "--baseline", "-b", help="baseline plan JSON to compare with (e.g. the main branch's plan)")] = None,
+              "--baseline", "-b", help="baseline plan JSON to compare with (e.g. the main branch's plan), or a "
+              "roadmap JSON (implan roadmap --format json): then the gates apply to the NPV")] = None,
           max_increase: Annotated[Optional[float], typer.Option(
               "--max-increase", help="fail when the monthly cost rises by more than PCT percent",
               metavar="PCT")] = None,
@@ -82,6 +90,11 @@ def check(workload: WorkloadArg = None,
     _check_number("--max-increase-usd", max_increase_usd, positive=False)
     _check_number("--max-cost-per-1k-mau", max_cost_per_1k_mau, positive=True)
     _check_number("--budget", budget, positive=True)
+    raw = read_json(baseline, "plan JSON file")
+    if is_roadmap(raw):
+        _check_roadmap(baseline, read_roadmap(baseline, raw), workload, set_, pricing, profile, solver, strategy,
+                       max_increase, max_increase_usd, max_cost_per_1k_mau, budget, format, out, save_plan)
+        return
     base = read_plan(baseline)
     names = [s["name"] for s in base["strategies"]]
     if strategy is None:
@@ -109,4 +122,38 @@ def check(workload: WorkloadArg = None,
     if not result["passed"]:
         for line in failure_lines(result):
             stderr_line(f"implan: {line}")
+        raise typer.Exit(1)
+
+
+def _check_roadmap(path: Path, base: dict, workload, set_, pricing, profile, solver: str, strategy: str | None,
+                   max_increase, max_increase_usd, max_cost_per_1k_mau, budget, format: CheckFormat,
+                   out: Path | None, save_plan: Path | None) -> None:
+    """`implan check` against a roadmap baseline: solve the roadmap (the baseline's --period) and gate its NPV."""
+    if max_cost_per_1k_mau is not None or budget is not None:
+        raise PlannerError(f"--baseline {path}: a roadmap baseline gates the NPV with --max-increase and "
+                           "--max-increase-usd; --budget and --max-cost-per-1k-mau gate a monthly plan")
+    names = [s["name"] for s in base["strategies"]]
+    if strategy is None:
+        strategy = default_roadmap_strategy(base, str(path))
+    elif strategy not in names:
+        raise PlannerError(f"--strategy {strategy}: not in the baseline {path} (it has: {', '.join(names)})")
+    check_solver(solver)
+    if base["period"] not in PERIOD_MONTHS:
+        raise PlannerError(f"{path}: period {base['period']!r}: expected one of {', '.join(PERIOD_MONTHS)}")
+    wl = load_workload(workload, set_ or [])
+    current = run_roadmap(wl, load_profile(profile), load_catalog(pricing), names, base["period"], solver)
+    result = evaluate_roadmap(base, current, strategy, max_increase, max_increase_usd)
+    if save_plan is not None:
+        write_output(to_json(current), save_plan)
+    if format is CheckFormat.json:
+        text = to_json(result)
+    else:
+        text = roadmap_check_text(result, markdown=format is not CheckFormat.table)
+        if format is CheckFormat.github:
+            text = "".join(f"::error title=implan roadmap gate {g['gate']}::{g['detail']}\n"
+                           for g in result["failed"]) + text
+    write_output(text, out)
+    if not result["passed"]:
+        for g in result["failed"]:
+            stderr_line(f"implan: gate {g['gate']} failed: {g['detail']}")
         raise typer.Exit(1)

@@ -13,6 +13,10 @@ from planner.cli.sweep import run_sweep_with_progress
 from planner.errors import PlannerError
 from planner.html_report import render_report, require_charts
 from planner.sweep import SweepError
+from planner.capacity import load_profile
+from planner.catalog.loader import load_catalog
+from planner.roadmap import roadmap as run_roadmap
+from planner.workload import load_workload
 
 
 @app.command()
@@ -28,6 +32,9 @@ def report(workload: WorkloadArg = None,
                "--sweep-tolerance", help="relative MAU tolerance of the break-even bisection")] = 0.05,
            strategy: Annotated[Optional[list[str]], typer.Option(
                "--strategy", "-s", help="public, private or hybrid (default: the workload's strategies)")] = None,
+           roadmap: Annotated[bool, typer.Option(
+               "--roadmap", help="add the roadmap over growth.horizon_months (implan roadmap, all its strategies)")]
+           = False,
            set_: SetOpt = None, pricing: PricingOpt = None, profile: ProfileOpt = None,
            solver: SolverOpt = "highs") -> None:
     """One self-contained HTML report: comparison, breakdown, break-even curves, nodes, assumptions, prices."""
@@ -43,5 +50,9 @@ def report(workload: WorkloadArg = None,
         rng = sweep_mau or f"{max(1, mau // 10)}..{max(2, mau * 10)}"
         sweep_data = run_sweep_with_progress(workload, set_, pricing, profile, strategy, solver, rng, sweep_steps,
                                              sweep_tolerance, progress=True)
-    write_output(render_report(data, sweep_data), out)
+    roadmap_data = None
+    if roadmap:
+        roadmap_data = run_roadmap(load_workload(workload, set_ or []), load_profile(profile), load_catalog(pricing),
+                                   None, "month", solver)
+    write_output(render_report(data, sweep_data, roadmap_data), out)
     stderr_line(f"wrote {out}")

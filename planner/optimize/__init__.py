@@ -56,6 +56,12 @@ def _builder(name: str, placement: str | None):
 
 def plan_strategy(ctx: PlanContext, name: str, export_dir: Path | None = None) -> StrategyPlan:
     """Solve every variant of a strategy (pooling, and for hybrid the placement of the tiers); keep the cheapest."""
+    return solve_strategy(ctx, name, export_dir)[0]
+
+
+def solve_strategy(ctx: PlanContext, name: str, export_dir: Path | None = None) -> tuple[StrategyPlan, object]:
+    """plan_strategy, and the solved model of the cheapest variant (None when none is feasible): `implan roadmap`
+    reads that model's cost terms."""
     pooling = ctx.workload.placement.pooling
     poolings = ["dedicated", "pooled"] if pooling == "auto" else [pooling]
     variants = [(p, v) for p in placements(ctx, name) for v in poolings]
@@ -81,7 +87,7 @@ def plan_strategy(ctx: PlanContext, name: str, export_dir: Path | None = None) -
     priced = [k for k in costs if costs[k] is not None]
     if not priced:
         # the burst hybrid (or the only variant) says best why nothing was feasible
-        return next(iter(solved.values()))[0]
+        return next(iter(solved.values()))[0], None
     best = min(priced, key=lambda k: costs[k])
     plan, model = solved[best]
     if export_dir is not None:
@@ -89,7 +95,7 @@ def plan_strategy(ctx: PlanContext, name: str, export_dir: Path | None = None) -
     notes = [plan.message] if plan.message else []
     if getattr(model, "excluded", None):
         notes.append("locations left out: " + "; ".join(model.excluded))
-    return StrategyPlan(**{**plan.__dict__, "alternatives": costs, "message": " | ".join(notes)})
+    return StrategyPlan(**{**plan.__dict__, "alternatives": costs, "message": " | ".join(notes)}), model
 
 
 def plan(workload: Workload, profile: CapacityProfile, catalog: Catalog, strategies: list[str] | None = None,

@@ -226,7 +226,7 @@ def add_site(prob: pulp.LpProblem, ctx: PlanContext, site: PrivateSite, groups: 
                     HARDWARE, f"{g.name}: {c.sku.sku}{scheme}, {_capital_text(ctx, years)}", "servers", count,
                     server_usd_per_month(ctx, c.sku), c.sku.ref,
                     node=NodeSpec(g.name, site.provider, site.region, c.sku.sku, "owned", c.sku.vcpu,
-                                  c.sku.memory_gib, (count,), HOURS_PER_MONTH * count)))
+                                  c.sku.memory_gib, (count,), HOURS_PER_MONTH * count), asset=f"server:{c.sku.sku}"))
             prob += pulp.lpSum(ys) == layout[d], f"sku-{key}-{d}-{lp_name(g.name)}"
     owned = pulp.lpSum(c.count * y for c, y in servers) + extra.count
     server_ru = pulp.lpSum(c.count * c.sku.rack_units * y for c, y in servers) + extra.rack_units
@@ -241,7 +241,7 @@ def add_site(prob: pulp.LpProblem, ctx: PlanContext, site: PrivateSite, groups: 
                 prob += used >= y, f"used-{key}-{lp_name(sku.sku)}-{lp_name(y.name)}"
         if spares_per_model:
             terms.append(CostTerm(HARDWARE, f"cold spare: {sku.sku}", "servers", spares_per_model * used,
-                                  server_usd_per_month(ctx, sku), sku.ref))
+                                  server_usd_per_month(ctx, sku), sku.ref, asset=f"server:{sku.sku}"))
     capex = pulp.lpSum(c.count * c.sku.capex_usd * y for c, y in servers)
     if site.support.percent_of_capex_per_year:
         terms.append(CostTerm(HARDWARE, f"hardware support contracts ({site.support.percent_of_capex_per_year:g} % of"

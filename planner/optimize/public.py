@@ -130,7 +130,8 @@ def _compute_terms(prob: pulp.LpProblem, c: Candidate, y: pulp.LpVariable) -> tu
         return NodeSpec(g.name, o.provider, o.region, o.type, purchase, o.vcpu, o.memory_gib, tuple(counts), hours)
 
     terms = [CostTerm(COMPUTE, f"{g.name}: {o.type}, {c.base_purchase} (always on)", "node-hours", base_hours,
-                      c.base_usd_per_hour, o.ref, node=spec(c.base_purchase, [base], base_hours))]
+                      c.base_usd_per_hour, o.ref, node=spec(c.base_purchase, [base], base_hours),
+                      asset=f"commit:{o.key}")]
     if on_demand:
         terms.append(CostTerm(COMPUTE, f"{g.name}: {o.type}, on_demand (autoscaled)", "node-hours", od_hours,
                               o.usd_per_hour, o.ref, node=spec("on_demand (autoscaled)", on_demand, od_hours)))
