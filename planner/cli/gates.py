@@ -14,20 +14,7 @@ import typer
 
 from planner.cli.common import (OutFileOpt, PricingOpt, ProfileOpt, SetOpt, SolverOpt, TextFormat, WorkloadArg, app,
                                 check_solver, emit, handles_errors, render_rich, solve, stderr_line, write_output)
-from planner.diff import diff_plans
-from planner.diff_render import diff_markdown, diff_rich
 from planner.errors import PlannerError
-from planner.gates import (Gates, check_markdown, check_rich, default_strategy, evaluate, failure_lines,
-                           github_annotations)
-from planner.plan_json import read_plan
-from planner.report import to_json
-from planner.capacity import load_profile
-from planner.catalog.loader import load_catalog
-from planner.growth import PERIOD_MONTHS
-from planner.roadmap import roadmap as run_roadmap
-from planner.roadmap_gate import (default_roadmap_strategy, evaluate_roadmap, is_roadmap, read_json, read_roadmap,
-                                  roadmap_check_text)
-from planner.workload import load_workload
 
 
 class CheckFormat(str, Enum):
@@ -45,6 +32,10 @@ def diff(old: Annotated[Path, typer.Argument(help="baseline plan JSON (implan pl
          format: Annotated[TextFormat, typer.Option("--format", "-f", help="output format")] = TextFormat.table,
          out: OutFileOpt = None) -> None:
     """What changed between two plans, per strategy, category, node and line item: price vs load vs topology."""
+    from planner.diff import diff_plans
+    from planner.diff_render import diff_markdown, diff_rich
+    from planner.plan_json import read_plan
+
     data = diff_plans(read_plan(old), read_plan(new))
     emit(data, format, out, table=diff_rich, markdown=diff_markdown)
 
@@ -84,6 +75,12 @@ def check(workload: WorkloadArg = None,
               "--save-plan", help="also write the new plan JSON to FILE (a baseline for later checks)")] = None
           ) -> None:
     """Gate a workload's cost against a baseline plan: exit 0 pass, 1 a gate failed, 2 usage or input error."""
+    from planner.gates import (Gates, check_markdown, check_rich, default_strategy, evaluate, failure_lines,
+                               github_annotations)
+    from planner.plan_json import read_plan
+    from planner.report import to_json
+    from planner.roadmap_gate import is_roadmap, read_json, read_roadmap
+
     if baseline is None:
         raise PlannerError("--baseline FILE is required (a plan JSON from `implan plan --format json --out FILE`)")
     _check_number("--max-increase", max_increase, positive=False)
@@ -129,6 +126,14 @@ def _check_roadmap(path: Path, base: dict, workload, set_, pricing, profile, sol
                    max_increase, max_increase_usd, max_cost_per_1k_mau, budget, format: CheckFormat,
                    out: Path | None, save_plan: Path | None) -> None:
     """`implan check` against a roadmap baseline: solve the roadmap (the baseline's --period) and gate its NPV."""
+    from planner.capacity import load_profile
+    from planner.catalog.loader import load_catalog
+    from planner.growth import PERIOD_MONTHS
+    from planner.report import to_json
+    from planner.roadmap import roadmap as run_roadmap
+    from planner.roadmap_gate import default_roadmap_strategy, evaluate_roadmap, roadmap_check_text
+    from planner.workload import load_workload
+
     if max_cost_per_1k_mau is not None or budget is not None:
         raise PlannerError(f"--baseline {path}: a roadmap baseline gates the NPV with --max-increase and "
                            "--max-increase-usd; --budget and --max-cost-per-1k-mau gate a monthly plan")

@@ -15,17 +15,13 @@ import typer
 import yaml
 from rich.text import Text
 
-from planner.catalog.importers import PROVIDERS, refresh_catalog
-from planner.catalog.importers.common import Options
-from planner.catalog.importers.fetch import fetch as fetch_files
-from planner.catalog.loader import default_pricing_dir, load_catalog
-from planner.catalog.queries import COMPUTE_COLUMNS, compute_rows, validate
 from planner.cli.common import (OutFileOpt, PricingOpt, ProfileOpt, SolverOpt, TextFormat, app, check_solver,
                                 console, handles_errors, render_rich, stderr_line, write_output)
-from planner.diff_render import diff_markdown, diff_rich
 from planner.errors import PlannerError
-from planner.pricing_diff import plan_change, row_changes
-from planner.report import to_json
+
+# the importers' names for --help, without importing them (tests/planner/test_pricing_import.py checks the list
+# against planner.catalog.importers.PROVIDERS)
+IMPORT_PROVIDERS = ("aws", "azure", "gcp", "hetzner")
 
 pricing_app = typer.Typer(help="Inspect, validate, import and diff the price catalogs.", no_args_is_help=True)
 app.add_typer(pricing_app, name="pricing")
@@ -43,6 +39,9 @@ def pricing_list(pricing: PricingOpt = None, format: Annotated[ListFormat, typer
                  ListFormat.table, provider: Annotated[Optional[str], typer.Option(help="only this provider")] = None,
                  region: Annotated[Optional[str], typer.Option(help="only this region")] = None) -> None:
     """Every compute offering: provider, region, type, vCPU, GiB, USD per hour (on-demand, commitments, spot)."""
+    from planner.catalog.loader import load_catalog
+    from planner.catalog.queries import COMPUTE_COLUMNS, compute_rows
+
     rows = compute_rows(load_catalog(pricing), provider, region)
     if format is ListFormat.json:
         write_output(json.dumps(rows, indent=2) + "\n", None)
@@ -70,6 +69,8 @@ def pricing_list(pricing: PricingOpt = None, format: Annotated[ListFormat, typer
 def pricing_show(name: Annotated[str, typer.Argument(help="catalog name (file name without .yaml)")],
                  pricing: PricingOpt = None) -> None:
     """One catalog: provider, kind, sha256, regions and sources."""
+    from planner.catalog.loader import load_catalog
+
     catalog = load_catalog(pricing)
     info = next((i for i in catalog.infos if i.name == name), None)
     if info is None:
@@ -91,6 +92,9 @@ def pricing_validate(pricing: PricingOpt = None,
                      max_age_days: Annotated[int, typer.Option(help="warn about prices older than this")] = 365,
                      strict: Annotated[bool, typer.Option(help="exit 1 when there are warnings")] = False) -> None:
     """Check schema, units, references and staleness of every catalog."""
+    from planner.catalog.loader import load_catalog
+    from planner.catalog.queries import validate
+
     catalog = load_catalog(pricing)
     findings = validate(catalog, max_age_days, dt.date.today())
     out = console()
@@ -131,7 +135,7 @@ def _date(text: str | None) -> dt.date | None:
 @pricing_app.command("import")
 @handles_errors
 def pricing_import(
-        provider: Annotated[str, typer.Argument(help=f"one of {', '.join(PROVIDERS)}")],
+        provider: Annotated[str, typer.Argument(help=f"one of {', '.join(IMPORT_PROVIDERS)}")],
         from_: Annotated[Path, typer.Option("--from", help="the price file, or a directory of its JSON pages")],
         regions: Annotated[Optional[str], typer.Option(help="only these regions (comma-separated)")] = None,
         families: Annotated[Optional[str], typer.Option(help="only these instance families (comma-separated)")]
@@ -150,6 +154,11 @@ def pricing_import(
         pricing: PricingOpt = None) -> None:
     """Read a provider's own price file into a catalog: merged into --out if it exists (else into the provider's
     catalog of --pricing), printing what changed: added, changed price (old -> new), removed."""
+    from planner.catalog.importers import refresh_catalog
+    from planner.catalog.importers.common import Options
+    from planner.catalog.importers.fetch import fetch as fetch_files
+    from planner.catalog.loader import default_pricing_dir
+
     options = Options(_names(regions, "--regions"), _names(families, "--families"), _date(as_of), upfront.value,
                       keep_unlisted)
     if fetch:
@@ -174,6 +183,10 @@ def pricing_diff(old_dir: Annotated[Path, typer.Argument(help="catalog directory
                  TextFormat.table, out: OutFileOpt = None) -> None:
     """Per catalog row: prices added, removed, changed (with percent); with --plan, the plan's cost change split
     into price and topology (the same workload planned again with NEW_DIR's prices)."""
+    from planner.diff_render import diff_markdown, diff_rich
+    from planner.pricing_diff import plan_change, row_changes
+    from planner.report import to_json
+
     check_solver(solver)
     rows = row_changes(old_dir, new_dir)
     plan_diff = plan_change(plan, old_dir, new_dir, profile, solver) if plan is not None else None

@@ -11,12 +11,6 @@ from planner.cli.common import (PricingOpt, ProfileOpt, SetOpt, SolverOpt, Workl
                                 stderr_line, write_output)
 from planner.cli.sweep import run_sweep_with_progress
 from planner.errors import PlannerError
-from planner.html_report import render_report, require_charts
-from planner.sweep import SweepError
-from planner.capacity import load_profile
-from planner.catalog.loader import load_catalog
-from planner.roadmap import roadmap as run_roadmap
-from planner.workload import load_workload
 
 
 @app.command()
@@ -38,6 +32,13 @@ def report(workload: WorkloadArg = None,
            set_: SetOpt = None, pricing: PricingOpt = None, profile: ProfileOpt = None,
            solver: SolverOpt = "highs") -> None:
     """One self-contained HTML report: comparison, breakdown, break-even curves, nodes, assumptions, prices."""
+    from planner.capacity import load_profile
+    from planner.catalog.loader import load_catalog
+    from planner.html_report import render_report, require_charts
+    from planner.roadmap import roadmap as run_roadmap
+    from planner.sweep import SweepError
+    from planner.workload import load_workload
+
     if out is None:
         raise PlannerError("--out FILE is required (the HTML file to write, e.g. --out report.html)")
     if sweep_steps < 0 or sweep_steps == 1:

@@ -369,3 +369,10 @@ def test_fetch_needs_regions_or_a_key(cli, tmp_path, monkeypatch):
     monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
     assert_one_line_error(cli("pricing", "import", "aws", "--fetch", "--from", tmp_path / "dl"), "--regions")
     assert_one_line_error(cli("pricing", "import", "gcp", "--fetch", "--from", tmp_path / "dl"), "GOOGLE_API_KEY")
+
+
+def test_the_import_help_names_every_importer():
+    from planner.catalog.importers import PROVIDERS
+    from planner.cli.pricing import IMPORT_PROVIDERS
+
+    assert tuple(sorted(PROVIDERS)) == IMPORT_PROVIDERS
