@@ -71,3 +71,17 @@ def test_planner_has_no_import_cycle():
 
 def test_the_cycle_finder_finds_one():
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_the_cli_starts_without_the_solver_stack():
+    """`implan --help` and usage errors must not pay for PuLP, highspy, numpy, the catalogs or the renderers: the
+    command modules import those inside the commands (issue 12). A top-level import of any of them fails here."""
+    import subprocess
+    import sys
+
+    heavy = ["pulp", "highspy", "numpy", "planner.optimize", "planner.catalog.loader", "planner.report",
+             "planner.plan_json", "planner.html_report"]
+    code = ("import sys, planner.cli; "
+            f"print(','.join(m for m in {heavy!r} if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert loaded.stdout.strip() == ""
