@@ -10,6 +10,7 @@ import os
 import secrets
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 class ConfigError(Exception):
@@ -28,6 +29,11 @@ class Config:
     redis_sentinel_master: str = ""        # the Sentinels' name for the Redis master (with redis_sentinels)
     jwt_secret: str = ""                   # "" → dev secret generated once in <data_dir>/dev-secret
     token_leeway_s: int = 30
+    jwt_jwks_url: str = ""                 # identity provider's key set: RS256/ES256 tokens (with jwt_secret: HS256 too)
+    jwt_jwks_min_refresh_s: float = 30.0   # an unknown kid refetches the key set at most this often
+    jwt_jwks_max_age_s: float = 3600.0     # the key set is refetched when older than this
+    jwt_issuer: str = ""                   # "" → any; else tokens must carry this iss
+    jwt_audience: str = ""                 # "" → any; else the token's aud must include it
     origins: list = field(default_factory=list)   # [] → any Origin (and none)
     tls_cert_file: str = ""
     tls_key_file: str = ""
@@ -108,6 +114,14 @@ class Config:
                 host, _, port = addr.rpartition(":")
                 if not host or not port.isdigit() or not 0 < int(port) <= 65535:
                     raise ConfigError(f"config field redis_sentinels: expected HOST:PORT entries, got {addr!r}")
+        if self.jwt_jwks_url:
+            try:
+                check_jwks_url(self.jwt_jwks_url)
+            except ValueError as exc:
+                raise bad("jwt_jwks_url", str(exc)) from None
+        if not (0 < self.jwt_jwks_min_refresh_s <= self.jwt_jwks_max_age_s):
+            raise ConfigError("config fields jwt_jwks_min_refresh_s and jwt_jwks_max_age_s: expected "
+                              "0 < min_refresh <= max_age seconds")
         if bool(self.tls_cert_file) != bool(self.tls_key_file):
             raise ConfigError("config fields tls_cert_file and tls_key_file: set both or neither")
         if self.media_backend not in ("local", "s3", "none"):
@@ -132,6 +146,16 @@ class Config:
         with os.fdopen(fd, "w") as fh:
             fh.write(value + "\n")
         return value
+
+
+def check_jwks_url(url: str) -> None:
+    """https, or http to a loopback address (a local identity provider, tests): keys must not travel in clear."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "::1", "localhost"):
+        return
+    raise ValueError("an https:// URL (http:// only to 127.0.0.1, ::1 or localhost)")
 
 
 _FIELDS = {f.name: f for f in fields(Config)}

@@ -23,6 +23,7 @@ from websockets.protocol import State
 from . import auth, protocol
 from .config import Config
 from .fanout import open_fanout
+from .jwks import JwksKeys, TokenVerifier
 from .media import open_media
 from .metrics import Metrics
 from .protocol import ProtocolError, dumps, error_frame
@@ -88,6 +89,11 @@ class Node:
         self.cfg = cfg
         self.node_id = cfg.node_id or secrets.token_hex(4)
         self.secret = secret or cfg.secret()
+        # HS256 client tokens with the shared secret, unless only an identity provider's keys are configured
+        hs_secret = self.secret if (secret or cfg.jwt_secret or not cfg.jwt_jwks_url) else None
+        jwks = (JwksKeys(cfg.jwt_jwks_url, cfg.jwt_jwks_min_refresh_s, cfg.jwt_jwks_max_age_s)
+                if cfg.jwt_jwks_url else None)
+        self.tokens = TokenVerifier(hs_secret, jwks, cfg.token_leeway_s, cfg.jwt_issuer, cfg.jwt_audience)
         self.metrics = Metrics()
         self.store = open_store(cfg.resolved_database_url(), max_batch=cfg.group_commit_max_batch,
                                 commit_delay_s=cfg.group_commit_delay_ms / 1000)
@@ -206,7 +212,7 @@ class Node:
             self.metrics.inc("imserver_errors_total", code="unauthorized")
             return connection.respond(401, "missing bearer token\n")
         try:
-            claims = auth.decode(token, self.secret, leeway_s=self.cfg.token_leeway_s)
+            claims = await self.tokens.verify(token)
         except auth.AuthError as exc:
             self.metrics.inc("imserver_errors_total", code="unauthorized")
             log.info("auth rejected", extra={"reason": str(exc)})
