@@ -11,14 +11,14 @@ from planner.capacity import CapacityProfile
 from planner.catalog.records import Catalog
 from planner.errors import InfeasibleError, PlannerError
 from planner.growth import PERIOD_MONTHS, mau_by_month, periods
-from planner.optimize.periods import FLEETS, period_plans
+from planner.optimize.periods import FLEETS, busiest_plan, period_plans
 from planner.optimize.roadmap import CAPEX, ROADMAP_STRATEGIES, SIDES, RoadmapModel, build_roadmap, solve_roadmap
 from planner.report import _ref
 from planner.terms import solved
 from planner.units import MONTHS_PER_YEAR
 from planner.workload import Workload
 
-ROADMAP_SCHEMA_VERSION = "1.0"
+ROADMAP_SCHEMA_VERSION = "1.1"  # 1.1: strategies hybrid and migration-hybrid (new names, no field changed)
 
 
 def check_roadmap_strategies(names: list[str] | None) -> list[str]:
@@ -155,10 +155,10 @@ def roadmap(workload: Workload, profile: CapacityProfile, catalog: Catalog, stra
     cut = periods(workload, period)
     variants, failures = {}, {}
     for side in dict.fromkeys(s for n in names for s in SIDES[n]):
-        fleets = list(FLEETS)
         try:
-            variants[side] = _distinct([(f, period_plans(side, workload, profile, catalog, cut, solver_name, f))
-                                        for f in fleets])
+            busiest = busiest_plan(side, workload, profile, catalog, cut, solver_name)
+            variants[side] = _distinct([(f, period_plans(side, workload, profile, catalog, cut, solver_name, f,
+                                                         busiest)) for f in FLEETS])
         except InfeasibleError as exc:
             failures[side] = f"{side} side: {exc}"
     horizon = workload.growth.horizon_months

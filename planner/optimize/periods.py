@@ -7,8 +7,10 @@ or run on demand, in place of the plan's cheapest-commitment price). Every other
 period, taken as the one-month plan evaluates it.
 
 So that what is bought or committed early serves later periods, every period keeps the location of the busiest
-period's plan, and either its pooling and server models too or each period's own (FLEETS: the roadmap solves
-both and keeps the cheaper; re-solved without the server-model pin only where a period is infeasible with it).
+period's plan (a hybrid: its site, its cloud region and its placement of the tiers, so the same tiers and data
+are on own servers throughout), and either its pooling and server models too or each period's own (FLEETS: the
+roadmap solves both and keeps the cheaper; re-solved without the server-model pin only where a period is
+infeasible with it).
 """
 
 from __future__ import annotations
@@ -123,20 +125,41 @@ FLEETS = {"busiest": "the busiest month's pooling and server models throughout",
           "per_period": "each period's own pooling and instance or server models"}
 
 
-def period_plans(strategy: str, workload: Workload, profile: CapacityProfile, catalog: Catalog,
-                 periods: list[Period], solver_name: str = "highs", fleet: str = "busiest") -> list[PeriodPlan]:
-    """The one-month plan of every period (identical MAU solved once), at the busiest period's location, with
-    the pooling and server models of `fleet` (FLEETS). Raises InfeasibleError when a period has no feasible plan,
-    naming the period and why."""
+@dataclass(frozen=True)
+class Busiest:
+    """The busiest period's one-month plan, every variant solved: what each fleet's periods are pinned to.
+    Solved once per side and shared by its fleets (at high MAU it is most of a side's time)."""
+
+    period: Period
+    ctx: PlanContext
+    plan: StrategyPlan
+    model: object
+
+
+def busiest_plan(strategy: str, workload: Workload, profile: CapacityProfile, catalog: Catalog,
+                 periods: list[Period], solver_name: str = "highs") -> Busiest:
+    """Raises InfeasibleError when the busiest period has no feasible plan, saying why."""
     busiest = max(periods, key=lambda p: p.mau)
     ctx = PlanContext.build(_with_mau(workload, busiest.mau, {}), profile, catalog, solver_name)
     plan, model = solve_strategy(ctx, strategy)
     if model is None:
         raise InfeasibleError(f"no feasible one-month plan at the busiest period's {busiest.mau:,} MAU: "
                               f"{plan.message}")
+    return Busiest(busiest, ctx, plan, model)
+
+
+def period_plans(strategy: str, workload: Workload, profile: CapacityProfile, catalog: Catalog,
+                 periods: list[Period], solver_name: str = "highs", fleet: str = "busiest",
+                 busiest: Busiest | None = None) -> list[PeriodPlan]:
+    """The one-month plan of every period (identical MAU solved once), at the busiest period's location, with
+    the pooling and server models of `fleet` (FLEETS); `busiest` from busiest_plan (solved here if not given).
+    Raises InfeasibleError when a period has no feasible plan, naming the period and why."""
+    if busiest is None:
+        busiest = busiest_plan(strategy, workload, profile, catalog, periods, solver_name)
+    ctx, plan, model = busiest.ctx, busiest.plan, busiest.model
     pins = _pins(plan, model)
     if fleet == "busiest":
-        pinned = _pinned_catalog(catalog, _split(ctx, busiest, plan, model).assets)
+        pinned = _pinned_catalog(catalog, _split(ctx, busiest.period, plan, model).assets)
     else:
         pins.pop("pooling")
         pinned = catalog
