@@ -11,22 +11,21 @@ from planner.capacity import CapacityProfile
 from planner.catalog.records import Catalog
 from planner.errors import InfeasibleError, PlannerError
 from planner.growth import PERIOD_MONTHS, mau_by_month, periods
-from planner.optimize.periods import FLEETS, period_plans
-from planner.optimize.roadmap import CAPEX, ROADMAP_STRATEGIES, RoadmapModel, build_roadmap, solve_roadmap
+from planner.optimize.periods import FLEETS, busiest_plan, period_plans
+from planner.optimize.roadmap import CAPEX, ROADMAP_STRATEGIES, SIDES, RoadmapModel, build_roadmap, solve_roadmap
 from planner.report import _ref
 from planner.terms import solved
 from planner.units import MONTHS_PER_YEAR
 from planner.workload import Workload
 
-ROADMAP_SCHEMA_VERSION = "1.0"
-NEEDS = {"public": ("public",), "private": ("private",), "migration": ("public", "private")}
+ROADMAP_SCHEMA_VERSION = "1.1"  # 1.1: strategies hybrid and migration-hybrid (new names, no field changed)
 
 
 def check_roadmap_strategies(names: list[str] | None) -> list[str]:
     for name in names or []:
         if name not in ROADMAP_STRATEGIES:
             raise PlannerError(f"--strategy {name}: unknown roadmap strategy, expected one of "
-                               f"{', '.join(ROADMAP_STRATEGIES)} (hybrid has no roadmap yet)")
+                               f"{', '.join(ROADMAP_STRATEGIES)}")
     return list(names or ROADMAP_STRATEGIES)
 
 
@@ -108,33 +107,44 @@ def _best(name: str, workload: Workload, catalog: Catalog, sides: list[list[tupl
     (a variant that does not solve only wins when none does: it then says why)."""
     best = None
     for combo in itertools.product(*sides):
-        plans = {NEEDS[name][i]: p for i, (_, p) in enumerate(combo)}
-        fleet = {side: f for (f, _), side in zip(combo, NEEDS[name])}
-        model = build_roadmap(name, workload, catalog, plans.get("public"), plans.get("private"))
+        plans = {SIDES[name][i]: p for i, (_, p) in enumerate(combo)}
+        fleet = {side: f for (f, _), side in zip(combo, SIDES[name])}
+        model = build_roadmap(name, workload, catalog, plans.get("public"), plans.get("private"),
+                              plans.get("hybrid"))
         info = solve_roadmap(model, workload, solver_name)
-        result = _result(name, model, info, plans[NEEDS[name][0]], fleet, horizon)
+        result = _result(name, model, info, [plans[side] for side in SIDES[name]], fleet, horizon)
         if best is None or (result["npv_usd"] is not None and
                             (best["npv_usd"] is None or result["npv_usd"] < best["npv_usd"])):
             best = result
     return best
 
 
-def _result(name: str, model: RoadmapModel, info, side_plans: list, fleet: dict[str, str], horizon: int) -> dict:
+def _side_text(side: str, plans: list) -> str:
+    """A side as the notes name it: a hybrid with its placement of the tiers (the same in every period)."""
+    placement = plans[-1].plan.placement if side == "hybrid" and plans[-1].plan is not None else ""
+    return f"hybrid ({placement})" if placement else side
+
+
+def _result(name: str, model: RoadmapModel, info, sides: list[list], fleet: dict[str, str], horizon: int) -> dict:
     solver = {"name": info.name, "status": info.status, "gap": info.gap, "seconds": round(info.seconds, 3),
               "message": info.message}
     if info.objective_usd is None:
         return {**_failed(name, info.status, info.message), "solver": solver}
     evaluated = _evaluate(model, horizon)
     move = evaluated.pop("move_period")
+    names = SIDES[name]
+    first = sides[0]
     notes = []
-    if name == "migration":
+    if len(names) == 2:
         notes.append("stays on public: no move month lowers the NPV" if move is None else
-                     f"moves to private in month {side_plans[move].period.first_month + 1}")
+                     f"moves to {_side_text(names[1], sides[1])} in month {first[move].period.first_month + 1}")
+    elif names[0] == "hybrid":
+        notes.append(_side_text("hybrid", first))
     for side, f in fleet.items():
-        if side == "public" or name == "private" or move is not None:
+        if side == names[0] or move is not None:
             notes.append(f"{side}: {FLEETS[f]}")
     return {"name": name, "status": info.status, **evaluated, "location": model.location,
-            "move_month": None if move is None else side_plans[move].period.first_month + 1,
+            "move_month": None if move is None else first[move].period.first_month + 1,
             "solver": solver, "message": "; ".join(notes)}
 
 
@@ -144,21 +154,21 @@ def roadmap(workload: Workload, profile: CapacityProfile, catalog: Catalog, stra
     names = check_roadmap_strategies(strategies)
     cut = periods(workload, period)
     variants, failures = {}, {}
-    for side in dict.fromkeys(s for n in names for s in NEEDS[n]):
-        fleets = list(FLEETS)
+    for side in dict.fromkeys(s for n in names for s in SIDES[n]):
         try:
-            variants[side] = _distinct([(f, period_plans(side, workload, profile, catalog, cut, solver_name, f))
-                                        for f in fleets])
+            busiest = busiest_plan(side, workload, profile, catalog, cut, solver_name)
+            variants[side] = _distinct([(f, period_plans(side, workload, profile, catalog, cut, solver_name, f,
+                                                         busiest)) for f in FLEETS])
         except InfeasibleError as exc:
             failures[side] = f"{side} side: {exc}"
     horizon = workload.growth.horizon_months
     results = []
     for name in names:
-        missing = [failures[s] for s in NEEDS[name] if s in failures]
+        missing = [failures[s] for s in SIDES[name] if s in failures]
         if missing:
             results.append(_failed(name, "infeasible", "; ".join(missing)))
             continue
-        results.append(_best(name, workload, catalog, [variants[s] for s in NEEDS[name]], horizon, solver_name))
+        results.append(_best(name, workload, catalog, [variants[s] for s in SIDES[name]], horizon, solver_name))
     ordered = [{k: r[k] for k in ("name", "status", "npv_usd", "total_usd", "after_horizon_usd",
                                   "location", "move_month", "solver", "message", "schedule", "years",
                                   "monthly_usd", "cumulative_usd")} for r in results]

@@ -21,7 +21,8 @@ class PeriodChoice(str, Enum):
 def roadmap(workload: WorkloadArg = None, set_: SetOpt = None, pricing: PricingOpt = None,
             profile: ProfileOpt = None,
             strategy: Annotated[Optional[list[str]], typer.Option(
-                "--strategy", "-s", help="public, private or migration (default: all three)")] = None,
+                "--strategy", "-s", help="public, private, hybrid, migration (public -> private) or migration-hybrid "
+                "(public -> hybrid); default: all five")] = None,
             period: Annotated[PeriodChoice, typer.Option(
                 "--period", help="plan by month, or by quarter (each sized for its busiest month)")] =
             PeriodChoice.month,

@@ -72,6 +72,7 @@ class HybridModel:
     burst_public: list[BurstPublic] = field(default_factory=list)
     excluded: list[str] = field(default_factory=list)
     pooled: bool = False
+    own_systems: tuple[str, ...] = ()  # self-run systems on own servers: what a move from a cloud moves
 
 
 def _capacities(vcpu: float, memory_gib: float, reserved: float) -> tuple[float, float]:
@@ -196,7 +197,8 @@ def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
             terms.append(CostTerm(HARDWARE, f"{b.group.name} (private base): {b.sku.sku}, {_capital_text(ctx, years)}",
                                   "servers", count, server_usd_per_month(ctx, b.sku), b.sku.ref,
                                   node=NodeSpec(b.group.name, site.provider, site.region, b.sku.sku, "owned",
-                                                b.sku.vcpu, b.sku.memory_gib, (count,), HOURS_PER_MONTH * count)))
+                                                b.sku.vcpu, b.sku.memory_gib, (count,), HOURS_PER_MONTH * count),
+                                  asset=f"server:{b.sku.sku}"))
         model.sites.append(sv)
         model.burst_private.extend(burst_vars)
         terms += sv.terms
@@ -298,6 +300,7 @@ def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
     owned = pulp.lpSum(sv.owned for sv in model.sites)
     chosen = pulp.lpSum(sv.x for sv in model.sites)
     systems = sorted(set(site_systems(private_groups)) | set(site_systems(burst_groups)))
+    model.own_systems = tuple(systems)  # the burst cell runs on own servers too
     terms += labour_terms(prob, "hybrid", labour_rates(w), [(name, chosen) for name in systems],
                           owned + pulp.lpSum(cloud_nodes), owned)
     prob += objective(terms)

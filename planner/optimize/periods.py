@@ -7,8 +7,10 @@ or run on demand, in place of the plan's cheapest-commitment price). Every other
 period, taken as the one-month plan evaluates it.
 
 So that what is bought or committed early serves later periods, every period keeps the location of the busiest
-period's plan, and either its pooling and server models too or each period's own (FLEETS: the roadmap solves
-both and keeps the cheaper; re-solved without the server-model pin only where a period is infeasible with it).
+period's plan (a hybrid: its site, its cloud region and its placement of the tiers, so the same tiers and data
+are on own servers throughout), and either its pooling and server models too or each period's own (FLEETS: the
+roadmap solves both and keeps the cheaper; re-solved without the server-model pin only where a period is
+infeasible with it).
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from planner.growth import Period
 from planner.model import StrategyPlan
 from planner.optimize import solve_strategy
 from planner.optimize.context import PlanContext
-from planner.optimize.private import private_groups, site_systems
 from planner.terms import solved
 from planner.units import gib_to_gb
 from planner.workload import Workload
@@ -38,10 +39,10 @@ class PeriodPlan:
     running_usd_by_category: dict[str, float]  # USD a month of every term without an asset
     assets: dict[str, float]  # asset key -> count a month needs (servers, or always-on nodes)
     asset_plan_usd: float  # what the one-month plan charges a month for the assets (its annuity / commit price)
-    stored_gb: float  # database and media held: what a move off the cloud egresses
+    own_stored_gb: float  # database and media this plan keeps on own servers: what a move to it egresses
     region: PublicRegion | None  # the public plan's region (its egress tiers price a move)
-    systems: tuple[str, ...]  # self-run systems of a private plan (what a move has to move)
-    site: PrivateSite | None = None  # the private plan's site (its server models and their capex)
+    systems: tuple[str, ...]  # self-run systems on own servers (what a move to this plan has to move)
+    site: PrivateSite | None = None  # the private or hybrid plan's site (its server models and their capex)
 
 
 def _with_mau(workload: Workload, mau: int, pins: dict) -> Workload:
@@ -64,27 +65,46 @@ def _split(ctx: PlanContext, period: Period, plan: StrategyPlan, model) -> Perio
             asset_usd += cost
         elif abs(cost) > 1e-9:
             running[term.category] = running.get(term.category, 0.0) + cost
-    d = ctx.demand
     region = None
     if getattr(model, "region_vars", None):
         key = max(model.region_vars, key=lambda k: solved(model.region_vars[k]))
         region = next(r for r in model.regions if f"{r.provider}/{r.region}" == key)
-    systems, site = (), None
-    if getattr(model, "sites", None):
-        systems = tuple(site_systems(private_groups(ctx, model.pooled)))
-        site = max(model.sites, key=lambda s: solved(s.x)).site
-    return PeriodPlan(period, plan, running, assets, asset_usd,
-                      gib_to_gb(d.database_storage_gib) + d.media_stored_gb, region, systems, site)
+    site = max(model.sites, key=lambda s: solved(s.x)).site if getattr(model, "sites", None) else None
+    return PeriodPlan(period, plan, running, assets, asset_usd, _own_stored_gb(ctx, model), region,
+                      tuple(getattr(model, "own_systems", ())), site)
 
 
-def _pins(model) -> dict:
-    """Placement fields that keep later periods where the busiest period's plan is."""
+def _own_stored_gb(ctx: PlanContext, model) -> float:
+    """The stored data a plan keeps on own servers: none on public; all on private and the burst hybrid (its
+    data tiers stay private); a hybrid by tier the database and media blocks it does not place in the cloud."""
+    if not getattr(model, "sites", None):
+        return 0.0
+    cloud = getattr(model, "cloud_blocks", frozenset())
+    d = ctx.demand
+    return ((gib_to_gb(d.database_storage_gib) if "database" not in cloud else 0.0)
+            + (d.media_stored_gb if "media" not in cloud else 0.0))
+
+
+def _hybrid_region(model) -> str | None:
+    """The region a hybrid's cloud part runs in (None: the burst hybrid chose no cloud)."""
+    chosen = [key for key, value in getattr(model, "regions", {}).items()
+              if isinstance(value, tuple) and solved(value[1]) > 0.5]
+    return chosen[0] if chosen else None
+
+
+def _pins(plan: StrategyPlan, model) -> dict:
+    """Placement fields that keep later periods where the busiest period's plan is (a hybrid: its region and
+    its placement of the tiers too, so that what moves to own servers is the same every period)."""
     pins = {"pooling": "pooled" if model.pooled else "dedicated"}
     if getattr(model, "region_vars", None):
         pins["public_regions"] = [max(model.region_vars, key=lambda k: solved(model.region_vars[k]))]
     if getattr(model, "sites", None):
         site = max(model.sites, key=lambda s: solved(s.x)).site
         pins["private_sites"] = [f"{site.provider}/{site.region}"]
+    if plan.name == "hybrid":
+        pins["hybrid_placements"] = [plan.placement]
+        if _hybrid_region(model):
+            pins["public_regions"] = [_hybrid_region(model)]
     return pins
 
 
@@ -105,20 +125,41 @@ FLEETS = {"busiest": "the busiest month's pooling and server models throughout",
           "per_period": "each period's own pooling and instance or server models"}
 
 
-def period_plans(strategy: str, workload: Workload, profile: CapacityProfile, catalog: Catalog,
-                 periods: list[Period], solver_name: str = "highs", fleet: str = "busiest") -> list[PeriodPlan]:
-    """The one-month plan of every period (identical MAU solved once), at the busiest period's location, with
-    the pooling and server models of `fleet` (FLEETS). Raises InfeasibleError when a period has no feasible plan,
-    naming the period and why."""
+@dataclass(frozen=True)
+class Busiest:
+    """The busiest period's one-month plan, every variant solved: what each fleet's periods are pinned to.
+    Solved once per side and shared by its fleets (at high MAU it is most of a side's time)."""
+
+    period: Period
+    ctx: PlanContext
+    plan: StrategyPlan
+    model: object
+
+
+def busiest_plan(strategy: str, workload: Workload, profile: CapacityProfile, catalog: Catalog,
+                 periods: list[Period], solver_name: str = "highs") -> Busiest:
+    """Raises InfeasibleError when the busiest period has no feasible plan, saying why."""
     busiest = max(periods, key=lambda p: p.mau)
     ctx = PlanContext.build(_with_mau(workload, busiest.mau, {}), profile, catalog, solver_name)
     plan, model = solve_strategy(ctx, strategy)
     if model is None:
         raise InfeasibleError(f"no feasible one-month plan at the busiest period's {busiest.mau:,} MAU: "
                               f"{plan.message}")
-    pins = _pins(model)
+    return Busiest(busiest, ctx, plan, model)
+
+
+def period_plans(strategy: str, workload: Workload, profile: CapacityProfile, catalog: Catalog,
+                 periods: list[Period], solver_name: str = "highs", fleet: str = "busiest",
+                 busiest: Busiest | None = None) -> list[PeriodPlan]:
+    """The one-month plan of every period (identical MAU solved once), at the busiest period's location, with
+    the pooling and server models of `fleet` (FLEETS); `busiest` from busiest_plan (solved here if not given).
+    Raises InfeasibleError when a period has no feasible plan, naming the period and why."""
+    if busiest is None:
+        busiest = busiest_plan(strategy, workload, profile, catalog, periods, solver_name)
+    ctx, plan, model = busiest.ctx, busiest.plan, busiest.model
+    pins = _pins(plan, model)
     if fleet == "busiest":
-        pinned = _pinned_catalog(catalog, _split(ctx, busiest, plan, model).assets)
+        pinned = _pinned_catalog(catalog, _split(ctx, busiest.period, plan, model).assets)
     else:
         pins.pop("pooling")
         pinned = catalog

@@ -392,6 +392,7 @@ class PrivateModel:
     terms: list[CostTerm]
     excluded: list[str]
     pooled: bool
+    own_systems: tuple[str, ...] = ()  # self-run systems on own servers: what a move from a cloud moves
 
 
 def build_private(ctx: PlanContext, pooled: bool) -> PrivateModel:
@@ -413,7 +414,7 @@ def build_private(ctx: PlanContext, pooled: bool) -> PrivateModel:
         terms += labour_terms(prob, "private", labour_rates(ctx.workload),
                               [(name, chosen) for name in site_systems(groups)], owned, owned)
     prob += objective(terms)
-    return PrivateModel(prob, built, terms, excluded, pooled)
+    return PrivateModel(prob, built, terms, excluded, pooled, tuple(site_systems(groups)))
 
 
 def layout_text(sv: SiteVars) -> str:

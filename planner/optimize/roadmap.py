@@ -1,7 +1,8 @@
 """`implan roadmap` as one multi-period MILP per strategy: when to buy servers, when to commit, when to move.
 
-Data per period p (planner.optimize.periods): the one-month plan at p's MAU, as running costs R_p (USD a month,
-every term without an asset), always-on nodes b[p,o] of offering o, and own servers n[p,k] of model k.
+Data per period p (planner.optimize.periods): each side's one-month plan at p's MAU (public, private or
+hybrid: SIDES), as running costs R_p (USD a month, every term without an asset), always-on nodes b[p,o] of
+offering o, and own servers n[p,k] of model k. A hybrid plan has both.
 Variables:
   c[p,o,T] in Z+  nodes of o committed for T months (12, 36: as purchase.max_commitment_years and the catalog
                   allow) from the start of p, paid every month of the term whether used or not;
@@ -9,15 +10,18 @@ Variables:
   u[p,k] in Z+    servers of model k bought at the start of p, capex paid then, in service for their
                   amortization life (L_k periods); at the horizon's end a server still in service is credited
                   its residual value (the annuity payments not yet due, at private.cost_of_capital_percent);
-  z[p] in {0,1}   migration only: move from public to private at the start of p (p >= 1; sum_p z[p] <= 1,
-                  none = stay on public).
+  z[p] in {0,1}   migration only: move from public to the target (private, or the hybrid plan) at the start
+                  of p (p >= 1; sum_p z[p] <= 1, none = stay on public).
 With pub[p] = 1 - sum_{q<p} z[q] (public runs, the move period included: one period of double running) and
-own[p] = sum_{q<=p} z[q] (1 and 0 for the public strategy, 0 and 1 for private):
-  sum_{T, q: p in term of q} c[q,o,T] + d[p,o] >= b[p,o] pub[p]          cover-<o>-<p>
-  sum_{q = p-L_k+1..p} u[q,k]                >= n[p,k] own[p]            stock-<k>-<p>
+own[p] = sum_{q<=p} z[q] (a strategy without a move has one side, running in every period), summed over the
+sides s with their activity a_s[p] (pub or own):
+  sum_{T, q: p in term of q} c[q,o,T] + d[p,o] >= sum_s b_s[p,o] a_s[p]     cover-<o>-<p>
+  sum_{q = p-L_k+1..p} u[q,k]                >= sum_s n_s[p,k] a_s[p]     stock-<k>-<p>
+(a commitment made on public keeps serving the hybrid's cloud part when both run the same node type).
 min NPV = sum of the payments below, each discounted at growth.discount_rate_percent from the month it is paid
-  R_p pub[p] / own[p] every month of p; c at the commitment price; d at the on-demand price; u at capex;
-  z[p] (stored data egressed at the region's tiered internet price + migration engineering, planner.labour).
+  R_p a_s[p] every month of p; c at the commitment price; d at the on-demand price; u at capex;
+  z[p] (the stored data the target keeps on own servers egressed at the public region's tiered internet price
+  + migration engineering for the systems it runs on own servers, planner.labour).
 Every payment is one Payment: the objective is their present values, the report evaluates the same payments
 into cash by month, NPV, capex and opex (no second formula).
 """
@@ -42,7 +46,11 @@ from planner.units import HOURS_PER_MONTH, MONTHS_PER_YEAR, amortized_per_month
 from planner.workload import Workload
 
 CAPEX, OPEX = "capex", "opex"
-ROADMAP_STRATEGIES = ("public", "private", "migration")
+# the one-month plans (sides) each roadmap strategy runs on: one throughout, or a move from the first to the
+# second (migration to private keeps its name from before hybrid had a roadmap)
+SIDES = {"public": ("public",), "private": ("private",), "hybrid": ("hybrid",),
+         "migration": ("public", "private"), "migration-hybrid": ("public", "hybrid")}
+ROADMAP_STRATEGIES = tuple(SIDES)
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,7 @@ class Payment:
     term: CostTerm
     action: str = ""  # schedule entry: buy, commit, migrate; "" for running costs
     month: int = 0  # month the action happens (0-based)
-    side: str = ""  # public or private: which deployment the payment belongs to
+    side: str = ""  # public, private or hybrid (a+b: a commitment both use): whose payment it is
 
 
 def payment(kind: str, item: str, unit: str, quantity: Any, usd_by_month: dict[int, float], ref, rate: float,
@@ -101,16 +109,34 @@ def _commit_options(workload: Workload, o: ComputeOffering) -> list[tuple[int, f
     return [(months, price) for months, price, y in options if price is not None and y <= years]
 
 
-def _public(model: RoadmapModel, plans: list[PeriodPlan], active: list, workload: Workload, catalog: Catalog,
-            rate: float) -> None:
-    """Always-on nodes: committed from a chosen period for the whole term, or on demand; the rest as planned."""
+Side = tuple[str, list[PeriodPlan], list]  # side name, its period plans, whether it runs in each period
+
+
+def _asset_keys(sides: list[Side], prefix: str) -> list[str]:
+    return sorted({k for _, plans, _ in sides for p in plans for k in p.assets if k.startswith(prefix)})
+
+
+def _need(sides: list[Side], key: str, i: int) -> list:
+    """What period i needs of an asset, one expression per side that plans it (both run in a move's period)."""
+    return [plans[i].assets[key] * on[i] for _, plans, on in sides if plans[i].assets.get(key)]
+
+
+def _top(sides: list[Side], key: str) -> float:
+    return sum(max(p.assets.get(key, 0.0) for p in plans) for _, plans, _ in sides)
+
+
+def _commitments(model: RoadmapModel, sides: list[Side], workload: Workload, catalog: Catalog,
+                 rate: float) -> None:
+    """Always-on nodes: committed from a chosen period for the whole term, or on demand. A commitment serves
+    every side that runs the offering (a move to a hybrid keeps a public node type running in the cloud)."""
     prob = model.prob
-    _running(model, "public", plans, active, rate)
-    for key in sorted({k for p in plans for k in p.assets if k.startswith("commit:")}):
+    plans = sides[0][1]
+    names = "+".join(dict.fromkeys(side for side, _, _ in sides))
+    for key in _asset_keys(sides, "commit:"):
         o = _offering(catalog, key.removeprefix("commit:"))
         tag = lp_name(o.key)
-        need = [p.assets.get(key, 0.0) for p in plans]
-        top = max(need)
+        top = _top(sides, key)
+        owners = "+".join(side for side, ps, _ in sides if any(p.assets.get(key) for p in ps)) or names
         covering: dict[int, list] = {p.period.index: [] for p in plans}
         for months, price in _commit_options(workload, o):
             for plan in plans:
@@ -120,16 +146,17 @@ def _public(model: RoadmapModel, plans: list[PeriodPlan], active: list, workload
                 model.payments.append(payment(
                     OPEX, f"commit {months // MONTHS_PER_YEAR}y: {o.type} ({o.provider} {o.region})", "nodes", c,
                     {m: price * HOURS_PER_MONTH for m in range(start, start + months)}, o.ref, rate,
-                    action="commit", month=start, side="public"))
+                    action="commit", month=start, side=owners))
                 for other in plans:
                     if start <= other.period.first_month < start + months:
                         covering[other.period.index].append(c)
-        for plan, on, n in zip(plans, active, need):
+        for i, plan in enumerate(plans):
             d = prob.add_variable(f"d_{tag}_{plan.period.index}", lowBound=0, upBound=top)
-            prob += pulp.lpSum(covering[plan.period.index]) + d >= n * on, f"cover-{tag}-{plan.period.index}"
+            prob += (pulp.lpSum(covering[plan.period.index]) + d >= pulp.lpSum(_need(sides, key, i)),
+                     f"cover-{tag}-{plan.period.index}")
             model.payments.append(payment(OPEX, f"on demand, always on: {o.type} ({o.provider} {o.region})",
                                           "nodes", d, _monthly(plan.period, o.usd_per_hour * HOURS_PER_MONTH),
-                                          o.ref, rate, side="public"))
+                                          o.ref, rate, side=owners))
 
 
 def residual_value_usd(capex_usd: float, years: float, rate_percent: float, months_used: int) -> float:
@@ -144,50 +171,53 @@ def residual_value_usd(capex_usd: float, years: float, rate_percent: float, mont
     return sum(monthly * discount_factor(j, rate_percent) for j in range(1, left + 1))
 
 
-def _private(model: RoadmapModel, plans: list[PeriodPlan], active: list, workload: Workload, catalog: Catalog,
-             rate: float) -> None:
-    """Own servers: bought in a period (capex then), in service for their amortization life; the rest as planned."""
+def _servers(model: RoadmapModel, sides: list[Side], workload: Workload, catalog: Catalog, rate: float) -> None:
+    """Own servers: bought in a period (capex then), in service for their amortization life."""
     prob = model.prob
-    _running(model, "private", plans, active, rate)
+    plans = sides[0][1]
     step = plans[0].period.months
     horizon = workload.growth.horizon_months
-    for key in sorted({k for p in plans for k in p.assets if k.startswith("server:")}):
-        sku = server_sku(catalog, key, plans[-1].site)
+    for key in _asset_keys(sides, "server:"):
+        side, owner, _ = next(s for s in sides if any(p.assets.get(key) for p in s[1]))
+        sku = server_sku(catalog, key, owner[-1].site)
         tag = lp_name(sku.sku)
         years = workload.private.amortization_years or sku.amortization_years
         life = max(1, int(years * MONTHS_PER_YEAR // step))
-        need = [p.assets.get(key, 0.0) for p in plans]
         bought = []
         for plan in plans:
-            u = prob.add_variable(f"u_{tag}_{plan.period.index}", lowBound=0, upBound=max(need), cat="Integer")
+            u = prob.add_variable(f"u_{tag}_{plan.period.index}", lowBound=0, upBound=_top(sides, key),
+                                  cat="Integer")
             bought.append(u)
             model.payments.append(payment(CAPEX, f"buy servers: {sku.sku}", "servers", u,
                                           {plan.period.first_month: sku.capex_usd}, sku.ref, rate,
-                                          action="buy", month=plan.period.first_month, side="private"))
+                                          action="buy", month=plan.period.first_month, side=side))
             value = residual_value_usd(sku.capex_usd, years, workload.private.cost_of_capital_percent,
                                        horizon - plan.period.first_month)
             if value > 0:
                 model.payments.append(payment(CAPEX, f"residual value at the horizon: {sku.sku}", "servers", u,
-                                              {horizon: -value}, sku.ref, rate, side="private"))
-        for i, (plan, on, n) in enumerate(zip(plans, active, need)):
-            if n > 0:
-                prob += (pulp.lpSum(bought[max(0, i - life + 1):i + 1]) >= n * on,
+                                              {horizon: -value}, sku.ref, rate, side=side))
+        for i, plan in enumerate(plans):
+            need = _need(sides, key, i)
+            if need:
+                prob += (pulp.lpSum(bought[max(0, i - life + 1):i + 1]) >= pulp.lpSum(need),
                          f"stock-{tag}-{plan.period.index}")
 
 
-def _migration_costs(model: RoadmapModel, public: list[PeriodPlan], private: list[PeriodPlan], move: dict,
+def _migration_costs(model: RoadmapModel, public: list[PeriodPlan], target: list[PeriodPlan], move: dict,
                      workload: Workload, rate: float) -> None:
-    """The one-off cost of a move in period p: the stored data egressed at the public region's tiered internet
-    price, and the engineering time of moving each self-run system (planner.labour)."""
+    """The one-off cost of a move in period p: the stored data the target keeps on own servers (all of it for
+    private, what its placement keeps off the cloud for a hybrid) egressed at the public region's tiered
+    internet price, and the engineering time of moving each self-run system it runs on own servers
+    (planner.labour)."""
     rates = labour_rates(workload)
-    for pub, own in zip(public, private):
+    for pub, own in zip(public, target):
         z = move.get(pub.period.index)
         if z is None:
             continue
         month = pub.period.first_month
         region = pub.region
-        egress = tiered_term(NETWORK, "", pub.stored_gb, region.internet_egress, region.internet_egress_ref)
-        model.payments.append(payment(OPEX, f"migration: {pub.stored_gb:,.0f} GB of stored data egressed "
+        egress = tiered_term(NETWORK, "", own.own_stored_gb, region.internet_egress, region.internet_egress_ref)
+        model.payments.append(payment(OPEX, f"migration: {own.own_stored_gb:,.0f} GB of stored data egressed "
                                       f"({region.provider} {region.region} internet price)", "moves", z,
                                       {month: egress.cost}, region.internet_egress_ref, rate, action="migrate",
                                       month=month))
@@ -197,27 +227,31 @@ def _migration_costs(model: RoadmapModel, public: list[PeriodPlan], private: lis
 
 
 def build_roadmap(name: str, workload: Workload, catalog: Catalog, public: list[PeriodPlan] | None,
-                  private: list[PeriodPlan] | None) -> RoadmapModel:
-    """The model of one roadmap strategy: public (public plans only), private, or migration (both)."""
+                  private: list[PeriodPlan] | None, hybrid: list[PeriodPlan] | None = None) -> RoadmapModel:
+    """The model of one roadmap strategy over the period plans of its SIDES: one side runs throughout; a
+    migration starts on the first (public) and may move to the second at a period the model chooses."""
     rate = workload.growth.discount_rate_percent
-    model = RoadmapModel(name, pulp.LpProblem(f"roadmap_{name}", pulp.LpMinimize))
+    model = RoadmapModel(name, pulp.LpProblem(f"roadmap_{lp_name(name)}", pulp.LpMinimize))
     prob = model.prob
-    plans = public or private
-    count = len(plans)
-    if name == "migration":
+    given = {"public": public, "private": private, "hybrid": hybrid}
+    names = SIDES[name]
+    side_plans = [given[side] for side in names]
+    count = len(side_plans[0])
+    if len(names) == 2:
         model.move = {i: prob.add_variable(f"z_{i}", cat="Binary") for i in range(1, count)}
         prob += pulp.lpSum(model.move.values()) <= 1, "move-once"
-        pub = [1 - pulp.lpSum(model.move[q] for q in range(1, i)) for i in range(count)]
-        own = [pulp.lpSum(model.move[q] for q in range(1, i + 1)) for i in range(count)]
+        active = [[1 - pulp.lpSum(model.move[q] for q in range(1, i)) for i in range(count)],
+                  [pulp.lpSum(model.move[q] for q in range(1, i + 1)) for i in range(count)]]
     else:
-        pub = own = [1] * count
-    if public is not None:
-        _public(model, public, pub, workload, catalog, rate)
-    if private is not None:
-        _private(model, private, own, workload, catalog, rate)
-    if name == "migration":
-        _migration_costs(model, public, private, model.move, workload, rate)
-    locations = [p[-1].plan.location for p in (public, private) if p is not None and p[-1].plan is not None]
+        active = [[1] * count]
+    sides = list(zip(names, side_plans, active))
+    for side, plans, on in sides:
+        _running(model, side, plans, on, rate)
+    _commitments(model, sides, workload, catalog, rate)
+    _servers(model, sides, workload, catalog, rate)
+    if len(names) == 2:
+        _migration_costs(model, side_plans[0], side_plans[1], model.move, workload, rate)
+    locations = [p[-1].plan.location for p in side_plans if p[-1].plan is not None]
     model.location = " -> ".join(locations)
     prob += pulp.lpSum(p.term.objective() for p in model.payments)
     return model

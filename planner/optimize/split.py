@@ -61,6 +61,7 @@ class SplitModel:
     cloud_groups: list[CloudGroup] = field(default_factory=list)
     excluded: list[str] = field(default_factory=list)
     pooled: bool = False
+    own_systems: tuple[str, ...] = ()  # self-run systems on own servers: what a move from a cloud moves
 
 
 def own_tiers(cloud: frozenset[str]) -> list[str]:
@@ -179,6 +180,7 @@ def build_split(ctx: PlanContext, pooled: bool, placement: str) -> SplitModel:
     owned = pulp.lpSum(sv.owned for sv in model.sites)
     chosen_site = pulp.lpSum(sv.x for sv in model.sites)
     own_systems = self_run_systems(t for g in private_groups for t in g.tiers)
+    model.own_systems = tuple(own_systems)
     systems = {name: chosen_site for name in own_systems}
     for names, z in cloud_systems:  # a system both sides run (imserver on each) is still one system
         for name in set(names) - set(own_systems):

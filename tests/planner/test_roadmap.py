@@ -134,12 +134,56 @@ def test_zero_growth_and_discount_each_month_costs_the_plan(tiny, profile):
     assert by_name["private"]["monthly_usd"][0] == pytest.approx(running + capex, abs=0.02)
 
 
+def test_zero_growth_and_discount_each_hybrid_month_costs_the_hybrid_plan(tiny, profile):
+    # the hybrid plan (own servers at colox s1, always-on nodes in cloudx r1) and its roadmap: always-on nodes
+    # are priced in the plan at the 1-year commitment, which the roadmap starts in month 1 for all 12 months;
+    # own servers are annuities in the plan and capex in month 1 in the roadmap. So every month after the
+    # first costs the plan less its server annuities, and the first that plus the servers bought.
+    from planner.optimize import solve_strategy
+    from planner.optimize.context import PlanContext
+    from planner.terms import solved
+    w = _workload("growth.horizon_months=12", "growth.discount_rate_percent=0")
+    plan, model = solve_strategy(PlanContext.build(w, profile, tiny, "highs"), "hybrid")
+    servers_usd = sum(solved(t.objective()) for t in model.terms if t.asset.startswith("server:"))
+    assert servers_usd > 0 and any(t.asset.startswith("commit:") for t in model.terms)  # both kinds in play
+    hybrid = next(s for s in roadmap(w, profile, tiny, ["hybrid"])["strategies"] if s["name"] == "hybrid")
+    running = plan.monthly_cost_usd - servers_usd
+    assert hybrid["monthly_usd"][1:] == pytest.approx([running] * 11, abs=0.02)
+    capex = sum(e["usd"] for e in hybrid["schedule"] if e["action"] == "buy")
+    assert {e["month"] for e in hybrid["schedule"]} == {1}
+    assert hybrid["monthly_usd"][0] == pytest.approx(running + capex, abs=0.02)
+
+
+def test_hybrid_buys_each_server_in_the_month_it_is_first_needed(tiny, profile):
+    # buying a server a month later never costs more: its capex is paid later (discounted at 10 % a year) and
+    # it is credited a larger residual value at the horizon (one month less of its annuity used, at the
+    # positive cost of capital). So the cheapest schedule buys just in time: by every month, as many of each
+    # model as the busiest month so far needs (the stock never falls: a 5-year life outlasts the horizon).
+    from planner.growth import periods
+    from planner.terms import solved
+    w = _workload("growth.horizon_months=12", "growth.monthly_growth_percent=8", "growth.discount_rate_percent=10")
+    plans = period_plans("hybrid", w, profile, tiny, periods(w, "month"))
+    model = build_roadmap("hybrid", w, tiny, None, None, plans)
+    assert solve_roadmap(model, w, "highs").status == "optimal"
+    keys = sorted({k for p in plans for k in p.assets if k.startswith("server:")})
+    assert keys
+    bought = {k: [0] * 12 for k in keys}
+    for p in model.payments:
+        if p.action == "buy":
+            bought["server:" + p.item.removeprefix("buy servers: ")][p.month] += round(solved(p.quantity))
+    for key in keys:
+        need = [p.assets.get(key, 0) for p in plans]
+        assert need[-1] > need[0]  # growth makes later purchases: the check is not vacuous
+        for m in range(12):
+            assert sum(bought[key][:m + 1]) == max(need[:m + 1]), (key, m, bought[key], need)
+
+
 def test_faster_growth_never_lowers_npv(tiny, profile):
     npv = {}
     for rate in (0, 3, 6):
         w = _workload("growth.horizon_months=12", f"growth.monthly_growth_percent={rate}")
         npv[rate] = {s["name"]: s["npv_usd"] for s in roadmap(w, profile, tiny)["strategies"]}
-    for name in ("public", "private", "migration"):
+    for name in ("public", "private", "hybrid", "migration", "migration-hybrid"):
         assert npv[0][name] <= npv[3][name] + 0.01 <= npv[6][name] + 0.02, (name, npv)
 
 
@@ -164,11 +208,14 @@ def test_higher_discount_rate_never_buys_earlier(tiny, profile):
     assert bought[40][-1] > bought[40][0]  # growth does make later purchases (the relation is not vacuous)
 
 
-def test_removing_the_migration_option_never_lowers_the_cost(tiny, profile):
-    w = _workload("growth.horizon_months=12", "growth.monthly_growth_percent=5")
+@pytest.mark.parametrize("growth", [5, 15])
+def test_removing_the_migration_option_never_lowers_the_cost(tiny, profile, growth):
+    w = _workload("growth.horizon_months=12", f"growth.monthly_growth_percent={growth}")
     npv = {s["name"]: s["npv_usd"] for s in roadmap(w, profile, tiny)["strategies"]}
-    assert min(npv["public"], npv["private"]) >= min(npv.values()) - 0.01
-    assert npv["migration"] <= npv["public"] + 0.01  # staying on public is one of its options
+    assert set(npv) == {"public", "private", "hybrid", "migration", "migration-hybrid"}
+    assert min(npv["public"], npv["private"], npv["hybrid"]) >= min(npv.values()) - 0.01
+    for name in ("migration", "migration-hybrid"):
+        assert npv[name] <= npv["public"] + 0.01  # staying on public is one of its options
 
 
 def test_quarters_plan_each_quarter_at_its_busiest_month():
@@ -212,7 +259,7 @@ def test_cli_formats(cli, fmt, needle):
     (["--set", "growth.discount_rate_percent=-3"], ["growth.discount_rate_percent", "discounted"]),
     (["--set", "growth.monthly_growth_percent=fast"], ["growth.monthly_growth_percent", "valid number"]),
     (["--set", "growth.horizon=12"], ["growth.horizon", "did you mean 'horizon_months'"]),
-    (["--strategy", "hybrid"], ["--strategy hybrid", "public, private, migration"]),
+    (["--strategy", "hybird"], ["--strategy hybird", "public, private, hybrid, migration, migration-hybrid"]),
 ])
 def test_bad_input_is_one_line_exit_2(cli, args, needles):
     assert_one_line_error(cli("roadmap", *TINY, *args), *needles)
@@ -280,6 +327,55 @@ def test_buy_months_match_exhaustive_enumeration(tiny, seed):
                    for m, b in enumerate(buys))
         best = min(best, cost)
     assert info.objective_usd == pytest.approx(best, abs=0.01), need
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_hybrid_buy_months_and_commitment_starts_match_exhaustive_enumeration(tiny, seed):
+    # a hybrid side needs both own servers (c64, 0..2 a month) and always-on cloud nodes (cloudx "small", 0..1)
+    # over 4 months (seeded): every way of buying 0..2 servers in each month (3^4) that keeps enough in service,
+    # times every set of months in which to start a 1-node 1-year commitment (2^4), months not covered on demand
+    import itertools
+    import random
+    rng = random.Random(200 + seed)
+    servers = [rng.choice([0, 1, 2]) for _ in range(4)]
+    nodes = [rng.choice([0, 1]) for _ in range(4)]
+    rate, coc = 8.0, 4.0
+    w = _workload("growth.horizon_months=4", f"growth.discount_rate_percent={rate}",
+                  f"private.cost_of_capital_percent={coc}")
+    needs = [{k: n for k, n in (("server:c64", s), ("commit:cloudx/r1/small", c)) if n}
+             for s, c in zip(servers, nodes)]
+    model = build_roadmap("hybrid", w, tiny, None, None, _plans(needs))
+    info = solve_roadmap(model, w, "highs")
+    best_buy = min(
+        sum(b * (12000 * discount_factor(m, rate) - residual_value_usd(12000, 5, coc, 4 - m) * discount_factor(4, rate))
+            for m, b in enumerate(buys))
+        for buys in itertools.product([0, 1, 2], repeat=4) if all(sum(buys[:m + 1]) >= servers[m] for m in range(4)))
+    best_commit = float("inf")
+    for starts in itertools.product([0, 1], repeat=4):
+        cost = sum(43.8 * discount_factor(m, rate) for s, on in enumerate(starts) if on for m in range(s, s + 12))
+        cost += sum(73.0 * discount_factor(m, rate) for m in range(4)
+                    if nodes[m] and not any(starts[s] for s in range(m + 1)))
+        best_commit = min(best_commit, cost)
+    assert info.objective_usd == pytest.approx(best_buy + best_commit, abs=0.01), (servers, nodes)
+
+
+def test_migration_to_hybrid_egresses_only_the_data_it_keeps_on_own_servers(tiny, profile):
+    # the tiny hybrid keeps the media in the cloud (gateway+media-in-cloud): a move egresses the database only,
+    # and its engineering covers only the systems on own servers; a move to private egresses both
+    from planner.growth import periods
+    w = _workload("growth.horizon_months=3")
+    cut = periods(w, "month")
+    hybrid = period_plans("hybrid", w, profile, tiny, cut)
+    private = period_plans("private", w, profile, tiny, cut)
+    public = period_plans("public", w, profile, tiny, cut)
+    assert hybrid[0].plan.placement == "gateway+media-in-cloud"
+    assert public[0].own_stored_gb == 0
+    assert 0 < hybrid[0].own_stored_gb < private[0].own_stored_gb
+    assert set(hybrid[0].systems) < set(private[0].systems)
+    model = build_roadmap("migration-hybrid", w, tiny, public, None, hybrid)
+    moves = [p for p in model.payments if p.action == "migrate"]
+    assert any(f"{hybrid[0].own_stored_gb:,.0f} GB" in p.item for p in moves)
+    assert any(p.item == f"migration engineering: {', '.join(hybrid[0].systems)}" for p in moves)
 
 
 # ---------------------------------------------------------------- implan check against a roadmap baseline
