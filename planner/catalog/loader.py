@@ -228,14 +228,17 @@ def _saas(conv: _Converter) -> list[r.SaasOfferUsd]:
     return out
 
 
-def _oldest_as_of(parsed: CatalogFile) -> dt.date:
-    """Oldest date of the file: every source's, and every row's own `as_of` where a row overrides its source's."""
-    dates = [s.as_of for s in parsed.sources.values()]
+def _source_ages(parsed: CatalogFile) -> tuple[r.SourceAge, ...]:
+    """How old each source's prices are: its own as_of, or the oldest `as_of` of a row naming it where a row
+    overrides its source's date (a row's price is as old as its date, whoever published it)."""
+    oldest = {key: s.as_of for key, s in parsed.sources.items()}
     for name in type(parsed).model_fields:
         rows = getattr(parsed, name)
         if isinstance(rows, list):
-            dates += [row.as_of for row in rows if isinstance(row, Priced) and row.as_of is not None]
-    return min(dates)
+            for row in rows:
+                if isinstance(row, Priced) and row.as_of is not None:
+                    oldest[row.source] = min(oldest[row.source], row.as_of)
+    return tuple(r.SourceAge(key, oldest[key], parsed.sources[key].stale) for key in parsed.sources)
 
 
 def load_catalog(directory: Path | None = None) -> r.Catalog:
@@ -257,9 +260,10 @@ def load_catalog(directory: Path | None = None) -> r.Catalog:
         parsed = _parse(path, CatalogFile, data)
         name = path.stem
         conv = _Converter(name, parsed, fx, path)
+        ages = _source_ages(parsed)
         infos.append(r.CatalogInfo(name=name, provider=parsed.provider, kind=parsed.kind, title=parsed.title,
                                    path=str(path), sha256=hashlib.sha256(raw).hexdigest(),
-                                   as_of=_oldest_as_of(parsed)))
+                                   as_of=min(a.as_of for a in ages), sources=ages))
         if parsed.kind == "public":
             compute += _compute(conv)
             regions += _public_regions(conv)
@@ -270,7 +274,8 @@ def load_catalog(directory: Path | None = None) -> r.Catalog:
     _check_unique(compute, regions, sites, saas)
     return r.Catalog(directory=str(directory), infos=tuple(infos), fx_as_of=fx.as_of if fx else None,
                      compute=tuple(compute), public_regions=tuple(regions), private_sites=tuple(sites),
-                     saas=tuple(saas))
+                     saas=tuple(saas),
+                     fx_source=r.SourceAge("source", fx.as_of, fx.source.stale) if fx else None)
 
 
 def _check_unique(compute: list[r.ComputeOffering], regions: list[r.PublicRegion],

@@ -28,21 +28,52 @@ def compute_rows(catalog: Catalog, provider: str | None = None, region: str | No
 
 @dataclass(frozen=True)
 class Finding:
-    level: str  # "warning" (stale, suspicious) — schema errors are raised by the loader instead
+    level: str  # "error" (an unmarked stale source) or "warning" (marked stale, suspicious); schema errors are
+    # raised by the loader instead
     catalog: str
     message: str
 
 
-def validate(catalog: Catalog, max_age_days: int, today: dt.date) -> list[Finding]:
-    """Checks beyond the schema: stale prices, price order, implausible shapes."""
+def months_before(today: dt.date, months: int) -> dt.date:
+    """The same day `months` calendar months earlier (clamped to the month's last day): 18 months before
+    2026-12-04 is 2025-06-04."""
+    index = today.year * 12 + today.month - 1 - months
+    year, month = divmod(index, 12)
+    month += 1
+    days_in_month = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
+    return dt.date(year, month, min(today.day, days_in_month))
+
+
+def whole_months(since: dt.date, today: dt.date) -> int:
+    """Completed calendar months from `since` to `today` (a price's age as a reader counts it)."""
+    months = (today.year - since.year) * 12 + today.month - since.month
+    return months - (1 if today.day < since.day else 0)
+
+
+def stale_sources(catalog: Catalog, oldest_allowed: dt.date, today: dt.date) -> list[Finding]:
+    """One finding per source older than `oldest_allowed`: an error, or a warning naming the reason when the source
+    carries a known-stale mark (`stale:`, what was searched and found). Staleness is judged per source, not per
+    file, so a refreshed catalog with one old source names exactly that source."""
+    named = [(info.name, age) for info in catalog.infos for age in info.sources]
+    if catalog.fx_source is not None:
+        named.append(("fx", catalog.fx_source))
     findings = []
-    limit = today - dt.timedelta(days=max_age_days)
-    for info in catalog.infos:
-        if info.as_of < limit:
-            findings.append(Finding("warning", info.name, f"oldest price is from {info.as_of.isoformat()}, more than "
-                                    f"{max_age_days} days old: re-check the sources"))
-    if catalog.fx_as_of is not None and catalog.fx_as_of < limit:
-        findings.append(Finding("warning", "fx", f"exchange rates are from {catalog.fx_as_of.isoformat()}"))
+    for name, age in named:
+        if age.as_of >= oldest_allowed:
+            continue
+        what = (f"source {age.key}: as_of {age.as_of.isoformat()}, {whole_months(age.as_of, today)} months old "
+                f"(limit {oldest_allowed.isoformat()})")
+        if age.stale:
+            findings.append(Finding("warning", name, f"{what}; marked stale: {age.stale}"))
+        else:
+            findings.append(Finding("error", name, f"{what}: refresh it, or mark it `stale:` with what was "
+                                    "searched and found"))
+    return findings
+
+
+def validate(catalog: Catalog, oldest_allowed: dt.date, today: dt.date) -> list[Finding]:
+    """Checks beyond the schema: stale sources, price order, implausible shapes."""
+    findings = stale_sources(catalog, oldest_allowed, today)
     for c in catalog.compute:
         for label, price in (("commit_1y", c.usd_per_hour_commit_1y), ("commit_3y", c.usd_per_hour_commit_3y),
                              ("spot", c.usd_per_hour_spot)):

@@ -219,6 +219,15 @@ class SaasOfferUsd:
 
 
 @dataclass(frozen=True)
+class SourceAge:
+    """How old one source's prices are: the source's as_of, or an older as_of of a row naming it."""
+
+    key: str
+    as_of: dt.date
+    stale: str = ""  # the known-stale mark: why it was not refreshed ("" = not marked)
+
+
+@dataclass(frozen=True)
 class CatalogInfo:
     name: str
     provider: str
@@ -226,7 +235,8 @@ class CatalogInfo:
     title: str
     path: str
     sha256: str
-    as_of: dt.date  # the oldest as_of of any price in the file: what staleness is judged by
+    as_of: dt.date  # the oldest as_of of any price in the file
+    sources: tuple[SourceAge, ...] = ()  # what staleness is judged by, one per source
 
 
 @dataclass(frozen=True)
@@ -241,6 +251,7 @@ class Catalog:
     private_sites: tuple[PrivateSite, ...]
     saas: tuple[SaasOfferUsd, ...]
     warnings: tuple[str, ...] = field(default=())
+    fx_source: SourceAge | None = None  # fx.yaml's rates, judged for staleness like a catalog's source
 
     def region(self, provider: str, region: str) -> PublicRegion:
         for r in self.public_regions:

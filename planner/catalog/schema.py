@@ -28,6 +28,9 @@ class Source(Strict):
     as_of: Date
     note: str = ""
     files: dict[str, str] = Field(default_factory=dict)  # imported price files: name -> sha256 of its bytes
+    # known-stale mark: why this source was not refreshed (what was searched, what was found); `implan pricing
+    # validate` then warns about its age instead of failing
+    stale: str = ""
 
 
 class Priced(Strict):

@@ -86,25 +86,48 @@ def pricing_show(name: Annotated[str, typer.Argument(help="catalog name (file na
         out.print(f"  source {key}: {src['title']} ({src['as_of']}) {src['url']}", highlight=False, soft_wrap=True)
 
 
+DEFAULT_MAX_AGE_MONTHS = 18  # the project's freshness policy (issue 13): no price older than 18 months
+
+
+def _oldest_allowed(max_age_days: int | None, max_age_months: int | None, today: dt.date) -> dt.date:
+    """The limit date from one of the two alternative flags (default: DEFAULT_MAX_AGE_MONTHS)."""
+    from planner.catalog.queries import months_before
+
+    if max_age_days is not None and max_age_months is not None:
+        raise PlannerError("--max-age-days and --max-age-months are alternatives: give one of them")
+    if max_age_days is not None:
+        return today - dt.timedelta(days=max_age_days)
+    return months_before(today, DEFAULT_MAX_AGE_MONTHS if max_age_months is None else max_age_months)
+
+
 @pricing_app.command("validate")
 @handles_errors
 def pricing_validate(pricing: PricingOpt = None,
-                     max_age_days: Annotated[int, typer.Option(help="warn about prices older than this")] = 365,
-                     strict: Annotated[bool, typer.Option(help="exit 1 when there are warnings")] = False) -> None:
-    """Check schema, units, references and staleness of every catalog."""
+                     max_age_days: Annotated[Optional[int], typer.Option(
+                         min=0, help="a source older than this many days is stale")] = None,
+                     max_age_months: Annotated[Optional[int], typer.Option(
+                         min=0, help=f"a source older than this many calendar months is stale (default "
+                                     f"{DEFAULT_MAX_AGE_MONTHS})")] = None,
+                     strict: Annotated[bool, typer.Option(help="exit 1 on warnings too")] = False) -> None:
+    """Check schema, units, references and staleness of every catalog. A stale source is an error (exit 1) unless
+    it carries a `stale:` mark saying why it was not refreshed; then it is a warning."""
     from planner.catalog.loader import load_catalog
     from planner.catalog.queries import validate
 
+    today = dt.date.today()
+    oldest_allowed = _oldest_allowed(max_age_days, max_age_months, today)
     catalog = load_catalog(pricing)
-    findings = validate(catalog, max_age_days, dt.date.today())
+    findings = validate(catalog, oldest_allowed, today)
     out = console()
     for f in findings:
-        out.print(f"{f.level}: {f.catalog}: {f.message}", highlight=False, markup=False)
+        out.print(f"{f.level}: {f.catalog}: {f.message}", highlight=False, markup=False, soft_wrap=True)
+    errors = sum(1 for f in findings if f.level == "error")
     estimated = sum(1 for c in catalog.compute if c.ref.estimated)
-    out.print(f"{len(catalog.infos)} catalogs valid ({len(catalog.compute)} compute offerings, {estimated} with "
-              f"estimated prices, {len(catalog.private_sites)} private sites, {len(catalog.saas)} SaaS offers); "
-              f"{len(findings)} warning(s)", highlight=False)
-    if strict and findings:
+    out.print(f"{len(catalog.infos)} catalogs {'valid' if not errors else 'loaded'} ({len(catalog.compute)} compute "
+              f"offerings, {estimated} with estimated prices, {len(catalog.private_sites)} private sites, "
+              f"{len(catalog.saas)} SaaS offers); {errors} error(s), {len(findings) - errors} warning(s)",
+              highlight=False)
+    if errors or (strict and findings):
         raise typer.Exit(1)
 
 
