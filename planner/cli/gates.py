@@ -72,8 +72,11 @@ def check(workload: WorkloadArg = None,
           format: Annotated[CheckFormat, typer.Option("--format", "-f", help="output format")] = CheckFormat.table,
           out: OutFileOpt = None,
           save_plan: Annotated[Optional[Path], typer.Option(
-              "--save-plan", help="also write the new plan JSON to FILE (a baseline for later checks)")] = None
-          ) -> None:
+              "--save-plan", help="also write the new plan JSON to FILE (a baseline for later checks; solves "
+              "every strategy)")] = None,
+          all_strategies: Annotated[bool, typer.Option(
+              "--all-strategies", help="solve and report every strategy of the baseline, not only the gated one")]
+          = False) -> None:
     """Gate a workload's cost against a baseline plan: exit 0 pass, 1 a gate failed, 2 usage or input error."""
     from planner.gates import (Gates, check_markdown, check_rich, default_strategy, evaluate, failure_lines,
                                github_annotations)
@@ -98,7 +101,12 @@ def check(workload: WorkloadArg = None,
         strategy = default_strategy(base, str(baseline))
     elif strategy not in names:
         raise PlannerError(f"--strategy {strategy}: not in the baseline {baseline} (it has: {', '.join(names)})")
-    current = solve(workload, set_, pricing, profile, None, solver)
+    # the gates read one strategy: solve only it (the slow hybrid variants are not solved to gate public), unless
+    # the whole plan is wanted (a saved baseline, or --all-strategies for a report on every strategy)
+    solve_all = all_strategies or save_plan is not None
+    current = solve(workload, set_, pricing, profile, None if solve_all else [strategy], solver)
+    if not solve_all:
+        base = {**base, "strategies": [s for s in base["strategies"] if s["name"] == strategy]}
     result = evaluate(base, current, strategy, Gates(max_increase, max_increase_usd, max_cost_per_1k_mau, budget))
     if save_plan is not None:
         write_output(to_json(current), save_plan)

@@ -107,6 +107,18 @@ def test_strategy_choice_and_save_plan(run, tiny, baseline_file, tmp_path):
     assert no_gate.exit_code == 0 and "public" in no_gate.stdout
 
 
+def test_only_the_gated_strategy_is_solved_unless_all_are_asked_for(run, tiny, baseline_file, tmp_path):
+    gated = json.loads(check(run, tiny, baseline_file, 24000, "--max-increase", "50", "-f", "json").stdout)
+    assert [s["name"] for s in gated["diff"]["strategies"]] == ["public"]
+    every = json.loads(check(run, tiny, baseline_file, 24000, "--max-increase", "50", "-f", "json",
+                             "--all-strategies").stdout)
+    assert {s["name"] for s in every["diff"]["strategies"]} == {"public", "private", "hybrid"}
+    assert every["gates"] == gated["gates"]                    # the same verdict either way
+    saved = tmp_path / "plan.json"                             # a saved baseline holds every strategy
+    check(run, tiny, baseline_file, 24000, "--max-increase", "50", "--save-plan", saved)
+    assert {s["name"] for s in json.loads(saved.read_text())["strategies"]} == {"public", "private", "hybrid"}
+
+
 @pytest.mark.parametrize("args,expected", [
     ((), "--baseline FILE is required"),
     (("--baseline", "{missing}"), "plan JSON file not found"),
