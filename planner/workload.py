@@ -312,9 +312,14 @@ RETIRED_FIELDS = {
 }
 
 
+# pydantic names the member of a union a value failed in the error's location (growth.monthly_growth_percent.float):
+# a type, not a field, so it is left out of the path shown to the user
+_UNION_MEMBER_TAGS = frozenset({"float", "int", "str", "bool", "list", "dict", "none"})
+
+
 def format_validation_error(origin: str, error: ValidationError) -> str:
     first = error.errors()[0]
-    loc = tuple(first["loc"])
+    loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and (p in _UNION_MEMBER_TAGS or "[" in p)))
     path = ".".join(str(p) for p in loc) or "(top level)"
     if first["type"] == "extra_forbidden" and path in RETIRED_FIELDS:
         return f"{origin}: {path}: {RETIRED_FIELDS[path]}"
