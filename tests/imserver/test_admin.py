@@ -387,3 +387,29 @@ async def test_cli_admin_calls_the_api(admin_node, client_factory, tmp_path, cap
     with pytest.raises(SystemExit) as info:
         await asyncio.to_thread(cli.main, ["admin", "--config", str(conf), "delete-message", "d:a:b", "x"])
     assert info.value.code == 2 and "invalid int value" in capsys.readouterr().err
+
+
+async def test_erase_and_delete_remove_s3_objects_against_moto(admin_node, client_factory, tmp_path, moto_s3):
+    """Erasure lists the user's key prefix (uploads never sent included) and deletes each object; another user's
+    objects stay. A deleted message's object goes too."""
+    s3, media_cfg = moto_s3
+    node = await admin_node(database_url=f"sqlite:///{tmp_path}/im.db", **media_cfg)
+    alice = await client_factory(node, "alice")
+    bob = await client_factory(node, "bob")
+    keys = {}
+    for who, c, n in (("alice", alice, 3), ("bob", bob, 2)):
+        for i in range(n):
+            up = await c.request({"type": "upload", "content_type": "image/png", "size_bytes": 3})
+            assert (await asyncio.to_thread(_http, "PUT", up["url"], b"png", up["headers"]))[0] == 200
+            keys.setdefault(who, []).append(up["key"])
+    await alice.send("", to="bob", media=keys["alice"][0], client_msg_id="a-1")    # the others never sent
+    ack = await bob.send("", to="alice", media=keys["bob"][0], client_msg_id="b-1")
+
+    def stored():
+        return sorted(o["Key"] for o in s3.list_objects_v2(Bucket="media").get("Contents", []))
+
+    status, out = await call(node, "delete_message", {"conv": "d:alice:bob", "seq": ack["seq"]})
+    assert status == 200 and keys["bob"][0] not in stored()
+    status, out = await call(node, "erase_user", {"user": "alice"})
+    assert (status, out["media_objects_deleted"]) == (200, 3), out
+    assert stored() == [keys["bob"][1]]
