@@ -296,6 +296,8 @@ class Store(ABC):
     # Admin operations go through the same writer: each is one transaction, ordered with the sends around it, and
     # a failing one is isolated like any other (it fails alone and leaves nothing behind).
     def erase_user(self, user) -> asyncio.Future:
+        """Every table holding per-user rows must be covered by the backends' _op_erase_user (GDPR erasure):
+        today memberships (with the read/delivered markers), messages, conversations' created_by."""
         return self.submit("erase_user", user)
 
     def delete_message(self, conv, seq) -> asyncio.Future:
