@@ -1,4 +1,4 @@
-"""Command line: ``imserver serve | migrate | token USER | bench``.
+"""Command line: ``imserver serve | migrate | token USER | admin ACTION ... | bench``.
 
 The only module that prints or exits.  Bad config or flags → one line on stderr, exit 2.
 """
@@ -38,6 +38,16 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("user")
     p.add_argument("--ttl-s", type=int, default=86400, help="validity in seconds (default 86400)")
+    p = sub.add_parser("admin", help="call this node's admin API (admin_host, admin_port, admin_token of the config)")
+    _common(p)
+    acts = p.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    for name, help_text in (("erase-user", "erase all of USER's data (GDPR)"), ("kick", "close USER's connections"),
+                            ("ban", "refuse USER's tokens and close its connections"), ("unban", "lift a ban")):
+        acts.add_parser(name, help=help_text).add_argument("user")
+    a = acts.add_parser("delete-message", help="replace message SEQ of CONV by a tombstone")
+    a.add_argument("conv")
+    a.add_argument("seq", type=int)
+    acts.add_parser("delete-conversation", help="delete CONV with its messages").add_argument("conv")
     p = sub.add_parser("bench", help="load-test a server on loopback and report capacity figures")
     from .bench import add_arguments
     add_arguments(p)
@@ -47,6 +57,26 @@ def build_parser() -> argparse.ArgumentParser:
 def _config(args, *fields):
     overrides = {f: getattr(args, f, None) for f in ("data_dir", "database_url") + fields}
     return load(getattr(args, "config", None), overrides=overrides)
+
+
+def _admin(args) -> int:
+    """One admin API call; prints its JSON answer (stdout on success, stderr otherwise). Exit 0, 1 refused, 2 bad
+    config."""
+    import getpass
+    import json
+    from .admin import call
+    cfg = _config(args)
+    if not cfg.admin_port:
+        raise ConfigError("config field admin_port: the admin API is off (set admin_port and admin_token)")
+    action = args.action.replace("-", "_")
+    payload = {k: getattr(args, k) for k in ("user", "conv", "seq") if getattr(args, k, None) is not None}
+    try:
+        actor = getpass.getuser()
+    except (KeyError, OSError):
+        actor = ""
+    status, answer = call(cfg.admin_host, cfg.admin_port, cfg.admin_token, action, payload, actor=actor)
+    print(json.dumps(answer), file=sys.stdout if status == 200 else sys.stderr)
+    return 0 if status == 200 else 1
 
 
 def main(argv=None) -> int:
@@ -70,12 +100,18 @@ def main(argv=None) -> int:
 
             async def migrate():
                 store = open_store(cfg.resolved_database_url())
-                await store.open()       # open() applies the schema
-                await store.migrate()
+                await store.open()       # open() applies the schema and its migrations
                 await store._close_backend()
+                return store.schema_change
 
-            asyncio.run(migrate())
-            print(f"schema up to date: {cfg.resolved_database_url().split('@')[-1]}")
+            before, after = asyncio.run(migrate())
+            where = cfg.resolved_database_url().split('@')[-1]
+            if before == 0:
+                print(f"schema created (version {after}): {where}")
+            elif before < after:
+                print(f"schema upgraded from version {before} to {after}: {where}")
+            else:
+                print(f"schema up to date (version {after}): {where}")
             return 0
         if args.command == "token":
             from . import auth
@@ -87,6 +123,8 @@ def main(argv=None) -> int:
                 raise ConfigError("--ttl-s: expected an integer >= 1")
             print(auth.make_token(args.user, cfg.secret(), ttl_s=args.ttl_s))
             return 0
+        if args.command == "admin":
+            return _admin(args)
         if args.command == "bench":
             from .bench import run_cli
             return run_cli(args)

@@ -70,6 +70,9 @@ class Config:
     s3_access_key_id: str = ""
     s3_secret_access_key: str = ""
     log_level: str = "info"
+    admin_host: str = "127.0.0.1"          # the admin API's interface: loopback or a private address, never a wildcard
+    admin_port: int = 0                    # 0 → no admin API
+    admin_token: str = ""                  # bearer credential of the admin API (required with admin_port)
 
     # ---- derived -------------------------------------------------------------------------
     def resolved_database_url(self) -> str:
@@ -130,8 +133,22 @@ class Config:
             for name in ("s3_bucket", "s3_access_key_id", "s3_secret_access_key"):
                 if not getattr(self, name):
                     raise bad(name, "a value when media_backend is s3")
+        if self.admin_port:
+            self._validate_admin()
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
             raise bad("log_level", "debug, info, warning or error")
+
+    def _validate_admin(self) -> None:
+        """The admin API is off unless asked for, with its own credential, on its own port and a specific address."""
+        if not (0 < self.admin_port <= 65535) or self.admin_port in (self.listen_port, self.media_port):
+            raise ConfigError(f"config field admin_port: expected a port 1..65535 other than listen_port and "
+                              f"media_port, got {self.admin_port!r}")
+        if self.admin_host in ("", "0.0.0.0", "::", "*"):
+            raise ConfigError(f"config field admin_host: expected loopback or a private address (the admin API must "
+                              f"not listen on every interface), got {self.admin_host!r}")
+        if len(self.admin_token) < 32 or self.admin_token == self.jwt_secret:
+            raise ConfigError("config field admin_token: expected a random string of at least 32 characters, "
+                              "different from jwt_secret, when admin_port is set")
 
     def secret(self) -> str:
         """The JWT secret; in development (none configured) one is generated and persisted."""

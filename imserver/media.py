@@ -20,7 +20,9 @@ import re
 import secrets
 import time
 from pathlib import Path
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import quote, urlsplit
+
+from . import httpserve
 
 log = logging.getLogger("imserver.media")
 KEY_RE = re.compile(r"[A-Za-z0-9_.@+\-]{1,64}/[0-9a-f]{32}")
@@ -37,10 +39,11 @@ def _hmac(key: bytes, msg: str) -> bytes:
 
 def presign_s3(method: str, *, endpoint_url: str, bucket: str, key: str, region: str, access_key_id: str,
                secret_access_key: str, expires_s: int, now: dt.datetime | None = None,
-               headers: dict | None = None) -> str:
+               headers: dict | None = None, query: dict | None = None) -> str:
     """A SigV4 pre-signed URL (UNSIGNED-PAYLOAD).  The host header is always signed; ``headers``
     (e.g. Content-Type, Content-Length, If-None-Match) are signed too, so S3 refuses a request
-    that does not send exactly those values."""
+    that does not send exactly those values.  ``query``: the operation's own parameters (a listing's
+    ``list-type``, ``prefix``), signed with the rest."""
     now = now or dt.datetime.now(dt.timezone.utc)
     amz_date = now.strftime("%Y%m%dT%H%M%SZ")
     date = now.strftime("%Y%m%d")
@@ -61,6 +64,7 @@ def presign_s3(method: str, *, endpoint_url: str, bucket: str, key: str, region:
         "X-Amz-Date": amz_date,
         "X-Amz-Expires": str(int(expires_s)),
         "X-Amz-SignedHeaders": names,
+        **(query or {}),
     }
     query = "&".join(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in sorted(params.items()))
     canonical_headers = "".join(f"{k}:{signed[k]}\n" for k in sorted(signed))
@@ -81,11 +85,11 @@ class S3Media:
     async def close(self) -> None:
         pass
 
-    def _url(self, method: str, key: str, headers: dict | None = None) -> str:
+    def _url(self, method: str, key: str, headers: dict | None = None, query: dict | None = None) -> str:
         c = self.cfg
         return presign_s3(method, endpoint_url=c.s3_endpoint_url, bucket=c.s3_bucket, key=key, region=c.s3_region,
                           access_key_id=c.s3_access_key_id, secret_access_key=c.s3_secret_access_key,
-                          expires_s=c.upload_url_ttl_s, headers=headers)
+                          expires_s=c.upload_url_ttl_s, headers=headers, query=query)
 
     def upload(self, user: str, content_type: str, size_bytes: int) -> dict:
         """Declared type and size are signed headers; ``If-None-Match: *`` (S3 conditional write)
@@ -115,6 +119,37 @@ class S3Media:
 
         return await asyncio.to_thread(head)
 
+    async def delete_user(self, user: str) -> int:
+        """Delete every object under ``<user>/`` (ListObjectsV2 pages, then one DELETE per key): uploads that
+        were never sent included.  Needs s3:ListBucket and s3:DeleteObject; returns how many were deleted."""
+        import urllib.request
+        import xml.etree.ElementTree as ET
+
+        def call(method: str, url: str) -> bytes:
+            with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=30) as r:
+                return r.read()
+
+        def run() -> int:
+            deleted, token = 0, None
+            while True:
+                q = {"list-type": "2", "prefix": user + "/", **({"continuation-token": token} if token else {})}
+                root = ET.fromstring(call("GET", self._url("GET", "", query=q)))
+                ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+                for key in [k.text for k in root.iter(ns + "Key")]:
+                    if KEY_RE.fullmatch(key or "") and key.split("/", 1)[0] == user:
+                        call("DELETE", self._url("DELETE", key))
+                        deleted += 1
+                token = root.findtext(ns + "NextContinuationToken")
+                if root.findtext(ns + "IsTruncated") != "true" or not token:
+                    return deleted
+
+        return await asyncio.to_thread(run)
+
+    async def delete(self, key: str) -> None:
+        import urllib.request
+        await asyncio.to_thread(lambda: urllib.request.urlopen(
+            urllib.request.Request(self._url("DELETE", key), method="DELETE"), timeout=30).close())
+
 
 # ---- local disk behind a signed-URL HTTP endpoint -----------------------------------------------
 class LocalMedia:
@@ -132,7 +167,8 @@ class LocalMedia:
             import ssl
             ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ssl_ctx.load_cert_chain(self.cfg.tls_cert_file, self.cfg.tls_key_file)
-        self._server = await asyncio.start_server(self._handle, self.cfg.listen_host, self.cfg.media_port, ssl=ssl_ctx)
+        self._server = await httpserve.start(self._serve, self.cfg.listen_host, self.cfg.media_port, log, "media",
+                                             ssl=ssl_ctx)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
@@ -168,44 +204,34 @@ class LocalMedia:
     async def exists(self, key: str) -> bool:
         return KEY_RE.fullmatch(key) is not None and (self.root / key).is_file()
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            status, body = await asyncio.wait_for(self._serve(reader), timeout=60)
-        except asyncio.LimitOverrunError:   # a request or header line beyond the 64 KiB reader limit
-            status, body = 431, b"request header line too long\n"
-        except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError, ValueError):
-            status, body = 400, b"bad request\n"
-        except Exception as exc:   # a bug: answer cleanly and say what failed
-            log.error("media request failed", exc_info=exc, extra={"error": type(exc).__name__})
-            status, body = 500, b"internal error\n"
-        reason = {200: "OK", 201: "Created", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-                  405: "Method Not Allowed", 409: "Conflict", 411: "Length Required", 413: "Payload Too Large",
-                  415: "Unsupported Media Type", 431: "Request Header Fields Too Large"}.get(status, "Error")
-        try:
-            writer.write(f"HTTP/1.1 {status} {reason}\r\nContent-Length: {len(body)}\r\n"
-                         "Content-Type: application/octet-stream\r\nConnection: close\r\n\r\n".encode() + body)
-            await writer.drain()
-            writer.close()
-        except ConnectionError:
-            pass
+    async def delete_user(self, user: str) -> int:
+        """Delete every file under ``<user>/`` (uploads never sent included); returns how many."""
+        def run() -> int:
+            folder = self.root / user
+            if not folder.is_dir():
+                return 0
+            files = [p for p in folder.iterdir() if p.is_file()]
+            for p in files:
+                p.unlink(missing_ok=True)
+            if not any(folder.iterdir()):   # a .part file of an upload in flight stays
+                folder.rmdir()
+            return len(files)
 
-    async def _serve(self, reader: asyncio.StreamReader) -> tuple[int, bytes]:
-        line = (await reader.readuntil(b"\r\n")).decode("latin-1").strip()
-        headers = {}
-        while True:
-            h = (await reader.readuntil(b"\r\n")).decode("latin-1").strip()
-            if not h:
-                break
-            name, _, value = h.partition(":")
-            headers[name.strip().lower()] = value.strip()
-            if len(headers) > 100:
-                return 400, b"too many headers\n"
-        method, target, _ = line.split(" ", 2)
-        parts = urlsplit(target)
-        if not parts.path.startswith("/media/"):
+        return await asyncio.to_thread(run)
+
+    async def delete(self, key: str) -> None:
+        if KEY_RE.fullmatch(key):
+            await asyncio.to_thread((self.root / key).unlink, True)
+
+    async def _serve(self, req: httpserve.HttpRequest) -> tuple[int, bytes, str]:
+        status, body = await self._route(req)
+        return status, body, "application/octet-stream"
+
+    async def _route(self, req: httpserve.HttpRequest) -> tuple[int, bytes]:
+        method, headers, q = req.method, req.headers, req.query
+        if not req.path.startswith("/media/"):
             return 404, b"not found\n"
-        key = parts.path[len("/media/"):]
-        q = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        key = req.path[len("/media/"):]
         op = {"PUT": "put", "GET": "get"}.get(method)
         if op is None:
             return 405, b"method not allowed\n"
@@ -233,7 +259,7 @@ class LocalMedia:
         length = int(headers["content-length"])
         if length != int(size) or length > self.cfg.max_media_bytes:
             return 413, f"content-length must be {size} bytes as declared\n".encode()
-        data = await reader.readexactly(length)
+        data = await req.reader.readexactly(length)
 
         def write() -> bool:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -46,6 +46,7 @@ class Metrics:
             ("imserver_commit_batches_total", "group-commit transactions"),
             ("imserver_commit_ops_total", "operations committed in group-commit transactions"),
             ("imserver_retention_deleted_total", "messages deleted by the retention job"),
+            ("imserver_admin_calls_total", "admin API calls, by action and HTTP status"),
         ):
             self.counters[name] = (help_text, {})
         self.ack_latency = self.hists["imserver_ack_latency_seconds"] = Histogram(

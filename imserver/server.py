@@ -39,6 +39,9 @@ _OPEN = State.OPEN
 # user), so they are replaced by one shared placeholder (must stay non-None: websockets treats
 # a None request as "handshake not received yet").
 _SLIM_REQUEST = Request("/ws", Headers())
+# A fan-out text starting with this is a command to the nodes, never a frame for clients (frames start with "{"):
+# close every connection of the user, with the rest of the text as the close reason (admin kick, ban, erasure).
+CLOSE_USER_PREFIX = "!close "
 
 
 def text_frame(text: str) -> bytes:
@@ -102,6 +105,10 @@ class Node:
                                   on_reconnect=self._on_fanout_reconnect, metrics=self.metrics,
                                   sentinels=cfg.redis_sentinels, sentinel_master=cfg.redis_sentinel_master)
         self.media = open_media(cfg, self.secret)
+        self.admin = None
+        if cfg.admin_port:
+            from .admin import AdminApi
+            self.admin = AdminApi(self)
         self.local: dict[str, set[ServerConnection]] = {}
         self.sessions: set[Session] = set()
         self._outq: dict = {}
@@ -130,6 +137,8 @@ class Node:
         await self.fanout.start()
         if self.media is not None:
             await self.media.start()
+        if self.admin is not None:
+            await self.admin.start()
         ssl_ctx = None
         if self.cfg.tls_cert_file:
             ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -152,6 +161,7 @@ class Node:
                         extra={"path": str(Path(self.cfg.data_dir).resolve() / "dev-secret")})
         log.info("listening", extra={"node": self.node_id, "host": self.cfg.listen_host, "port": self.port,
                                      "media_port": getattr(self.media, "port", None),
+                                     "admin_port": getattr(self.admin, "port", None),
                                      "tls": bool(ssl_ctx), "fanout": "redis" if self.cfg.redis_url else "local"})
         return self.port
 
@@ -177,6 +187,8 @@ class Node:
                                 for ws in conns], timeout=self.cfg.drain_timeout_s)
         self.ws_server.close(close_connections=False)
         await self.ws_server.wait_closed()
+        if self.admin is not None:
+            await self.admin.close()
         for t in self._tasks:
             t.cancel()
         await self.fanout.close()
@@ -219,6 +231,14 @@ class Node:
             return connection.respond(401, "invalid token\n")
         if not protocol.USER_RE.fullmatch(claims["sub"]):
             return connection.respond(401, "invalid token subject\n")
+        try:
+            banned = await self.store.is_banned(claims["sub"])
+        except Exception as exc:   # fail closed: a ban that cannot be checked is not skipped
+            log.warning("ban check failed", extra={"error": type(exc).__name__})
+            return connection.respond(503, "storage unavailable\n")
+        if banned:
+            self.metrics.inc("imserver_errors_total", code="banned")
+            return connection.respond(403, "user is banned\n")
         connection.imserver_user = claims["sub"]
         return None
 
@@ -267,6 +287,9 @@ class Node:
             transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
 
     def deliver_local(self, users, text: str, exclude=None) -> None:
+        if text[0] == "!":
+            self._close_local(users, text)
+            return
         targets = []
         local = self.local
         for u in users:
@@ -279,6 +302,22 @@ class Node:
             n = self.push(targets, text)
             if text.startswith('{"type":"msg"'):
                 self.metrics.inc("imserver_messages_out_total", n)
+
+    def kick(self, user: str, reason: str) -> int:
+        """Close all of ``user``'s connections, here and (through the fan-out) on every node; returns how many
+        were open here."""
+        n = len(self.local.get(user, ()))
+        self.fanout.publish((user,), CLOSE_USER_PREFIX + reason)
+        return n
+
+    def _close_local(self, users, text: str) -> None:
+        if not text.startswith(CLOSE_USER_PREFIX):
+            return
+        reason = text[len(CLOSE_USER_PREFIX):]
+        for user in users:
+            for ws in list(self.local.get(user, ())):
+                self.metrics.inc("imserver_errors_total", code="kicked")
+                self._spawn(ws.close(protocol.CLOSE_POLICY, reason))
 
     def _on_fanout_reconnect(self) -> None:
         conns = [ws for users in self.local.values() for ws in users]

@@ -69,6 +69,43 @@ class ReceiptResult:
     moved: bool = True    # False: the marker was already there (nothing to tell the others)
 
 
+@dataclass(frozen=True)
+class EraseResult:
+    """What erasing a user changed, for the pushes: tombstoned seqs and the members who still see them
+    (group conversations), deleted 1:1 conversations with their peers, groups the user was removed from."""
+    user: str
+    tombstones: dict          # conv -> (seqs, members)
+    deleted_convs: dict       # conv -> former members (1:1 conversations, deleted whole)
+    left_groups: dict         # conv -> remaining members
+
+
+@dataclass(frozen=True)
+class DeleteMessageResult:
+    conv: str
+    seq: int
+    members: tuple
+    orphaned_media: tuple = ()   # object keys no remaining message carries (their objects can go)
+    changed: bool = True         # False: it was a tombstone already
+
+
+@dataclass(frozen=True)
+class DeleteConversationResult:
+    conv: str
+    members: tuple
+    messages: int
+    orphaned_media: tuple = ()
+
+
+def history_row(conv: str, seq: int, sender: str, cmid: str, body: str, media, ts: int, deleted_ts) -> dict:
+    """A message as ``sync`` returns it; a tombstone keeps conv, seq and ts (and the sender unless the sender was
+    erased) and says ``deleted``, so the cursor stays gapless."""
+    if deleted_ts is not None:
+        return {"conv": conv, "seq": seq, **({"from": sender} if sender else {}), "body": "", "ts": ts,
+                "deleted": True}
+    return {"conv": conv, "seq": seq, "from": sender, "client_msg_id": cmid, "body": body,
+            **({"media": media} if media else {}), "ts": ts}
+
+
 def receipt_marker_check(kind: str, seq: int, read_seq: int, delivered_seq: int) -> bool:
     """Markers only move forward: a receipt behind the user's marker is refused (before any write);
     True when it moves the marker, False when it repeats it."""
@@ -109,7 +146,14 @@ class WriteOp:
         self.name, self.args, self.future = name, args, future
 
 
-SCHEMA_VERSION = 1
+# 1: conversations, members, messages.  2: messages.deleted_ts (tombstones), bans (admin API).
+SCHEMA_VERSION = 2
+
+
+def migration_steps(current: int) -> range:
+    """The schema versions to apply, in order, to a database at ``current`` (a newer database is left alone:
+    every step only adds, so older code keeps working on it)."""
+    return range(current + 1, SCHEMA_VERSION + 1)
 
 
 class Store(ABC):
@@ -130,6 +174,7 @@ class Store(ABC):
         self._closing = False
         self.on_commit = on_commit   # callback(batch_size, commit_seconds) for metrics
         self.inflight = 0
+        self.schema_change: tuple[int, int] | None = None   # (version before, after) once migrate() ran
 
     # ---- lifecycle -----------------------------------------------------------------------
     @abstractmethod
@@ -248,6 +293,25 @@ class Store(ABC):
     def purge_before(self, ts_ms: int) -> asyncio.Future:
         return self.submit("purge", ts_ms)
 
+    # Admin operations go through the same writer: each is one transaction, ordered with the sends around it, and
+    # a failing one is isolated like any other (it fails alone and leaves nothing behind).
+    def erase_user(self, user) -> asyncio.Future:
+        """Every table holding per-user rows must be covered by the backends' _op_erase_user (GDPR erasure):
+        today memberships (with the read/delivered markers), messages, conversations' created_by."""
+        return self.submit("erase_user", user)
+
+    def delete_message(self, conv, seq) -> asyncio.Future:
+        return self.submit("delete_message", conv, seq)
+
+    def delete_conversation(self, conv) -> asyncio.Future:
+        return self.submit("delete_conversation", conv)
+
+    def ban(self, user) -> asyncio.Future:
+        return self.submit("ban", user)
+
+    def unban(self, user) -> asyncio.Future:
+        return self.submit("unban", user)
+
     # ---- reads ---------------------------------------------------------------------------
     @abstractmethod
     async def history(self, user: str, conv: str, after_seq: int, limit: int) -> tuple[list[dict], int]: ...
@@ -265,6 +329,13 @@ class Store(ABC):
     @abstractmethod
     async def can_read_media(self, user: str, key: str) -> bool:
         """True when a message carrying media ``key`` is in a conversation ``user`` belongs to."""
+
+    @abstractmethod
+    async def is_banned(self, user: str) -> bool: ...
+
+    @abstractmethod
+    async def user_known(self, user: str) -> bool:
+        """True when anything is stored for ``user``: a membership, a message it sent, a ban."""
 
     @abstractmethod
     async def ping(self) -> bool: ...

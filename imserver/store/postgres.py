@@ -11,7 +11,8 @@ import asyncio
 
 import asyncpg
 
-from .base import (SCHEMA_VERSION, GroupResult, ReceiptResult, SendResult, Store, StoreError, WriteOp, check_group,
+from .base import (SCHEMA_VERSION, DeleteConversationResult, DeleteMessageResult, EraseResult, GroupResult,
+                   ReceiptResult, SendResult, Store, StoreError, WriteOp, check_group, history_row, migration_steps,
                    now_ms, receipt_marker_check, send_target)
 
 SCHEMA = """
@@ -32,6 +33,11 @@ CREATE INDEX IF NOT EXISTS messages_by_ts ON messages(ts);
 CREATE INDEX IF NOT EXISTS messages_by_media ON messages(media) WHERE media IS NOT NULL;
 CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL);
 """
+# Applied in order after SCHEMA (the version-1 baseline), each once: existing databases keep their rows.
+MIGRATIONS = {
+    2: """ALTER TABLE messages ADD COLUMN IF NOT EXISTS deleted_ts BIGINT;
+          CREATE TABLE IF NOT EXISTS bans(user_id TEXT PRIMARY KEY, banned_ts BIGINT NOT NULL);""",
+}
 
 
 class PostgresStore(Store):
@@ -56,9 +62,13 @@ class PostgresStore(Store):
         async with self._wconn.transaction():
             await self._wconn.execute("SELECT pg_advisory_xact_lock(727274)")   # nodes may start together
             await self._wconn.execute(SCHEMA)
-            n = await self._wconn.fetchval("SELECT count(*) FROM schema_version")
-            if n == 0:
-                await self._wconn.execute("INSERT INTO schema_version(version) VALUES ($1)", SCHEMA_VERSION)
+            before = await self._wconn.fetchval("SELECT max(version) FROM schema_version")
+            if before is None:
+                await self._wconn.execute("INSERT INTO schema_version(version) VALUES (1)")
+            for version in migration_steps(max(before or 0, 1)):
+                await self._wconn.execute(MIGRATIONS[version])
+                await self._wconn.execute("UPDATE schema_version SET version=$1", version)
+        self.schema_change = (before or 0, max(before or 0, SCHEMA_VERSION))
 
     async def _close_backend(self) -> None:
         if self._pool is not None:
@@ -289,6 +299,83 @@ class PostgresStore(Store):
         status = await c.execute("DELETE FROM messages WHERE ts < $1", before_ts)
         return int(status.split()[-1])
 
+    # ---- admin operations (each raises StoreError before its first write) -----------------
+    @staticmethod
+    async def _lock_convs(c, convs) -> set:
+        """Lock conversation rows in id order, as sends do (no deadlock with another node); the ids that exist."""
+        rows = await c.fetch("SELECT id FROM conversations WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
+                             sorted(convs))
+        return {r[0] for r in rows}
+
+    @staticmethod
+    async def _drop_conv(c, conv) -> tuple:
+        """Delete a conversation with its messages and memberships; the media keys nothing else carries."""
+        keys = [r[0] for r in await c.fetch("SELECT DISTINCT media FROM messages WHERE conv=$1 AND media IS NOT NULL",
+                                            conv)]
+        await c.execute("DELETE FROM messages WHERE conv=$1", conv)
+        await c.execute("DELETE FROM members WHERE conv=$1", conv)
+        await c.execute("DELETE FROM conversations WHERE id=$1", conv)
+        kept = {r[0] for r in await c.fetch("SELECT DISTINCT media FROM messages WHERE media = ANY($1::text[])", keys)}
+        return tuple(k for k in keys if k not in kept)
+
+    async def _op_erase_user(self, c, ts, user):
+        sent_convs = [r[0] for r in await c.fetch("SELECT DISTINCT conv FROM messages WHERE sender=$1", user)]
+        member_convs = [r[0] for r in await c.fetch("SELECT conv FROM members WHERE user_id=$1", user)]
+        if not sent_convs and not member_convs:
+            raise StoreError("not_found", "no data is stored for that user")
+        await self._lock_convs(c, set(sent_convs) | set(member_convs))
+        convs = await c.fetch("SELECT c.id, c.kind FROM members m JOIN conversations c ON c.id=m.conv"
+                              " WHERE m.user_id=$1", user)
+        deleted, left, tombstones = {}, {}, {}
+        for conv, kind in convs:
+            if kind == "direct":
+                deleted[conv] = await self._members(c, conv)
+                await self._drop_conv(c, conv)
+            else:
+                await c.execute("DELETE FROM members WHERE conv=$1 AND user_id=$2", conv, user)
+                await c.execute("UPDATE conversations SET member_count=member_count-1 WHERE id=$1", conv)
+                left[conv] = await self._members(c, conv)
+        # Tombstones keep conv, seq and ts; the sender and its client_msg_id go (conv:seq keeps the pair unique).
+        rows = await c.fetch("UPDATE messages SET body='', media=NULL, sender='', client_msg_id=conv || ':' || seq,"
+                             " deleted_ts=coalesce(deleted_ts, $2) WHERE sender=$1 RETURNING conv, seq", user, ts)
+        for conv, seq in sorted((r[0], r[1]) for r in rows):
+            tombstones.setdefault(conv, []).append(seq)
+        await c.execute("UPDATE conversations SET created_by='' WHERE created_by=$1", user)
+        return EraseResult(user, {conv: (tuple(seqs), left.get(conv) or await self._members(c, conv))
+                                  for conv, seqs in tombstones.items()}, deleted, left)
+
+    async def _op_delete_message(self, c, ts, conv, seq):
+        await self._lock_convs(c, [conv])
+        row = await c.fetchrow("SELECT media, deleted_ts FROM messages WHERE conv=$1 AND seq=$2", conv, seq)
+        if row is None:
+            raise StoreError("not_found", "no message with that seq in that conversation")
+        members = await self._members(c, conv)
+        if row[1] is not None:
+            return DeleteMessageResult(conv, seq, members, changed=False)
+        await c.execute("UPDATE messages SET body='', media=NULL, deleted_ts=$3 WHERE conv=$1 AND seq=$2",
+                        conv, seq, ts)
+        orphan = row[0] is not None and await c.fetchval("SELECT 1 FROM messages WHERE media=$1 LIMIT 1",
+                                                         row[0]) is None
+        return DeleteMessageResult(conv, seq, members, (row[0],) if orphan else ())
+
+    async def _op_delete_conversation(self, c, ts, conv):
+        if not await self._lock_convs(c, [conv]):
+            raise StoreError("not_found", "no such conversation")
+        members = await self._members(c, conv)
+        n = await c.fetchval("SELECT count(*) FROM messages WHERE conv=$1", conv)
+        return DeleteConversationResult(conv, members, n, await self._drop_conv(c, conv))
+
+    async def _op_ban(self, c, ts, user):
+        status = await c.execute("INSERT INTO bans(user_id, banned_ts) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                                 user, ts)
+        return status.endswith(" 1")
+
+    async def _op_unban(self, c, ts, user):
+        status = await c.execute("DELETE FROM bans WHERE user_id=$1", user)
+        if status.endswith(" 0"):
+            raise StoreError("not_found", "that user is not banned")
+        return True
+
     # ---- reads ---------------------------------------------------------------------------
     async def history(self, user, conv, after_seq, limit):
         async with self._pool.acquire() as c:
@@ -296,17 +383,16 @@ class PostgresStore(Store):
                                     " WHERE m.conv=$1 AND m.user_id=$2", conv, user)
             if last is None:
                 raise StoreError("forbidden", "not a member of that conversation")
-            rows = await c.fetch("SELECT seq, sender, client_msg_id, body, media, ts FROM messages"
+            rows = await c.fetch("SELECT seq, sender, client_msg_id, body, media, ts, deleted_ts FROM messages"
                                  " WHERE conv=$1 AND seq>$2 ORDER BY seq LIMIT $3", conv, after_seq, limit)
-        msgs = [{"conv": conv, "seq": r[0], "from": r[1], "client_msg_id": r[2], "body": r[3],
-                 **({"media": r[4]} if r[4] else {}), "ts": r[5]} for r in rows]
-        return msgs, last
+        return [history_row(conv, *r) for r in rows], last
 
     async def inbox(self, user):
         async with self._pool.acquire() as c:
             rows = await c.fetch(
                 "SELECT c.id, c.kind, c.name, c.last_seq, m.read_seq, m.delivered_seq,"
-                " (SELECT count(*) FROM messages g WHERE g.conv=m.conv AND g.seq>m.read_seq AND g.sender<>m.user_id)"
+                " (SELECT count(*) FROM messages g WHERE g.conv=m.conv AND g.seq>m.read_seq AND g.sender<>m.user_id"
+                " AND g.deleted_ts IS NULL)"
                 " FROM members m JOIN conversations c ON c.id=m.conv WHERE m.user_id=$1 ORDER BY c.id", user)
         return [{"conv": r[0], "kind": r[1], "name": r[2], "last_seq": r[3], "read_seq": r[4],
                  "delivered_seq": r[5], "unread": r[6]} for r in rows]
@@ -328,6 +414,15 @@ class PostgresStore(Store):
             return [r[0] for r in await c.fetch(
                 "SELECT DISTINCT o.user_id FROM members m JOIN members o ON o.conv=m.conv"
                 " WHERE m.user_id=$1 AND o.user_id<>$1", user)]
+
+    async def is_banned(self, user):
+        async with self._pool.acquire() as c:
+            return await c.fetchval("SELECT 1 FROM bans WHERE user_id=$1", user) is not None
+
+    async def user_known(self, user):
+        async with self._pool.acquire() as c:
+            return await c.fetchval("SELECT EXISTS(SELECT 1 FROM members WHERE user_id=$1) OR EXISTS(SELECT 1 FROM"
+                                    " bans WHERE user_id=$1) OR EXISTS(SELECT 1 FROM messages WHERE sender=$1)", user)
 
     async def ping(self) -> bool:
         try:

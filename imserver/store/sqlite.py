@@ -11,7 +11,8 @@ import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .base import (SCHEMA_VERSION, GroupResult, ReceiptResult, SendResult, Store, StoreError, WriteOp, check_group,
+from .base import (SCHEMA_VERSION, DeleteConversationResult, DeleteMessageResult, EraseResult, GroupResult,
+                   ReceiptResult, SendResult, Store, StoreError, WriteOp, check_group, history_row, migration_steps,
                    now_ms, receipt_marker_check, send_target)
 
 SCHEMA = [
@@ -32,6 +33,11 @@ SCHEMA = [
     "CREATE INDEX IF NOT EXISTS messages_by_media ON messages(media) WHERE media IS NOT NULL",
     "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)",
 ]
+# Applied in order after SCHEMA (the version-1 baseline), each once: existing databases keep their rows.
+MIGRATIONS = {
+    2: ["ALTER TABLE messages ADD COLUMN deleted_ts INTEGER",
+        "CREATE TABLE IF NOT EXISTS bans(user_id TEXT PRIMARY KEY, banned_ts INTEGER NOT NULL) WITHOUT ROWID"],
+}
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -81,11 +87,19 @@ class SQLiteStore(Store):
             c.execute("BEGIN IMMEDIATE")
             for stmt in SCHEMA:
                 c.execute(stmt)
-            if c.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 0:
-                c.execute("INSERT INTO schema_version(version) VALUES (?)", (SCHEMA_VERSION,))
+            row = c.execute("SELECT max(version) FROM schema_version").fetchone()
+            before = row[0] or 0
+            if row[0] is None:
+                c.execute("INSERT INTO schema_version(version) VALUES (1)")
+            for version in migration_steps(max(before, 1)):
+                for stmt in MIGRATIONS[version]:
+                    c.execute(stmt)
+                c.execute("UPDATE schema_version SET version=?", (version,))
             c.execute("COMMIT")
+            return before
 
-        await asyncio.get_running_loop().run_in_executor(self._wexec, run)
+        before = await asyncio.get_running_loop().run_in_executor(self._wexec, run)
+        self.schema_change = (before, max(before, SCHEMA_VERSION))
 
     async def _close_backend(self) -> None:
         loop = asyncio.get_running_loop()
@@ -269,6 +283,74 @@ class SQLiteStore(Store):
     def _op_purge(self, c, ts, before_ts):
         return c.execute("DELETE FROM messages WHERE ts < ?", (before_ts,)).rowcount
 
+    # ---- admin operations (each raises StoreError before its first write) -----------------
+    def _drop_conv(self, c, conv) -> tuple:
+        """Delete a conversation with its messages and memberships; the media keys nothing else carries."""
+        keys = [r[0] for r in c.execute("SELECT DISTINCT media FROM messages WHERE conv=? AND media IS NOT NULL",
+                                        (conv,))]
+        c.execute("DELETE FROM messages WHERE conv=?", (conv,))
+        c.execute("DELETE FROM members WHERE conv=?", (conv,))
+        c.execute("DELETE FROM conversations WHERE id=?", (conv,))
+        self._last_seq.pop(conv, None)
+        self._dirty.discard(conv)
+        self._members_cache.pop(conv, None)
+        return tuple(k for k in keys if c.execute("SELECT 1 FROM messages WHERE media=? LIMIT 1", (k,)).fetchone()
+                     is None)
+
+    def _op_erase_user(self, c, ts, user):
+        convs = c.execute("SELECT c.id, c.kind FROM members m JOIN conversations c ON c.id=m.conv"
+                          " WHERE m.user_id=?", (user,)).fetchall()
+        sent = c.execute("SELECT conv, seq FROM messages WHERE sender=? ORDER BY conv, seq", (user,)).fetchall()
+        if not convs and not sent:
+            raise StoreError("not_found", "no data is stored for that user")
+        deleted, left, tombstones = {}, {}, {}
+        for conv, kind in convs:
+            if kind == "direct":
+                deleted[conv] = self._members(c, conv)
+                self._drop_conv(c, conv)
+            else:
+                c.execute("DELETE FROM members WHERE conv=? AND user_id=?", (conv, user))
+                c.execute("UPDATE conversations SET member_count=member_count-1 WHERE id=?", (conv,))
+                self._members_cache.pop(conv, None)
+                left[conv] = self._members(c, conv)
+        for conv, seq in sent:
+            if conv not in deleted:
+                tombstones.setdefault(conv, []).append(seq)
+        # Tombstones keep conv, seq and ts; the sender and its client_msg_id go (conv:seq keeps the pair unique).
+        c.execute("UPDATE messages SET body='', media=NULL, sender='', client_msg_id=conv || ':' || seq,"
+                  " deleted_ts=coalesce(deleted_ts, ?) WHERE sender=?", (ts, user))
+        c.execute("UPDATE conversations SET created_by='' WHERE created_by=?", (user,))
+        return EraseResult(user, {conv: (tuple(seqs), left.get(conv) or self._members(c, conv))
+                                  for conv, seqs in tombstones.items()}, deleted, left)
+
+    def _op_delete_message(self, c, ts, conv, seq):
+        row = c.execute("SELECT media, deleted_ts FROM messages WHERE conv=? AND seq=?", (conv, seq)).fetchone()
+        if row is None:
+            raise StoreError("not_found", "no message with that seq in that conversation")
+        members = self._members(c, conv)
+        if row[1] is not None:
+            return DeleteMessageResult(conv, seq, members, changed=False)
+        c.execute("UPDATE messages SET body='', media=NULL, deleted_ts=? WHERE conv=? AND seq=?", (ts, conv, seq))
+        orphan = row[0] is not None and c.execute("SELECT 1 FROM messages WHERE media=? LIMIT 1",
+                                                  (row[0],)).fetchone() is None
+        return DeleteMessageResult(conv, seq, members, (row[0],) if orphan else ())
+
+    def _op_delete_conversation(self, c, ts, conv):
+        if c.execute("SELECT 1 FROM conversations WHERE id=?", (conv,)).fetchone() is None:
+            raise StoreError("not_found", "no such conversation")
+        members = self._members(c, conv)
+        n = c.execute("SELECT count(*) FROM messages WHERE conv=?", (conv,)).fetchone()[0]
+        return DeleteConversationResult(conv, members, n, self._drop_conv(c, conv))
+
+    def _op_ban(self, c, ts, user):
+        return c.execute("INSERT OR IGNORE INTO bans(user_id, banned_ts) VALUES (?, ?)", (user, ts)).rowcount == 1
+
+    def _op_unban(self, c, ts, user):
+        if c.execute("SELECT 1 FROM bans WHERE user_id=?", (user,)).fetchone() is None:
+            raise StoreError("not_found", "that user is not banned")
+        c.execute("DELETE FROM bans WHERE user_id=?", (user,))
+        return True
+
     # ---- reads (reader thread) -----------------------------------------------------------
     async def _read(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._rexec, fn, self._rconn, *args)
@@ -279,11 +361,9 @@ class SQLiteStore(Store):
                             " WHERE m.conv=? AND m.user_id=?", (conv, user)).fetchone()
             if row is None:
                 raise StoreError("forbidden", "not a member of that conversation")
-            rows = c.execute("SELECT seq, sender, client_msg_id, body, media, ts FROM messages"
+            rows = c.execute("SELECT seq, sender, client_msg_id, body, media, ts, deleted_ts FROM messages"
                              " WHERE conv=? AND seq>? ORDER BY seq LIMIT ?", (conv, after_seq, limit)).fetchall()
-            msgs = [{"conv": conv, "seq": r[0], "from": r[1], "client_msg_id": r[2], "body": r[3],
-                     **({"media": r[4]} if r[4] else {}), "ts": r[5]} for r in rows]
-            return msgs, row[0]
+            return [history_row(conv, *r) for r in rows], row[0]
 
         return await self._read(run, user, conv, after_seq, limit)
 
@@ -291,7 +371,8 @@ class SQLiteStore(Store):
         def run(c, user):
             rows = c.execute(
                 "SELECT c.id, c.kind, c.name, c.last_seq, m.read_seq, m.delivered_seq,"
-                " (SELECT count(*) FROM messages g WHERE g.conv=m.conv AND g.seq>m.read_seq AND g.sender<>m.user_id)"
+                " (SELECT count(*) FROM messages g WHERE g.conv=m.conv AND g.seq>m.read_seq AND g.sender<>m.user_id"
+                " AND g.deleted_ts IS NULL)"
                 " FROM members m JOIN conversations c ON c.id=m.conv WHERE m.user_id=? ORDER BY c.id",
                 (user,)).fetchall()
             return [{"conv": r[0], "kind": r[1], "name": r[2], "last_seq": r[3], "read_seq": r[4],
@@ -320,6 +401,20 @@ class SQLiteStore(Store):
             return [r[0] for r in c.execute(
                 "SELECT DISTINCT o.user_id FROM members m JOIN members o ON o.conv=m.conv"
                 " WHERE m.user_id=? AND o.user_id<>?", (user, user))]
+
+        return await self._read(run, user)
+
+    async def is_banned(self, user):
+        def run(c, user):
+            return c.execute("SELECT 1 FROM bans WHERE user_id=?", (user,)).fetchone() is not None
+
+        return await self._read(run, user)
+
+    async def user_known(self, user):
+        def run(c, user):
+            return c.execute("SELECT EXISTS(SELECT 1 FROM members WHERE user_id=?) OR EXISTS(SELECT 1 FROM bans"
+                             " WHERE user_id=?) OR EXISTS(SELECT 1 FROM messages WHERE sender=?)",
+                             (user, user, user)).fetchone()[0] == 1
 
         return await self._read(run, user)
 

@@ -96,6 +96,19 @@ def test_imserver_and_redis_follow_the_pinned_primaries(ansible_dir, tmp_path):
     assert cfg["listen_port"] != cfg["media_port"]
 
 
+def test_imserver_admin_api_is_on_the_private_address_with_its_own_token(ansible_dir, tmp_path):
+    from imserver.config import Config
+    cfg = yaml.safe_load(_render(ansible_dir, tmp_path, "im-05", ["imserver/templates/imserver.yaml.j2"],
+                                 imserver_media_backend="local", item=1)["imserver.yaml.j2"])
+    assert cfg["admin_host"] == "10.0.2.5"                     # the host's private address, not a wildcard
+    assert cfg["admin_port"] == 10766 and cfg["admin_port"] not in (cfg["listen_port"], cfg["media_port"])
+    assert len(cfg["admin_token"]) >= 32 and cfg["admin_token"] != cfg["jwt_secret"]
+    Config(**cfg).validate()                                   # the node accepts what the role writes
+    off = yaml.safe_load(_render(ansible_dir, tmp_path / "off", "im-05", ["imserver/templates/imserver.yaml.j2"],
+                                 imserver_media_backend="local", item=0, imserver_admin_port=0)["imserver.yaml.j2"])
+    assert "admin_port" not in off and "admin_token" not in off
+
+
 def test_the_witness_is_the_third_sentinel_vote_and_imserver_asks_the_sentinels(ansible_dir, tmp_path):
     common = dict(implan_redis_primary="rd-02", imserver_media_backend="local", item=0, witness=True)
     sentinel = _render(ansible_dir, tmp_path / "wt", "wt-01", ["redis/templates/sentinel.conf.j2"], **common)

@@ -49,7 +49,7 @@ def deployment(wheel):
         root.mkdir()
         bundle = base / "bundle"
         write_bundle(render_bundle(load_fixture_plan("plan-tiny.json"), "private", wheel=wheel), bundle)
-        ports = {"imserver_port": free_port(2), "imserver_media_port": free_port(2),
+        ports = {"imserver_port": free_port(2), "imserver_media_port": free_port(2), "imserver_admin_port": free_port(2),
                  "postgresql_port": free_port(), "redis_port": free_port(), "haproxy_https_port": free_port(),
                  "haproxy_http_port": free_port()}
         extra = {

@@ -95,6 +95,18 @@ def test_cloud_lb_sources_reach_the_websocket_ports_only(ansible_dir, tmp_path):
     assert "ip saddr 10.0.0.0/8 tcp dport { 8765, 8766, 9765, 9766, 9100 } accept" in text
 
 
+def test_the_imserver_admin_api_is_open_only_to_the_admin_networks(ansible_dir, tmp_path):
+    proc, conf = _render(ansible_dir, tmp_path, implan_admin_cidrs=["198.51.100.0/24"], imserver_instances=2,
+                         implan_lb_source_cidrs=["0.0.0.0/0"])
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    text = _valid_ruleset(conf)
+    assert "ip saddr 198.51.100.0/24 tcp dport { 10765, 10766 } accept" in text
+    assert [line for line in text.splitlines() if "10765" in line] == [
+        "    ip saddr 198.51.100.0/24 tcp dport { 10765, 10766 } accept"]   # not the internal or LB sources
+    proc, conf = _render(ansible_dir, tmp_path, implan_admin_cidrs=["198.51.100.0/24"], imserver_admin_port=0)
+    assert proc.returncode == 0 and "10765" not in _valid_ruleset(conf)
+
+
 def test_nftables_is_enabled_at_boot(ansible_dir):
     tasks = yaml.safe_load((ansible_dir / "roles" / "common" / "tasks" / "firewall.yml").read_text())
     boot = [t for t in tasks if (t.get("ansible.builtin.service") or {}).get("name") == "nftables"]

@@ -152,6 +152,25 @@ def database_url(request, tmp_path):
     return request.getfixturevalue("pg_dsn")
 
 
+@pytest.fixture
+def moto_s3():
+    """A moto S3 server on loopback with bucket "media": (boto3 client, the node config pointing at it)."""
+    moto_server = pytest.importorskip("moto.server")
+    boto3 = pytest.importorskip("boto3")
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="AKIDTEST", aws_secret_access_key="secretTEST")
+        s3.create_bucket(Bucket="media")
+        yield s3, dict(media_backend="s3", s3_endpoint_url=endpoint, s3_bucket="media", s3_access_key_id="AKIDTEST",
+                       s3_secret_access_key="secretTEST")
+    finally:
+        server.stop()
+
+
 # ---- nodes and clients ----------------------------------------------------------------------
 def make_config(tmp_path, **overrides) -> Config:
     values = dict(listen_port=0, media_port=0, data_dir=str(tmp_path / "data"), jwt_secret=SECRET,

@@ -116,42 +116,29 @@ async def test_media_port_answers_garbage_with_clean_errors(node_factory, tmp_pa
     assert reply.startswith(b"HTTP/1.1 400")
 
 
-async def test_s3_presigned_upload_against_moto(node_factory, client_factory, tmp_path):
-    moto_server = pytest.importorskip("moto.server")
-    boto3 = pytest.importorskip("boto3")
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="AKIDTEST", aws_secret_access_key="secretTEST")
-        s3.create_bucket(Bucket="media")
-        node = await node_factory(database_url=f"sqlite:///{tmp_path}/im.db", media_backend="s3",
-                                  s3_endpoint_url=endpoint, s3_bucket="media", s3_access_key_id="AKIDTEST",
-                                  s3_secret_access_key="secretTEST")
-        alice = await client_factory(node, "alice")
-        up = await alice.request({"type": "upload", "content_type": "image/jpeg", "size_bytes": 8})
-        assert "X-Amz-Signature=" in up["url"]
-        # Declared type, size and If-None-Match (single-use) are signed: S3 refuses other values.
-        assert "X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bif-none-match" in up["url"]
-        assert up["headers"] == {"Content-Type": "image/jpeg", "Content-Length": "8", "If-None-Match": "*"}
-        with pytest.raises(RequestError) as info:
-            await alice.send("", to="bob", media=up["key"], client_msg_id="s3-0")
-        assert info.value.code == "bad_frame"            # HEAD says: not uploaded yet
-        status, _ = await asyncio.to_thread(_http, "PUT", up["url"], b"JPEGDATA", up["headers"])
-        assert status == 200
-        status, _ = await asyncio.to_thread(_http, "PUT", up["url"], b"EVILDATA", up["headers"])
-        assert status == 412                             # single-use: S3 conditional write refuses
-        ack = await alice.send("", to="bob", media=up["key"], client_msg_id="s3-1")
-        assert ack["seq"] == 1
-        obj = s3.get_object(Bucket="media", Key=up["key"])
-        assert obj["Body"].read() == b"JPEGDATA"
-        link = await alice.request({"type": "media_url", "key": up["key"]})
-        status, body = await asyncio.to_thread(_http, "GET", link["url"])
-        assert status == 200 and body == b"JPEGDATA"
-    finally:
-        server.stop()
+async def test_s3_presigned_upload_against_moto(node_factory, client_factory, tmp_path, moto_s3):
+    s3, media_cfg = moto_s3
+    node = await node_factory(database_url=f"sqlite:///{tmp_path}/im.db", **media_cfg)
+    alice = await client_factory(node, "alice")
+    up = await alice.request({"type": "upload", "content_type": "image/jpeg", "size_bytes": 8})
+    assert "X-Amz-Signature=" in up["url"]
+    # Declared type, size and If-None-Match (single-use) are signed: S3 refuses other values.
+    assert "X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bif-none-match" in up["url"]
+    assert up["headers"] == {"Content-Type": "image/jpeg", "Content-Length": "8", "If-None-Match": "*"}
+    with pytest.raises(RequestError) as info:
+        await alice.send("", to="bob", media=up["key"], client_msg_id="s3-0")
+    assert info.value.code == "bad_frame"            # HEAD says: not uploaded yet
+    status, _ = await asyncio.to_thread(_http, "PUT", up["url"], b"JPEGDATA", up["headers"])
+    assert status == 200
+    status, _ = await asyncio.to_thread(_http, "PUT", up["url"], b"EVILDATA", up["headers"])
+    assert status == 412                             # single-use: S3 conditional write refuses
+    ack = await alice.send("", to="bob", media=up["key"], client_msg_id="s3-1")
+    assert ack["seq"] == 1
+    obj = s3.get_object(Bucket="media", Key=up["key"])
+    assert obj["Body"].read() == b"JPEGDATA"
+    link = await alice.request({"type": "media_url", "key": up["key"]})
+    status, body = await asyncio.to_thread(_http, "GET", link["url"])
+    assert status == 200 and body == b"JPEGDATA"
 
 
 async def test_media_disabled_error(node_factory, client_factory, tmp_path):
