@@ -201,7 +201,7 @@ def test_region_filter_that_matches_nothing(cli):
 
 def test_wrong_kind_of_file(cli):
     assert_one_line_error(cli("pricing", "import", "aws", "--from", FILES / "gcp" / "skus-page-1.json",
-                              "--pricing", BASE), "not an AmazonEC2 offer file")
+                              "--pricing", BASE), "not an AWS offer file the importer reads", "'AmazonS3'")
 
 
 def test_azure_needs_a_date(cli):
