@@ -44,8 +44,9 @@ def rows(f: InputFile, options: Options) -> list[ImportedRow]:
         if field == "per_gb_month":
             tiers = aws_offer.graduated(on_demand.get(sku, {}), unit, at)
             first_end, value = tiers[0]
-            notes[(region, klass)] = "per_gb_month: the first storage tier" + (
-                f" (first {whole(first_end / 1024)} TB/month)" if first_end is not None else "")
+            if first_end is not None:  # tiered: the first tier, as the hand-kept rows take it
+                notes[(region, klass)] = f"per_gb_month: the first storage tier (first {whole(first_end / 1024)} " \
+                                         "TB/month)"
         else:
             value = aws_offer.flat(on_demand.get(sku, {}), unit, at)
         fields.setdefault((region, klass), {})[field] = price(value * factor)
