@@ -468,11 +468,23 @@ def test_aws_egress_without_a_hand_kept_free_tier_is_the_file_as_it_is(cli, tmp_
     assert internet["tiers"][0] == {"up_to_gb": 10240, "per_gb": 0.09} and "kept from" not in internet["note"]
 
 
-def test_aws_reserved_rate_wins_over_the_savings_plan_rate(tmp_path):
+def test_aws_reserved_rate_kept_where_it_is_lower_than_the_savings_plan_rate(tmp_path):
     result = parse_files("aws", _aws_download(tmp_path, "aws", "aws-savings-plans"), Options())
     rows = {r.name: r for r in result.rows if r.section == "compute"}
     assert (rows["c7g.large"].fields["commit_1y_per_hour"], rows["c7g.large"].note) == (0.0457, "")  # not 0.0519
-    assert any("6 Compute Savings Plan rate(s)" in line and "Reserved rate is kept" in line for line in result.skipped)
+    assert any("6 Compute Savings Plan rate(s) not used" in line for line in result.skipped)
+
+
+def test_aws_savings_plan_rate_below_the_reserved_rate_wins(tmp_path):
+    def cheaper_plan(name, data):
+        if name == "aws-savings-plans":
+            data["terms"]["savingsPlan"][0]["rates"][0]["discountedRate"]["price"] = "0.0450"  # c7g.large, 1 year
+    rows = {r.name: r for r in parse_files("aws", _aws_download(tmp_path, "aws", "aws-savings-plans",
+                                                                edit=cheaper_plan), Options()).rows}
+    assert rows["c7g.large"].fields["commit_1y_per_hour"] == 0.045  # below the Reserved 0.0457
+    assert rows["c7g.large"].fields["commit_3y_per_hour"] == 0.0314  # Reserved 0.0314 below the plan's 0.0362
+    assert rows["c7g.large"].note == "commit_1y_per_hour: Compute Savings Plan, No Upfront (below the standard " \
+                                     "Reserved 0.0457)"
 
 
 def _drop_reserved_of_c7g_large(name: str, data: dict) -> None:
@@ -487,8 +499,9 @@ def test_aws_savings_plan_rate_fills_a_missing_reserved_term(tmp_path, upfront, 
     row = next(r for r in parse_files("aws", download, Options(upfront=upfront)).rows if r.name == "c7g.large")
     assert (row.fields.get("commit_1y_per_hour"), row.fields.get("commit_3y_per_hour")) == expected
     if upfront == "none":
-        assert row.note == ("commit_1y_per_hour, commit_3y_per_hour: Compute Savings Plan, No Upfront (no standard "
-                            "Reserved term in the file)")
+        assert row.note == ("commit_1y_per_hour: Compute Savings Plan, No Upfront (no standard Reserved term in the "
+                            "file); commit_3y_per_hour: Compute Savings Plan, No Upfront (no standard Reserved term in "
+                            "the file)")
 
 
 def test_a_savings_plans_file_needs_the_ec2_file(cli, tmp_path):
@@ -512,3 +525,17 @@ def test_aws_savings_plan_term_of_another_length_is_bad_input(cli, tmp_path):
     download = _aws_download(tmp_path, "aws", "aws-savings-plans", edit=two_years)
     assert_one_line_error(cli("pricing", "import", "aws", "--from", download, "--pricing", BASE),
                           "terms.savingsPlan[0].leaseContractLength", "expected 1 or 3 years")
+
+
+def test_fetch_aws_downloads_the_ec2_s3_and_data_transfer_files_of_each_region(tmp_path):
+    from planner.catalog.importers.fetch import fetch
+    base = "https://pricing.us-east-1.amazonaws.com/offers/v1.0/aws"
+    seen: list = []
+    opener = _answers({f"{base}/AmazonEC2/current/us-east-1/index.json": FILES / "aws" / "index.json",
+                       f"{base}/AmazonS3/current/us-east-1/index.json": FILES / "aws-s3" / "index.json",
+                       f"{base}/AWSDataTransfer/current/us-east-1/index.json":
+                           FILES / "aws-data-transfer" / "index.json"}, seen)
+    written = fetch("aws", tmp_path / "dl", frozenset({"us-east-1"}), opener)
+    assert [p.name for p in written] == ["us-east-1.json", "us-east-1-s3.json", "us-east-1-data-transfer.json"]
+    sections = {r.section for r in parse_files("aws", tmp_path / "dl", Options()).rows}
+    assert sections == {"compute", "block_storage", "object_storage", "transfer", "network"}

@@ -100,7 +100,7 @@ def parse(files: list[InputFile], options: Options) -> ImportResult:
     wanted = PURCHASE_OPTIONS[options.upfront]
     note = (f"offer versions {', '.join(sorted(set(versions)))}; commitments: standard Reserved Instances, {wanted}, "
             "effective hourly = upfront / term hours (8,760 a year) + hourly"
-            + ("; Compute Savings Plans No Upfront where no such Reserved term is listed" if plans else ""))
+            + ("; Compute Savings Plans No Upfront where lower or no such Reserved term is listed" if plans else ""))
     offers = sorted({k for k, _ in kinds})
     regions = sorted({r.region for r in rows})
     region = regions[0] if len(regions) == 1 else "REGION"
@@ -108,8 +108,8 @@ def parse(files: list[InputFile], options: Options) -> ImportResult:
         aws_offer.OFFER_URL.format(offer=offers[0] if len(offers) == 1 else "OFFER", region=region)
     notes = [f"{n} SKUs of {what}" for what, n in sorted(skipped.items())]
     if used["Reserved over Savings Plan"]:
-        notes.append(f"{used['Reserved over Savings Plan']} Compute Savings Plan rate(s) of SKUs that also have a "
-                     "standard Reserved term of that length: the Reserved rate is kept (docs/pricing.md)")
+        notes.append(f"{used['Reserved over Savings Plan']} Compute Savings Plan rate(s) not used: the standard "
+                     "Reserved rate of the same term is as low or lower (docs/pricing.md)")
     names = ", ".join("Compute Savings Plans" if o == "savings_plan" else o for o in offers)
     return ImportResult("aws", rows, options.as_of or min(dates),
                         title=f"AWS Price List bulk offer file {names} ({', '.join(f.path.name for f in files)}; "
@@ -159,19 +159,22 @@ def _ec2_rows(f: InputFile, options: Options, plans: dict[str, dict[int, float]]
 
 
 def _savings_plan(fields: dict, rates: dict[int, float], options: Options, used: dict) -> str:
-    """Fill the commitment prices the Reserved terms leave empty with the SKU's Compute Savings Plan rates (No
-    Upfront only: --upfront none); a Reserved rate is kept where both are listed (docs/pricing.md says why)."""
-    filled = []
+    """The SKU's Compute Savings Plan rates (No Upfront only: --upfront none) as commitment prices where the Reserved
+    terms give none or a higher one: the lower published rate for the same commitment wins (docs/pricing.md)."""
+    if options.upfront != "none":
+        return ""
+    parts = []
     for years, rate in sorted(rates.items()):
         field = f"commit_{years}y_per_hour"
-        if field in fields:
+        reserved = fields.get(field)
+        if reserved is not None and reserved <= price(rate):
             used["Reserved over Savings Plan"] += 1
-        elif options.upfront == "none":
-            fields[field] = price(rate)
-            filled.append(field)
-            used["Savings Plan"] += 1
-    return f"{', '.join(filled)}: Compute Savings Plan, No Upfront (no standard Reserved term in the file)" \
-        if filled else ""
+            continue
+        fields[field] = price(rate)
+        used["Savings Plan"] += 1
+        parts.append(f"{field}: Compute Savings Plan, No Upfront (" + (
+            "no standard Reserved term in the file)" if reserved is None else f"below the standard Reserved {reserved:g})"))
+    return "; ".join(parts)
 
 
 def _gp3(sku: str, attrs: dict, terms: dict, options: Options, where: str) -> list[ImportedRow]:
