@@ -1,4 +1,6 @@
-"""AWS Price List bulk offer file for AmazonEC2 (one region's index.json) -> compute rows and gp3 volumes.
+"""AWS Price List bulk offer file for AmazonEC2 (one region's index.json) -> compute rows and gp3 volumes; `parse`
+also takes the AmazonS3 (aws_s3), AWSDataTransfer (aws_transfer) and Compute Savings Plans (aws_savings) files of the
+same --from directory, told apart by offerCode / terms.savingsPlan.
 Also read: the Price List Query API's answer (`aws pricing get-products --service-code AmazonEC2 --filters ...`),
 whose `PriceList[]` holds the same product + terms per SKU as JSON strings: a filtered, small download.
 
@@ -86,7 +88,7 @@ def parse(files: list[InputFile], options: Options) -> ImportResult:
         if kind == "savings_plan":
             for sku, rates in aws_savings.no_upfront_rates(f).items():
                 plans.setdefault(sku, {}).update(rates)
-    rows, skipped, used = [], {}, {"Savings Plan": 0, "Reserved over Savings Plan": 0}
+    rows, skipped, used = [], {}, {"Reserved over Savings Plan": 0}  # plan rates not used
     for kind, f in kinds:
         if kind == "AmazonEC2":
             rows += _ec2_rows(f, options, plans, skipped, used)
@@ -171,9 +173,9 @@ def _savings_plan(fields: dict, rates: dict[int, float], options: Options, used:
             used["Reserved over Savings Plan"] += 1
             continue
         fields[field] = price(rate)
-        used["Savings Plan"] += 1
-        parts.append(f"{field}: Compute Savings Plan, No Upfront (" + (
-            "no standard Reserved term in the file)" if reserved is None else f"below the standard Reserved {reserved:g})"))
+        why = "no standard Reserved term in the file" if reserved is None else \
+            f"below the standard Reserved {reserved:g}"
+        parts.append(f"{field}: Compute Savings Plan, No Upfront ({why})")
     return "; ".join(parts)
 
 

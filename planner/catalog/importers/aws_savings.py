@@ -1,5 +1,6 @@
 """AWS Compute Savings Plans price list (one region's index.json) -> the 1-year and 3-year No Upfront rate of each
-EC2 SKU it discounts, for the AmazonEC2 importer to use where the offer file has no standard Reserved term.
+EC2 SKU it discounts, for the AmazonEC2 importer to use where the offer file has no standard Reserved term of that
+length or a higher one.
 
 Format: https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/reading-service-price-list-file-for-savings-plans.html
 — `version`, `publicationDate`, `regionCode`, `products[]` {sku, productFamily (ComputeSavingsPlans,

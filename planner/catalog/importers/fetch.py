@@ -2,9 +2,9 @@
 endpoint into DIR, then import DIR like any other: the files stay for review and the catalog records their sha256.
 The tests never reach the network: they pass an `opener` that answers from the fixtures.
 
-Endpoints (docs/pricing.md): AWS bulk offer files per region: AmazonEC2, AmazonS3, AWSDataTransfer (public); Azure Retail Prices API (public, paged by
-NextPageLink); GCP Cloud Billing Catalog (an API key in GOOGLE_API_KEY, paged by nextPageToken); Hetzner Cloud API
-(a project token in HCLOUD_TOKEN).
+Endpoints (docs/pricing.md): AWS bulk offer files per region, AmazonEC2, AmazonS3 and AWSDataTransfer (public);
+Azure Retail Prices API (public, paged by NextPageLink); GCP Cloud Billing Catalog (an API key in GOOGLE_API_KEY,
+paged by nextPageToken); Hetzner Cloud API (a project token in HCLOUD_TOKEN).
 """
 
 from __future__ import annotations
