@@ -39,9 +39,10 @@ def _pricing_dir(tmp_path: Path, name: str, *catalogs: Path) -> Path:
     return d
 
 
-def _import(cli, tmp_path, provider: str, *extra: str):
+def _import(cli, tmp_path, provider: str, *extra: str, source: Path | None = None):
     d = _pricing_dir(tmp_path, f"{provider}-imported", BASE / f"{provider}.yaml")
-    result = cli("pricing", "import", provider, "--from", FILES / provider, "--out", d / f"{provider}.yaml", *extra)
+    result = cli("pricing", "import", provider, "--from", source or FILES / provider, "--out", d / f"{provider}.yaml",
+                 *extra)
     assert result.exit_code == 0, result.output
     return d, result
 
@@ -201,7 +202,7 @@ def test_region_filter_that_matches_nothing(cli):
 
 def test_wrong_kind_of_file(cli):
     assert_one_line_error(cli("pricing", "import", "aws", "--from", FILES / "gcp" / "skus-page-1.json",
-                              "--pricing", BASE), "not an AmazonEC2 offer file")
+                              "--pricing", BASE), "not an AWS offer file the importer reads", "'AmazonS3'")
 
 
 def test_azure_needs_a_date(cli):
@@ -237,9 +238,27 @@ def _essence(plan: dict) -> list:
             for s in plan["strategies"]]
 
 
+AWS_FILES = ("aws", "aws-s3", "aws-data-transfer", "aws-savings-plans")
+
+
+def _aws_download(tmp_path: Path, *names: str, edit=None) -> Path:
+    """A --from directory holding the AWS fixtures `names` (all four by default), as one refresh downloads them;
+    `edit(name, data)` may change a file's JSON first."""
+    d = tmp_path / "aws-download"
+    d.mkdir(exist_ok=True)
+    for name in names or AWS_FILES:
+        data = json.loads((FILES / name / "index.json").read_text())
+        if edit is not None:
+            edit(name, data)
+        (d / f"{name}.json").write_text(json.dumps(data), encoding="utf-8")
+    return d
+
+
 @pytest.mark.parametrize("provider", ["aws", "azure", "gcp", "hetzner"])
 def test_round_trip_import_plans_like_the_hand_written_catalog(cli, tmp_path, provider):
-    imported, _ = _import(cli, tmp_path, provider, *AS_OF)
+    """AWS: the EC2, S3, data-transfer and Savings Plans files together (expected/aws.yaml)."""
+    source = _aws_download(tmp_path) if provider == "aws" else None
+    imported, _ = _import(cli, tmp_path, provider, *AS_OF, source=source)
     hand = _pricing_dir(tmp_path, f"{provider}-hand", EXPECTED / f"{provider}.yaml")
     base = _pricing_dir(tmp_path, f"{provider}-base", BASE / f"{provider}.yaml")
     got = _essence(_plan(cli, imported, tmp_path))
@@ -376,3 +395,147 @@ def test_the_import_help_names_every_importer():
     from planner.cli.pricing import IMPORT_PROVIDERS
 
     assert tuple(sorted(PROVIDERS)) == IMPORT_PROVIDERS
+
+
+# ---------------------------------------------------------------- AWS S3, data transfer, Compute Savings Plans
+def test_aws_egress_tiers_from_begin_and_end_ranges():
+    """beginRange / endRange in GB -> cumulative up_to_gb; then the same tiers counted after a 100 GB free tier."""
+    from planner.catalog.importers.aws_transfer import internet_tiers
+    from planner.catalog.importers.common import after_free_tier
+    data = json.loads((FILES / "aws-data-transfer" / "index.json").read_text())
+    tiers = internet_tiers(data["terms"]["OnDemand"]["AA2WR8MX3T8BEJ4H"], "egress")
+    assert tiers == [{"up_to_gb": 10240, "per_gb": 0.09}, {"up_to_gb": 51200, "per_gb": 0.085},
+                     {"up_to_gb": 153600, "per_gb": 0.07}, {"per_gb": 0.05}]
+    assert after_free_tier(100, tiers) == [{"up_to_gb": 100, "per_gb": 0}, {"up_to_gb": 10340, "per_gb": 0.09},
+                                           {"up_to_gb": 51300, "per_gb": 0.085}, {"up_to_gb": 153700, "per_gb": 0.07},
+                                           {"per_gb": 0.05}]
+
+
+def test_aws_s3_importer_reads_standard_and_standard_ia(tmp_path):
+    rows = {f"{r.section}/{r.region}/{r.name}": (r.fields, r.note)
+            for r in parse_files("aws", _aws_download(tmp_path, "aws-s3"), Options()).rows}
+    assert sorted(rows) == ["object_storage/eu-central-1/standard", "object_storage/us-east-1/infrequent",
+                            "object_storage/us-east-1/standard"]  # One Zone-IA is no catalog class
+    # first tier 0.023 (not 0.022 / 0.021); 0.000005 and 0.0000004 USD per request x 1000
+    assert rows["object_storage/us-east-1/standard"] == (
+        {"per_gb_month": 0.023, "put_per_1k": 0.005, "get_per_1k": 0.0004},
+        "per_gb_month: the first storage tier (first 50 TB/month)")
+    assert rows["object_storage/us-east-1/infrequent"][0] == {"per_gb_month": 0.0125, "put_per_1k": 0.01,
+                                                              "get_per_1k": 0.001, "retrieval_per_gb": 0.01}
+    assert rows["object_storage/eu-central-1/standard"][0] == {"per_gb_month": 0.0245, "put_per_1k": 0.0054}
+
+
+def test_aws_data_transfer_importer_reads_egress_cross_az_and_inter_region(tmp_path):
+    rows = {f"{r.section}/{r.region}": r for r in
+            parse_files("aws", _aws_download(tmp_path, "aws-data-transfer"), Options()).rows}
+    assert sorted(rows) == ["network/us-east-1", "transfer/eu-central-1", "transfer/us-east-1"]  # inbound: free
+    net = rows["network/us-east-1"]
+    assert net.fields == {"cross_zone_per_gb": 0.02, "inter_region_per_gb": 0.02}  # 2 x 0.01; max(0.02, 0.01)
+    assert "eu-central-1 0.02, us-east-2 0.01" in net.note
+    only_ohio = parse_files("aws", _aws_download(tmp_path, "aws-data-transfer"),
+                            Options(regions=frozenset({"us-east-1", "us-east-2"}))).rows
+    assert next(r for r in only_ohio if r.section == "network").fields["inter_region_per_gb"] == 0.01
+
+
+def test_aws_s3_and_transfer_merge_keeps_hand_kept_parts(cli, tmp_path):
+    d, result = _import(cli, tmp_path, "aws", source=_aws_download(tmp_path, "aws-s3", "aws-data-transfer"))
+    data = yaml.safe_load((d / "aws.yaml").read_text())
+    base = yaml.safe_load((BASE / "aws.yaml").read_text())
+    ia = next(r for r in data["object_storage"] if r["storage_class"] == "infrequent")
+    assert ia["min_storage_days"] == 30 and "estimates" not in ia  # not in the file: kept; the GET price is published
+    assert ia["note"] == "hand note: 30-day minimum per the S3 storage-class docs"
+    internet = next(r for r in data["transfer"] if r["kind"] == "internet")
+    assert internet["tiers"][:2] == [{"up_to_gb": 100, "per_gb": 0}, {"up_to_gb": 10340, "per_gb": 0.09}]
+    assert "kept from infracost (2026-07-01): tiers[0]" in internet["note"]
+    assert str(internet["as_of"]) == "2026-07-01"  # as old as the kept free tier
+    assert next(r for r in data["transfer"] if r["kind"] == "cdn") == base["transfer"][1]  # no file prices the CDN
+    assert data["compute"] == base["compute"]  # no EC2 file: compute not covered
+    assert "changed  transfer us-east-1/internet: tiers[3] - -> 0.07; tiers[4] - -> 0.05 USD" in result.stdout
+    again = cli("pricing", "import", "aws", "--from", tmp_path / "aws-download", "--out", d / "aws.yaml")
+    assert "0 added, 0 changed price, 0 removed" in again.stdout, again.output
+    assert yaml.safe_load((d / "aws.yaml").read_text())["transfer"] == data["transfer"]  # free tier not added twice
+
+
+def test_aws_egress_without_a_hand_kept_free_tier_is_the_file_as_it_is(cli, tmp_path):
+    base = yaml.safe_load((BASE / "aws.yaml").read_text())
+    base["transfer"][0]["tiers"] = [{"per_gb": 0.09}]
+    d = _pricing_dir(tmp_path, "nofree")
+    (d / "aws.yaml").write_text(yaml.safe_dump(base), encoding="utf-8")
+    result = cli("pricing", "import", "aws", "--from", _aws_download(tmp_path, "aws-data-transfer"),
+                 "--out", d / "aws.yaml")
+    assert result.exit_code == 0, result.output
+    internet = next(r for r in yaml.safe_load((d / "aws.yaml").read_text())["transfer"] if r["kind"] == "internet")
+    assert internet["tiers"][0] == {"up_to_gb": 10240, "per_gb": 0.09} and "kept from" not in internet["note"]
+
+
+def test_aws_reserved_rate_kept_where_it_is_lower_than_the_savings_plan_rate(tmp_path):
+    result = parse_files("aws", _aws_download(tmp_path, "aws", "aws-savings-plans"), Options())
+    rows = {r.name: r for r in result.rows if r.section == "compute"}
+    assert (rows["c7g.large"].fields["commit_1y_per_hour"], rows["c7g.large"].note) == (0.0457, "")  # not 0.0519
+    assert any("6 Compute Savings Plan rate(s) not used" in line for line in result.skipped)
+
+
+def test_aws_savings_plan_rate_below_the_reserved_rate_wins(tmp_path):
+    def cheaper_plan(name, data):
+        if name == "aws-savings-plans":
+            data["terms"]["savingsPlan"][0]["rates"][0]["discountedRate"]["price"] = "0.0450"  # c7g.large, 1 year
+    rows = {r.name: r for r in parse_files("aws", _aws_download(tmp_path, "aws", "aws-savings-plans",
+                                                                edit=cheaper_plan), Options()).rows}
+    assert rows["c7g.large"].fields["commit_1y_per_hour"] == 0.045  # below the Reserved 0.0457
+    assert rows["c7g.large"].fields["commit_3y_per_hour"] == 0.0314  # Reserved 0.0314 below the plan's 0.0362
+    assert rows["c7g.large"].note == "commit_1y_per_hour: Compute Savings Plan, No Upfront (below the standard " \
+                                     "Reserved 0.0457)"
+
+
+def _drop_reserved_of_c7g_large(name: str, data: dict) -> None:
+    if name == "aws":
+        del data["terms"]["Reserved"]["Q7RYG5WWQ5BQZ9JR"]
+
+
+@pytest.mark.parametrize("upfront, expected", [("none", (0.0519, 0.0362)), ("partial", (None, None))])
+def test_aws_savings_plan_rate_fills_a_missing_reserved_term(tmp_path, upfront, expected):
+    """Compute Savings Plans, No Upfront (not the Partial Upfront plan, not the EC2 Instance plan of c7g)."""
+    download = _aws_download(tmp_path, "aws", "aws-savings-plans", edit=_drop_reserved_of_c7g_large)
+    row = next(r for r in parse_files("aws", download, Options(upfront=upfront)).rows if r.name == "c7g.large")
+    assert (row.fields.get("commit_1y_per_hour"), row.fields.get("commit_3y_per_hour")) == expected
+    if upfront == "none":
+        assert row.note == ("commit_1y_per_hour: Compute Savings Plan, No Upfront (no standard Reserved term in the "
+                            "file); commit_3y_per_hour: Compute Savings Plan, No Upfront (no standard Reserved term in "
+                            "the file)")
+
+
+def test_a_savings_plans_file_needs_the_ec2_file(cli, tmp_path):
+    assert_one_line_error(cli("pricing", "import", "aws", "--from", FILES / "aws-savings-plans", "--pricing", BASE),
+                          "Savings Plans file", "AmazonEC2 offer file")
+
+
+def test_aws_tiers_with_a_gap_are_bad_input(cli, tmp_path):
+    def gap(name, data):
+        dims = data["terms"]["OnDemand"]["AA2WR8MX3T8BEJ4H"]["AA2WR8MX3T8BEJ4H.JRTCKXETXF"]["priceDimensions"]
+        next(d for d in dims.values() if d["beginRange"] == "10240")["beginRange"] = "10000"
+    download = _aws_download(tmp_path, "aws-data-transfer", edit=gap)
+    assert_one_line_error(cli("pricing", "import", "aws", "--from", download, "--pricing", BASE),
+                          "aws-data-transfer.json", "does not follow on")
+
+
+def test_aws_savings_plan_term_of_another_length_is_bad_input(cli, tmp_path):
+    def two_years(name, data):
+        if name == "aws-savings-plans":
+            data["terms"]["savingsPlan"][0]["leaseContractLength"]["duration"] = 2
+    download = _aws_download(tmp_path, "aws", "aws-savings-plans", edit=two_years)
+    assert_one_line_error(cli("pricing", "import", "aws", "--from", download, "--pricing", BASE),
+                          "terms.savingsPlan[0].leaseContractLength", "expected 1 or 3 years")
+
+
+def test_fetch_aws_downloads_the_ec2_s3_and_data_transfer_files_of_each_region(tmp_path):
+    from planner.catalog.importers.fetch import fetch
+    base = "https://pricing.us-east-1.amazonaws.com/offers/v1.0/aws"
+    seen: list = []
+    opener = _answers({f"{base}/AmazonEC2/current/us-east-1/index.json": FILES / "aws" / "index.json",
+                       f"{base}/AmazonS3/current/us-east-1/index.json": FILES / "aws-s3" / "index.json",
+                       f"{base}/AWSDataTransfer/current/us-east-1/index.json":
+                           FILES / "aws-data-transfer" / "index.json"}, seen)
+    written = fetch("aws", tmp_path / "dl", frozenset({"us-east-1"}), opener)
+    assert [p.name for p in written] == ["us-east-1.json", "us-east-1-s3.json", "us-east-1-data-transfer.json"]
+    sections = {r.section for r in parse_files("aws", tmp_path / "dl", Options()).rows}
+    assert sections == {"compute", "block_storage", "object_storage", "transfer", "network"}

@@ -15,7 +15,7 @@ from planner.catalog.loader import check_catalog_text, read_catalog_file
 from planner.catalog.writer import dump_catalog
 
 PROVIDERS = {"aws": aws, "azure": azure, "gcp": gcp, "hetzner": hetzner}
-WHAT = {"aws": "an AWS Price List offer file (AmazonEC2 index.json)",
+WHAT = {"aws": "AWS Price List offer files (AmazonEC2, AmazonS3, AWSDataTransfer index.json; Compute Savings Plans)",
         "azure": "Azure Retail Prices API pages (Items, NextPageLink)",
         "gcp": "Cloud Billing Catalog SKU pages (skus)",
         "hetzner": "Hetzner Cloud API responses (/v1/pricing, /v1/locations)"}

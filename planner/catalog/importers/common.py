@@ -50,15 +50,18 @@ class Options:
 class ImportedRow:
     """One catalog row as the price file gives it: section + identity + the fields the file prices."""
 
-    section: str  # a CatalogFile list: compute, block_storage, transfer, load_balancers
+    section: str  # a CatalogFile list: compute, block_storage, object_storage, transfer, network, load_balancers
     region: str
-    name: str  # compute: type; block_storage / load_balancers: name; transfer: kind
+    name: str  # compute: type; block_storage / load_balancers: name; object_storage: storage_class; transfer: kind
     fields: dict[str, Any]  # price fields (and, from files that have them, shape fields)
     family: str = ""  # compute: the family the --families filter and the coverage match on
     currency: str = "USD"
     estimates: dict[str, str] = field(default_factory=dict)  # field -> basis (unit conversions, derivations)
     note: str = ""  # how the row was derived, when it is not a plain copy of one published figure
     needs_shape: bool = False  # shape fields must come from the catalog's row of the same key
+    # transfer: the file's tiers count GB beyond a free allowance it does not list (AWS: "beyond the global free
+    # tier"), so a free first tier of the catalog's row is kept in front of them (`after_free_tier`)
+    beyond_free_tier: bool = False
 
 
 @dataclass
@@ -130,6 +133,14 @@ def price(value: float) -> float:
 def term_hourly(upfront: float, hourly: float, years: int) -> float:
     """Effective hourly price of a commitment: the upfront fee spread over the term's hours plus the hourly rate."""
     return upfront / (years * HOURS_PER_YEAR) + hourly
+
+
+def after_free_tier(free_gb: float, tiers: list[dict]) -> list[dict]:
+    """Graduated tiers counted from the end of a free allowance, as tiers counted from 0: a free first tier up to
+    `free_gb`, then each bound moved up by it (10 TB "beyond the free tier" ends at 100 + 10,240 GB)."""
+    return [{"up_to_gb": free_gb, "per_gb": 0}] + [
+        ({"up_to_gb": whole(t["up_to_gb"] + free_gb)} if t.get("up_to_gb") is not None else {}) |
+        {"per_gb": t["per_gb"]} for t in tiers]
 
 
 def monthly_to_hourly(monthly: float) -> float:

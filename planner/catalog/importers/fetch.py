@@ -2,9 +2,9 @@
 endpoint into DIR, then import DIR like any other: the files stay for review and the catalog records their sha256.
 The tests never reach the network: they pass an `opener` that answers from the fixtures.
 
-Endpoints (docs/pricing.md): AWS bulk offer file per region (public); Azure Retail Prices API (public, paged by
-NextPageLink); GCP Cloud Billing Catalog (an API key in GOOGLE_API_KEY, paged by nextPageToken); Hetzner Cloud API
-(a project token in HCLOUD_TOKEN).
+Endpoints (docs/pricing.md): AWS bulk offer files per region, AmazonEC2, AmazonS3 and AWSDataTransfer (public);
+Azure Retail Prices API (public, paged by NextPageLink); GCP Cloud Billing Catalog (an API key in GOOGLE_API_KEY,
+paged by nextPageToken); Hetzner Cloud API (a project token in HCLOUD_TOKEN).
 """
 
 from __future__ import annotations
@@ -17,12 +17,15 @@ import urllib.request
 from pathlib import Path
 from typing import Callable
 
-from planner.catalog.importers import aws, gcp, hetzner
+from planner.catalog.importers import aws, aws_offer, gcp, hetzner
 from planner.catalog.importers.common import MAX_PRICE_FILE_BYTES, PriceFileError
 
 Opener = Callable[[str, dict[str, str]], bytes]  # (url, headers) -> response body
 MAX_PAGES = 10_000  # a paging loop that never ends is a bug on one side: stop it
 TIMEOUT_S = 120
+# besides the EC2 file, the AWS offers of a region downloaded (a few MB each); the Compute Savings Plans file of a
+# region is about as large as the EC2 one and is downloaded by hand (docs/pricing.md)
+AWS_SMALL_OFFERS = {"AmazonS3": "s3", "AWSDataTransfer": "data-transfer"}
 
 
 def http_get(url: str, headers: dict[str, str]) -> bytes:
@@ -82,6 +85,8 @@ def fetch(provider: str, directory: Path, regions: frozenset[str] | None, opener
     if provider == "aws":
         for region in sorted(regions):
             save(f"{region}.json", opener(aws.URL.format(region=region), {}))
+            for offer, suffix in AWS_SMALL_OFFERS.items():
+                save(f"{region}-{suffix}.json", opener(aws_offer.OFFER_URL.format(offer=offer, region=region), {}))
     elif provider == "azure":
         for region in sorted(regions):
             query = urllib.parse.quote(f"serviceName eq 'Virtual Machines' and armRegionName eq '{region}'")

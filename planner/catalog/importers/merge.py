@@ -5,7 +5,9 @@ keeps every other field; a price the file does not give (AWS offer files have no
 estimate mark, and the note says which source it is kept from. Estimate marks of fields the import sets are dropped
 (the figure is now published). Hand-written note text is kept; the parts the import writes start with "import: " or
 "kept from " and are rewritten on every import. Rows the import does not cover (other regions, other families,
-other sections) are left as they are; a covered row the file no longer lists is removed and reported.
+other sections, other transfer kinds) are left as they are; a covered row the file no longer lists is removed and
+reported. Transfer tiers the file counts beyond a free allowance it does not list (AWS) keep the catalog's free first
+tier in front of them, noted as kept.
 """
 
 from __future__ import annotations
@@ -17,20 +19,23 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from planner.catalog.importers.common import ImportedRow, ImportResult, Options, PriceFileError
+from planner.catalog.importers.common import ImportedRow, ImportResult, Options, PriceFileError, after_free_tier
 from planner.catalog.rowdiff import PRICE_FIELDS, ROW_KEYS, RowChange, diff_sections, row_key, rows_by_key
 
 NOTE_SEPARATOR = " | "
 IMPORT_PREFIX, KEPT_PREFIX = "import: ", "kept from "
 _KEPT = re.compile(r"^kept from (?P<source>\S+) \((?P<as_of>[0-9-]+)\): (?P<fields>.+)$")
-# the catalog field ImportedRow.name fills, per section
-IDENTITY = {"compute": "type", "block_storage": "name", "load_balancers": "name", "transfer": "kind"}
+# the catalog field ImportedRow.name fills, per section (None: the region alone identifies the row)
+IDENTITY = {"compute": "type", "block_storage": "name", "object_storage": "storage_class", "load_balancers": "name",
+            "transfer": "kind", "network": None}
+FREE_TIER = "tiers[0]"  # how a kept free first tier is named in the note
 SHAPE_FIELDS = ("family", "class", "arch", "vcpu", "memory_gib")
 # the order rows are written in: the schema's field order, the rest after
 FIELD_ORDER = ("type", "sku", "region", "name", "kind", "storage_class", "family", "class", "arch", "vcpu",
                "memory_gib", "on_demand_per_hour", "commit_1y_per_hour", "commit_3y_per_hour", "spot_per_hour",
                "included_egress_gb_per_month", "per_gb_month", "per_hour", "per_capacity_unit_hour",
-               "unit_active_connections", "unit_new_connections_per_s", "unit_gb_per_hour", "tiers", "currency",
+               "unit_active_connections", "unit_new_connections_per_s", "unit_gb_per_hour", "put_per_1k", "get_per_1k",
+               "retrieval_per_gb", "min_storage_days", "cross_zone_per_gb", "inter_region_per_gb", "tiers", "currency",
                "as_of", "source", "note", "estimates")
 
 
@@ -94,7 +99,22 @@ def _with_shapes(result: ImportResult, base: dict, options: Options) -> tuple[li
 
 
 def _key(row: ImportedRow) -> str:
-    return row_key(row.section, {"region": row.region, IDENTITY[row.section]: row.name})
+    identity = IDENTITY[row.section]
+    return row_key(row.section, {"region": row.region} | ({identity: row.name} if identity else {}))
+
+
+def _scope(section: str, region, sub) -> tuple:
+    """What an import covers: compute rows by region and family, transfer rows by region and kind (an egress import
+    leaves the CDN rows alone), the other sections by region."""
+    return section, region, sub if section in ("compute", "transfer") else ""
+
+
+def _free_tier(old: dict | None, row: ImportedRow) -> dict | None:
+    """The catalog row's free first tier, to keep in front of tiers that the file counts beyond it."""
+    tiers = (old or {}).get("tiers") or []
+    if not row.beyond_free_tier or not tiers or tiers[0].get("per_gb") != 0 or tiers[0].get("up_to_gb") is None:
+        return None
+    return None if row.fields["tiers"][0]["per_gb"] == 0 else tiers[0]  # a file with its own free tier: as it is
 
 
 def _kept_note(old: dict, kept: list[str], sources: dict, default_as_of) -> list[str]:
@@ -123,13 +143,16 @@ def _merged_row(row: ImportedRow, old: dict | None, key: str, result: ImportResu
                 dropped: list[str]) -> dict:
     new: dict[str, Any] = copy.deepcopy(old) if old else {}
     if old is None:
-        new.update({IDENTITY[row.section]: row.name, "region": row.region})
+        new.update(({IDENTITY[row.section]: row.name} if IDENTITY[row.section] else {}) | {"region": row.region})
         if row.section == "compute":
             new["family"] = row.family
             missing = [f for f in SHAPE_FIELDS if f not in new and f not in row.fields]
             if missing:
                 raise PriceFileError(f"{key}: the file gives no {', '.join(missing)} for a new row")
     new.update(copy.deepcopy(row.fields))
+    free = _free_tier(old, row)
+    if free is not None:
+        new["tiers"] = after_free_tier(free["up_to_gb"], new["tiers"])
     base_currency = catalog.get("currency", "USD")
     old_currency = (old or {}).get("currency") or base_currency
     kept = [f for f in PRICE_FIELDS[row.section] if old and f in old and f not in row.fields]
@@ -143,7 +166,8 @@ def _merged_row(row: ImportedRow, old: dict | None, key: str, result: ImportResu
     new.pop("estimates", None)
     if estimates:
         new["estimates"] = estimates
-    kept_parts = _kept_note(old or {}, kept, catalog.get("sources", {}), result.as_of)
+    kept_parts = _kept_note(old or {}, kept + ([FREE_TIER] if free is not None else []), catalog.get("sources", {}),
+                            result.as_of)
     hand = [p for p in str((old or {}).get("note", "")).split(NOTE_SEPARATOR)
             if p.strip() and not p.startswith((IMPORT_PREFIX, KEPT_PREFIX))]
     note = NOTE_SEPARATOR.join(([IMPORT_PREFIX + row.note] if row.note else []) + kept_parts + hand)
@@ -173,7 +197,7 @@ def merge(base: dict, result: ImportResult, options: Options, today: dt.date) ->
     imported: dict[str, dict[str, ImportedRow]] = {}
     for row in rows:
         imported.setdefault(row.section, {})[_key(row)] = row
-    covered = {(r.section, r.region, r.family if r.section == "compute" else "") for r in rows}
+    covered = {_scope(r.section, r.region, r.family if r.section == "compute" else r.name) for r in rows}
     dropped: list[str] = []
     untouched = 0
     for section, new_rows in imported.items():
@@ -184,8 +208,8 @@ def merge(base: dict, result: ImportResult, options: Options, today: dt.date) ->
             if k in new_rows:
                 out.append(_merged_row(new_rows[k], old, k, result, catalog, dropped))
                 seen.add(k)
-            elif not options.keep_unlisted and \
-                    (section, old.get("region"), old.get("family", "") if section == "compute" else "") in covered:
+            elif not options.keep_unlisted and _scope(
+                    section, old.get("region"), old.get("family" if section == "compute" else "kind")) in covered:
                 continue  # covered by the import and no longer in the file: removed
             else:
                 out.append(old)
