@@ -12,12 +12,18 @@ needs) until high / low - 1 <= tolerance (or the two MAU are adjacent integers).
 and bisection keeps the invariant that the two ends of the bracket are on opposite sides, so the reported bracket
 always contains a real crossing. Crossings between two grid points that cancel out (cross and cross back) are not
 seen: use more --steps.
+
+The grid points are independent solves: with jobs > 1 they run in that many worker processes (each loads the
+catalogs once), the largest MAU first since it takes longest; the bisection steps depend on each other and run in
+order. The results are the same whatever the number of jobs: each point is the same deterministic solve.
 """
 
 from __future__ import annotations
 
 import math
+import multiprocessing
 import re
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -87,41 +93,92 @@ class Point:
                                                                      "monthly_cost_usd": self.saas_usd}}
 
 
+def solve_point(workload_path: Path | None, overrides: list[str], profile, catalog, solver: str, mau: int,
+                strategies: list[str]) -> Point:
+    """One point of the sweep: the workload at `mau`, the strategies asked for, and the cheapest priced SaaS offer."""
+    from planner.optimize import plan
+    from planner.workload import load_workload
+
+    p = Point(mau)
+    wl = load_workload(workload_path, list(overrides) + [f"users.mau={mau}"])
+    result = plan(wl, profile, catalog, strategies, solver)
+    for s in result.strategies:
+        p.costs[s.name] = None if s.monthly_cost_usd is None else round(s.monthly_cost_usd, 2)
+        p.statuses[s.name] = s.status
+    priced = [(q.monthly_cost_usd, f"{q.provider}/{q.plan}") for q in result.saas if q.monthly_cost_usd is not None]
+    if priced:
+        cost, name = min(priced)
+        p.saas_name, p.saas_usd = name, round(cost, 2)
+    return p
+
+
+_WORKER: dict = {}  # a worker process's profile and catalogs, set once by _init_worker
+
+
+def _init_worker(profile, catalog) -> None:
+    _WORKER.update(profile=profile, catalog=catalog)
+
+
+def _solve_in_worker(workload_path, overrides, solver, mau, strategies) -> Point:
+    return solve_point(workload_path, overrides, _WORKER["profile"], _WORKER["catalog"], solver, mau, strategies)
+
+
 class Sweeper:
-    """Solves the workload at a given MAU (only the strategies asked for), caching what it has solved."""
+    """Solves the workload at a given MAU (only the strategies asked for), caching what it has solved; `prefetch`
+    solves several points at once in `jobs` worker processes."""
 
     def __init__(self, workload_path: Path | None, overrides: list[str], profile, catalog, solver: str,
-                 on_solve: Callable[[int, list[str]], None] | None = None):
+                 on_solve: Callable[[int, list[str]], None] | None = None, jobs: int = 1):
         from planner.workload import load_workload
 
         self.workload_path, self.overrides = workload_path, list(overrides)
         self.profile, self.catalog, self.solver = profile, catalog, solver
         self.on_solve = on_solve
+        self.jobs = jobs
         self.base = load_workload(workload_path, self.overrides)  # validate once, before any solve
         self.cache: dict[int, Point] = {}
         self.solves = 0
 
-    def point(self, mau: int, strategies: list[str]) -> Point:
-        from planner.optimize import plan
-        from planner.workload import load_workload
-
-        p = self.cache.setdefault(mau, Point(mau))
-        todo = [s for s in strategies if s not in p.costs]
-        if todo:
-            if self.on_solve:
-                self.on_solve(mau, todo)
-            wl = load_workload(self.workload_path, self.overrides + [f"users.mau={mau}"])
-            result = plan(wl, self.profile, self.catalog, todo, self.solver)
-            self.solves += len(todo)
-            for s in result.strategies:
-                p.costs[s.name] = None if s.monthly_cost_usd is None else round(s.monthly_cost_usd, 2)
-                p.statuses[s.name] = s.status
-            priced = [(q.monthly_cost_usd, f"{q.provider}/{q.plan}") for q in result.saas
-                      if q.monthly_cost_usd is not None]
-            if priced:
-                cost, name = min(priced)
-                p.saas_name, p.saas_usd = name, round(cost, 2)
+    def _store(self, solved: Point, todo: list[str]) -> Point:
+        p = self.cache.setdefault(solved.mau, Point(solved.mau))
+        p.costs.update(solved.costs)
+        p.statuses.update(solved.statuses)
+        p.saas_name, p.saas_usd = solved.saas_name, solved.saas_usd
+        self.solves += len(todo)
         return p
+
+    def _todo(self, mau: int, strategies: list[str]) -> list[str]:
+        p = self.cache.get(mau)
+        return [s for s in strategies if p is None or s not in p.costs]
+
+    def point(self, mau: int, strategies: list[str]) -> Point:
+        todo = self._todo(mau, strategies)
+        if not todo:
+            return self.cache[mau]
+        if self.on_solve:
+            self.on_solve(mau, todo)
+        solved = solve_point(self.workload_path, self.overrides, self.profile, self.catalog, self.solver, mau, todo)
+        return self._store(solved, todo)
+
+    def prefetch(self, maus: list[int], strategies: list[str]) -> None:
+        """Solve every point of `maus` not solved yet, in parallel when jobs > 1 (largest MAU first)."""
+        work = [(m, self._todo(m, strategies)) for m in sorted(set(maus), reverse=True)]
+        work = [(m, todo) for m, todo in work if todo]
+        if self.jobs <= 1 or len(work) <= 1:
+            for m, _ in work:
+                self.point(m, strategies)
+            return
+        # spawn, not fork: the parent may run threads (the progress bar) that a fork would copy mid-lock
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(min(self.jobs, len(work)), mp_context=context, initializer=_init_worker,
+                                 initargs=(self.profile, self.catalog)) as pool:
+            futures = {pool.submit(_solve_in_worker, self.workload_path, self.overrides, self.solver, m, todo):
+                       (m, todo) for m, todo in work}
+            for future in as_completed(futures):
+                m, todo = futures[future]
+                if self.on_solve:
+                    self.on_solve(m, todo)
+                self._store(future.result(), todo)
 
 
 def _value(p: Point, pair: tuple[str, str]) -> float | None:
@@ -180,6 +237,7 @@ def run_sweep(sweeper: Sweeper, lo: int, hi: int, steps: int, strategies: list[s
     if not (0 < tolerance < 1):
         raise SweepError(f"--tolerance {tolerance}: expected a relative MAU tolerance between 0 and 1 (e.g. 0.01)")
     grid = log_grid(lo, hi, steps)
+    sweeper.prefetch(grid, strategies)
     points = [sweeper.point(m, strategies) for m in grid]
     grid_solves = sweeper.solves
     if on_grid_done:

@@ -34,11 +34,20 @@ def test_log_grid_is_log_spaced_with_both_ends():
     (("--mau", "1k..10k", "--steps", "1"), "--steps 1: need at least 2 points"),
     (("--mau", "1k..10k", "--tolerance", "0"), "--tolerance 0.0: expected a relative MAU tolerance"),
     (("--mau", "1k..10k", "--strategy", "edge"), "--strategy edge: unknown strategy"),
+    (("--mau", "1k..10k", "--jobs", "0"), "--jobs 0: expected a number of worker processes"),
 ])
 def test_bad_sweep_input_exits_2(run, tiny, args, expected):
     r = run("sweep", "--pricing", tiny, *args)
     assert r.exit_code == 2
     assert len(r.stderr.strip().splitlines()) == 1 and expected in r.stderr, r.stderr
+
+
+def test_worker_processes_give_the_same_sweep(run, tiny):
+    args = ("sweep", "--pricing", tiny, "--mau", "10k..5M", "--steps", "4", "-f", "json")
+    alone, pooled = run(*args, "--jobs", "1"), run(*args, "--jobs", "2")
+    assert alone.exit_code == 0 and pooled.exit_code == 0, pooled.stderr
+    assert json.loads(pooled.stdout) == json.loads(alone.stdout)
+    assert json.loads(alone.stdout)["break_even"]          # something to bisect, so the sequential part ran too
 
 
 def _compare(run, tiny, mau: int, strategies: list[str]) -> dict:
