@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from planner.catalog.records import ComputeOffering, PublicRegion, TransferTier
+from planner.catalog.records import ComputeOffering, LoadBalancerPrice, PublicRegion, TransferTier
 from planner.demand import Demand, SliceDemand
 from planner.model import LOAD_BALANCING, NETWORK, STORAGE
 from planner.terms import CostTerm
@@ -98,6 +98,30 @@ def load_balancer_capacity_units(region: PublicRegion, demand: Demand) -> float:
     return sum(load_balancer_units(region, s) * HOURS_PER_SLICE_PER_MONTH for s in demand.slices)
 
 
+def fixed_load_balancer_count(region: PublicRegion, demand: Demand) -> int:
+    """Fixed-size load balancers (Hetzner) cannot follow the hour: as many as the busiest hour needs, all month."""
+    return math.ceil(max(load_balancer_units(region, s) for s in demand.slices) - 1e-9)
+
+
+def fixed_load_balancer_term(lb: LoadBalancerPrice, count: Any, where: str = "") -> CostTerm:
+    """`count` whole load balancers for the month: the unit price is per LB-hour."""
+    return CostTerm(LOAD_BALANCING, f"{lb.name}{where}", "load balancers", count,
+                    lb.usd_per_capacity_unit_hour * HOURS_PER_MONTH, lb.ref)
+
+
+def load_balancer_terms(region: PublicRegion, demand: Demand, chosen: Any = 1) -> list[CostTerm]:
+    """The region's load balancer in front of the clients: hourly fee plus metered capacity units, or whole
+    fixed-size load balancers for the peak."""
+    lb = region.load_balancer
+    if lb is None:
+        return []
+    if lb.fixed_size:
+        return [fixed_load_balancer_term(lb, fixed_load_balancer_count(region, demand) * chosen)]
+    return [CostTerm(LOAD_BALANCING, f"{lb.name} hours", "hours", HOURS_PER_MONTH * chosen, lb.usd_per_hour, lb.ref),
+            CostTerm(LOAD_BALANCING, f"{lb.name} capacity units", "unit-hours",
+                     load_balancer_capacity_units(region, demand) * chosen, lb.usd_per_capacity_unit_hour, lb.ref)]
+
+
 def public_region_terms(region: PublicRegion, demand: Demand, workload: Workload, domains: int,
                         egress_served_by_nodes: bool, chosen: Any = 1, database: bool = True, media: bool = True,
                         client: bool = True, internal_gb: float | None = None, to_site_gb: float = 0.0
@@ -150,13 +174,8 @@ def public_region_terms(region: PublicRegion, demand: Demand, workload: Workload
     if cross_gb > 0:
         terms.append(CostTerm(NETWORK, "cross-zone traffic between tiers and database replicas", "GB",
                               cross_gb * chosen, region.cross_zone_usd_per_gb, region.network_ref))
-    if client and region.load_balancer is not None:
-        lb = region.load_balancer
-        terms.append(CostTerm(LOAD_BALANCING, f"{lb.name} hours", "hours", HOURS_PER_MONTH * chosen, lb.usd_per_hour,
-                              lb.ref))
-        terms.append(CostTerm(LOAD_BALANCING, f"{lb.name} capacity units", "unit-hours",
-                              load_balancer_capacity_units(region, demand) * chosen, lb.usd_per_capacity_unit_hour,
-                              lb.ref))
+    if client:
+        terms += load_balancer_terms(region, demand, chosen)
     return terms
 
 

@@ -135,7 +135,7 @@ def _public_regions(conv: _Converter) -> list[r.PublicRegion]:
             k = conv.usd(lb_row)
             lb = r.LoadBalancerPrice(lb_row.name, lb_row.per_hour * k, lb_row.per_capacity_unit_hour * k,
                                      lb_row.unit_active_connections, lb_row.unit_new_connections_per_s,
-                                     lb_row.unit_gb_per_hour, conv.ref(lb_row))
+                                     lb_row.unit_gb_per_hour, conv.ref(lb_row), lb_row.fixed_size)
         out.append(r.PublicRegion(
             provider=p.provider, region=reg.id, name=reg.name, jurisdiction=reg.jurisdiction,
             failure_domains=reg.failure_domains,

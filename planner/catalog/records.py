@@ -57,6 +57,7 @@ class LoadBalancerPrice:
     unit_new_connections_per_s: float
     unit_gb_per_hour: float
     ref: PriceRef
+    fixed_size: bool = False   # whole load balancers up all month (bought for the peak), not hourly capacity units
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,9 @@ class LoadBalancer(Priced):
     unit_active_connections: float = Field(gt=0)
     unit_new_connections_per_s: float = Field(gt=0)
     unit_gb_per_hour: float = Field(gt=0)
+    # true: a unit is a whole load balancer of a fixed size (Hetzner lb11) that stays up all month, not capacity
+    # metered by the hour: the plan buys the peak hour's units for every hour
+    fixed_size: bool = False
 
 
 class Server(Priced):

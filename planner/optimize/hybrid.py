@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import pulp
 
 from planner.catalog.records import PublicRegion, TransferTier
-from planner.costs import load_balancer_units
+from planner.costs import fixed_load_balancer_term, load_balancer_units
 from planner.labour import labour_rates, labour_terms
 from planner.model import COMPUTE, HARDWARE, LOAD_BALANCING, NETWORK, StrategyPlan
 from planner.optimize.candidates import (Candidate, Group, ha_rule, lp_name, make_groups, node_counts,
@@ -261,16 +261,24 @@ def build_hybrid(ctx: PlanContext, pooled: bool) -> HybridModel:
         model.regions[rkey] = (region, z, egress_gb)
         if region.load_balancer is not None:
             lb = region.load_balancer
-            terms.append(CostTerm(LOAD_BALANCING, f"{lb.name} hours (cloud burst entry)", "hours",
-                                  HOURS_PER_MONTH * z, lb.usd_per_hour, lb.ref))
             # capacity units in proportion to the public share, at the chosen region's rate
             lb_share = [prob.add_variable(f"lbshare_{lp_name(rkey)}_{h}", lowBound=0, upBound=1) for h in range(n_slices)]
             for h in range(n_slices):
                 prob += lb_share[h] >= share[h] - (1 - z), f"lb-share-{lp_name(rkey)}-{h}"
-            unit_hours = pulp.lpSum(HOURS_PER_SLICE_PER_MONTH * load_balancer_units(region, slices[h]) * lb_share[h]
-                                    for h in range(n_slices))
-            terms.append(CostTerm(LOAD_BALANCING, f"{lb.name} capacity units", "unit-hours", unit_hours,
-                                  lb.usd_per_capacity_unit_hour, lb.ref))
+            if lb.fixed_size:
+                # whole load balancers for the busiest hour's share, kept all month
+                count = prob.add_variable(f"nlb_{lp_name(rkey)}", lowBound=0, cat="Integer")
+                for h in range(n_slices):
+                    prob += count >= load_balancer_units(region, slices[h]) * lb_share[h], \
+                        f"lb-count-{lp_name(rkey)}-{h}"
+                terms.append(fixed_load_balancer_term(lb, count, " (cloud burst entry)"))
+            else:
+                terms.append(CostTerm(LOAD_BALANCING, f"{lb.name} hours (cloud burst entry)", "hours",
+                                      HOURS_PER_MONTH * z, lb.usd_per_hour, lb.ref))
+                unit_hours = pulp.lpSum(HOURS_PER_SLICE_PER_MONTH * load_balancer_units(region, slices[h])
+                                        * lb_share[h] for h in range(n_slices))
+                terms.append(CostTerm(LOAD_BALANCING, f"{lb.name} capacity units", "unit-hours", unit_hours,
+                                      lb.usd_per_capacity_unit_hour, lb.ref))
     cloud_used = pulp.lpSum(v[1] for v in model.regions.values())
     prob += cloud_used <= 1, "region-choice"
     for h in range(n_slices):

@@ -108,9 +108,9 @@ def test_example_ci_job(flavor, jobs):
     ok = (job["within_dir"] / "implan-comment.md").read_text(encoding="utf-8")
     bad = (job["over_dir"] / "implan-comment.md").read_text(encoding="utf-8")
     money = r"\$[\d,]+(?:\.\d\d)?"
-    assert re.search(rf"^### ✅ implan cost check passed: public {money} → {money}/month \(▲ \+{money}, \+\d+\.\d%\)$",
+    assert re.search(rf"^### ✅ implan cost check passed: public {money} → {money}/month \(▲ \+{money}, \+\d+\.\d+%\)$",
                      ok, re.M), ok
-    assert re.search(rf"^### ❌ implan cost check FAILED: public {money} → {money}/month \(▲ \+{money}, \+\d+\.\d%\)$",
+    assert re.search(rf"^### ❌ implan cost check FAILED: public {money} → {money}/month \(▲ \+{money}, \+\d+\.\d+%\)$",
                      bad, re.M), bad
     assert "| max increase % | +10% |" in ok and "✅ pass |" in ok and "❌ fail |" in bad
     assert "<details><summary>" in bad and "- **max increase %**: public: monthly cost" in bad

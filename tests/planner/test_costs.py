@@ -148,3 +148,33 @@ def test_labour_minimum_staffing_tops_up_only_below_the_floor():
 def test_p95_of_hourly_slices_is_the_second_busiest():
     assert p95_of_slices([1, 5, 3, 9, 2]) == 5
     assert p95_of_slices([7]) == 7
+
+
+# ---------------------------------------------------------------- load balancers: metered units vs fixed-size LBs
+def test_fixed_size_load_balancers_are_bought_for_the_busiest_hour_all_month():
+    """Hetzner's lb11 holds 10,000 connections and cannot follow the hour: the default workload's busiest hour has
+    1M MAU x 0.5 DAU/MAU x 0.25 online x 1.2 devices = 150,000 connections -> 15 LBs, each 730 h at the unit price,
+    where a metered balancer (same prices, fixed_size off) bills the unit-hours of every hour, fewer off-peak."""
+    import dataclasses
+
+    from planner.capacity import load_profile
+    from planner.catalog.loader import load_catalog
+    from planner.costs import fixed_load_balancer_count, load_balancer_capacity_units, load_balancer_terms
+    from planner.demand import compute_demand
+    from planner.workload import load_workload
+
+    hetzner = next(r for r in load_catalog().public_regions if r.provider == "hetzner")
+    lb = hetzner.load_balancer
+    assert lb.fixed_size and lb.unit_active_connections == 10000
+    demand = compute_demand(load_workload(), load_profile())
+    assert max(s.connections for s in demand.slices) == pytest.approx(150_000)
+    assert fixed_load_balancer_count(hetzner, demand) == 15
+    (term,) = load_balancer_terms(hetzner, demand)
+    assert (term.unit, term.quantity) == ("load balancers", 15)
+    assert solved(term.objective()) == pytest.approx(15 * lb.usd_per_capacity_unit_hour * 730)
+
+    metered = dataclasses.replace(hetzner, load_balancer=dataclasses.replace(lb, fixed_size=False))
+    hours, units = load_balancer_terms(metered, demand)
+    assert units.quantity == pytest.approx(load_balancer_capacity_units(metered, demand))
+    assert units.quantity < 15 * 730        # off-peak hours need fewer units
+    assert solved(hours.objective()) == 0         # Hetzner's per-hour fee is 0: the LB price is the unit price

@@ -116,7 +116,7 @@ def parse(files: list[InputFile], options: Options) -> ImportResult:
             rows.append(ImportedRow(
                 "load_balancers", zone, name,
                 {"per_hour": 0, "per_capacity_unit_hour": price(monthly_to_hourly(top)),
-                 "unit_gb_per_hour": round(included_gb / HOURS_PER_MONTH, 2)},
+                 "unit_gb_per_hour": round(included_gb / HOURS_PER_MONTH, 2), "fixed_size": True},
                 currency=currency, note=differs, needs_shape=True,
                 estimates={"per_capacity_unit_hour": f"{top:.2f} {currency}/month net / 730 h (one unit = one LB)",
                            "unit_gb_per_hour": "included traffic spread over the month (730 h)"}))

@@ -34,7 +34,7 @@ SHAPE_FIELDS = ("family", "class", "arch", "vcpu", "memory_gib")
 FIELD_ORDER = ("type", "sku", "region", "name", "kind", "storage_class", "family", "class", "arch", "vcpu",
                "memory_gib", "on_demand_per_hour", "commit_1y_per_hour", "commit_3y_per_hour", "spot_per_hour",
                "included_egress_gb_per_month", "per_gb_month", "per_hour", "per_capacity_unit_hour",
-               "unit_active_connections", "unit_new_connections_per_s", "unit_gb_per_hour", "put_per_1k", "get_per_1k",
+               "unit_active_connections", "unit_new_connections_per_s", "unit_gb_per_hour", "fixed_size", "put_per_1k", "get_per_1k",
                "retrieval_per_gb", "min_storage_days", "cross_zone_per_gb", "inter_region_per_gb", "tiers", "currency",
                "as_of", "source", "note", "estimates")
 
