@@ -16,6 +16,7 @@ cloud instance. Rows of one tier string (pooled tiers are joined with '+') and o
 """
 from __future__ import annotations
 
+import math
 import re
 from collections import OrderedDict
 
@@ -223,10 +224,22 @@ def hetzner_subnet_newbits(groups: list[dict]) -> int:
     return prefix - HETZNER_NETWORK_PREFIX
 
 
-def _hetzner(groups: list[dict]) -> dict:
+def fixed_load_balancers(entry: dict, catalog: str) -> dict:
+    """The fixed-size load balancers the plan buys on `catalog` (its "load balancers" line): their type and count.
+    A plan priced before fixed-size load balancers had their own line gets one, and says so."""
+    line = next((ln for ln in entry.get("lines", []) if ln.get("unit") == "load balancers"
+                 and ln.get("catalog") == catalog), None)
+    if line is None:
+        return {"count": 1, "type": "lb11", "priced": False}
+    count = math.ceil(float(line.get("quantity") or 0) - 1e-9)
+    return {"count": max(count, 1), "type": str(line.get("item", "lb11")).split()[0], "priced": True}
+
+
+def _hetzner(groups: list[dict], entry: dict) -> dict:
     rendered = _hetzner_groups(groups)
     return {"region": region_of(groups), "groups": rendered, "subnet_newbits": hetzner_subnet_newbits(rendered),
-            "locations": HETZNER_LOCATIONS.get(region_of(groups), [region_of(groups)])}
+            "locations": HETZNER_LOCATIONS.get(region_of(groups), [region_of(groups)]),
+            "load_balancers": fixed_load_balancers(entry, "hetzner")}
 
 
 def backup_target(entry: dict, groups: list[dict]) -> dict:
@@ -339,7 +352,7 @@ def build_context(plan: dict, strategy: str, *, wheel_name: str | None = None) -
                 "azs": [f"{region_of(aws)}{z}" for z in ("a", "b", "c")[: 3 if availability >= 99.9 else 2]]}
         if aws else None,
         "gcp": {"region": region_of(gcp), "groups": [_gcp_group(g) for g in gcp]} if gcp else None,
-        "hetzner": _hetzner(hetzner) if hetzner else None,
+        "hetzner": _hetzner(hetzner, entry) if hetzner else None,
         "manual_cloud": manual_cloud,
         "private_groups": private,
         "has_terraform": bool(aws or gcp or hetzner or (witness and witness["terraform"])),

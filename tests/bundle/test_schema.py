@@ -25,8 +25,11 @@ hcl2 = pytest.importorskip("hcl2")
 WHEELS = {"aws": "cdktf_cdktf_provider_aws-19.65.1-py3-none-any.whl",
           "google": "cdktf_cdktf_provider_google-16.12.1-py3-none-any.whl"}
 PREFIX = {"aws": "aws_", "google": "google_"}
+# the 20M-MAU plans: `implan plan --set users.mau=20000000 --set "placement.providers=[aws]" -s public -f json`
+# (and gcp): 46 and 35 nodes, autoscaled spot and on-demand rows, 29 / 15 database instances
 CASES = [("plan-aws-public.json", "public", "aws"), ("plan-aws-hybrid.json", "hybrid", "aws"),
-         ("plan-gcp-public.json", "public", "google")]
+         ("plan-gcp-public.json", "public", "google"), ("plan-aws-public-20m.json", "public", "aws"),
+         ("plan-gcp-public-20m.json", "public", "google")]
 
 
 @lru_cache(maxsize=None)

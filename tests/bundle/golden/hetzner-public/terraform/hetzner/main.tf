@@ -108,7 +108,7 @@ resource "hcloud_firewall" "nodes" {
   }
 }
 
-# --- gateway+message+cache: 8 x cx33; roles redis, imserver
+# --- gateway+message+cache: 3 x cx43; roles redis, imserver
 # Hetzner spreads at most 10 servers per placement group: one group per 10 servers.
 resource "hcloud_placement_group" "gateway_message_cache" {
   count  = 1
@@ -118,9 +118,9 @@ resource "hcloud_placement_group" "gateway_message_cache" {
 }
 
 resource "hcloud_server" "gateway_message_cache" {
-  count              = 8
+  count              = 3
   name               = "${local.name}-gateway-message-cache-${count.index}"
-  server_type        = "cx33"
+  server_type        = "cx43"
   image              = "debian-12"
   location           = element(var.locations, count.index)
   placement_group_id = hcloud_placement_group.gateway_message_cache[floor(count.index / 10)].id
@@ -167,20 +167,25 @@ resource "hcloud_server" "database" {
   }
   network {
     network_id = hcloud_network.main.id
-    ip         = cidrhost(hcloud_network_subnet.private.ip_range, 28 + count.index)
+    ip         = cidrhost(hcloud_network_subnet.private.ip_range, 23 + count.index)
   }
   depends_on = [hcloud_network_subnet.private]
 }
 
+# The plan prices 15 fixed-size lb11 load balancer(s) for its busiest hour
+# (each holds a fixed number of connections); they stand in every location of the zone in turn and clients reach
+# them by DNS round robin (one A record per address in lb_ipv4s).
 resource "hcloud_load_balancer" "main" {
-  name               = "${local.name}-lb"
+  count              = 15
+  name               = "${local.name}-lb-${count.index}"
   load_balancer_type = "lb11"
-  location           = var.locations[0]
+  location           = element(var.locations, count.index)
   labels             = local.labels
 }
 
 resource "hcloud_load_balancer_network" "main" {
-  load_balancer_id = hcloud_load_balancer.main.id
+  count            = 15
+  load_balancer_id = hcloud_load_balancer.main[count.index].id
   network_id       = hcloud_network.main.id
   depends_on       = [hcloud_network_subnet.private]
 }
@@ -192,7 +197,8 @@ resource "hcloud_managed_certificate" "main" {
 }
 
 resource "hcloud_load_balancer_service" "https" {
-  load_balancer_id = hcloud_load_balancer.main.id
+  count            = 15
+  load_balancer_id = hcloud_load_balancer.main[count.index].id
   protocol         = "https"
   listen_port      = 443
   destination_port = var.imserver_port
@@ -214,16 +220,17 @@ resource "hcloud_load_balancer_service" "https" {
 }
 
 resource "hcloud_load_balancer_target" "gateway_message_cache" {
+  count            = 15
   type             = "label_selector"
-  load_balancer_id = hcloud_load_balancer.main.id
+  load_balancer_id = hcloud_load_balancer.main[count.index].id
   label_selector   = "implan-group=gateway-message-cache"
   use_private_ip   = true
   depends_on       = [hcloud_load_balancer_network.main]
 }
 
-output "lb_ipv4" {
-  description = "Point an A record for var.domain here"
-  value       = hcloud_load_balancer.main.ipv4
+output "lb_ipv4s" {
+  description = "Point one A record for var.domain at each address (DNS round robin over the load balancers)"
+  value       = hcloud_load_balancer.main[*].ipv4
 }
 
 # Ansible inventory (write it with: terraform output -raw ansible_inventory > ../../ansible/inventory/20-terraform-hetzner.yml)
