@@ -25,7 +25,8 @@ import pytest
 
 from planner.render import render_bundle, write_bundle
 from tests.bundle.conftest import load_fixture_plan
-from tests.bundle.deploylib import PLAYBOOK_TIMEOUT_S, ansible_env, free_port, recap, require_prereqs, stop_all
+from tests.bundle.deploylib import (PG_BIN, PLAYBOOK_TIMEOUT_S, ansible_env, free_port, psql, recap, require_prereqs,
+                                    stop_all)
 
 pytestmark = pytest.mark.deploy      # slow: real installs/deployments; `pytest -m "not deploy"` skips them
 
@@ -166,6 +167,27 @@ def test_chat_through_the_load_balancer_across_both_nodes(deployment):
     body = urllib.request.urlopen(f"https://127.0.0.1:{v['haproxy_https_port']}/healthz", context=ctx,
                                   timeout=5).read()
     assert body == b"ok\n"
+
+
+def test_imserver_reaches_postgresql_over_verified_tls_only(deployment):
+    """Every imserver connection to PostgreSQL is TLS (the deployment CA's certificate, sslmode=verify-full);
+    a TCP client without TLS finds no pg_hba entry."""
+    root, port = deployment["root"], deployment["vars"]["postgresql_port"]
+    sessions = psql(root, port, "SELECT count(*), bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a "
+                                "USING (pid) WHERE a.usename = 'imserver'")
+    count, all_tls = sessions.split("|")
+    assert int(count) >= 2 and all_tls == "t", sessions
+    config = (root / "etc" / "implan" / "imserver-0.yaml").read_text()
+    assert "sslmode=verify-full&sslrootcert=" in config
+    password = (deployment["base"] / "secrets" / "postgresql_imserver").read_text().split()[0]
+    plain = subprocess.run([str(PG_BIN / "psql"), f"host=127.0.0.1 port={port} user=imserver dbname=imserver "
+                            "sslmode=disable", "-tAc", "SELECT 1"], capture_output=True, text=True, timeout=30,
+                           env=dict(os.environ, PGPASSWORD=password))
+    assert plain.returncode != 0 and "no encryption" in plain.stderr, plain.stderr
+    tls = subprocess.run([str(PG_BIN / "psql"), f"host=127.0.0.1 port={port} user=imserver dbname=imserver "
+                          f"sslmode=verify-full sslrootcert={root}/etc/implan/tls/ca.crt", "-tAc", "SELECT 1"],
+                         capture_output=True, text=True, timeout=30, env=dict(os.environ, PGPASSWORD=password))
+    assert tls.returncode == 0 and tls.stdout.strip() == "1", tls.stderr
 
 
 def test_second_run_changes_nothing(deployment):

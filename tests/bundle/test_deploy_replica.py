@@ -6,6 +6,7 @@ a second run reports changed=0. Every process started is stopped by its pidfile.
 """
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -36,6 +37,11 @@ def test_replica_streams_from_the_primary(replica_pair):
     assert psql(roots["pg-a"], ports["pg-a"], "SELECT pg_is_in_recovery()") == "f"
     assert psql(roots["pg-b"], ports["pg-b"], "SELECT pg_is_in_recovery()") == "t"
     assert psql(roots["pg-a"], ports["pg-a"], "SELECT count(*) FROM pg_stat_replication") == "1"
+    # the replica streams over TLS, verifying the primary's certificate against the deployment CA
+    assert psql(roots["pg-a"], ports["pg-a"], "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_replication r "
+                                              "USING (pid)") == "t"
+    conninfo = (roots["pg-b"] / "var" / "lib" / "implan" / "postgresql" / "postgresql.auto.conf").read_text()
+    assert re.search(r"sslmode='*verify-full", conninfo) and "sslrootcert=" in conninfo, conninfo
     psql(roots["pg-a"], ports["pg-a"], "CREATE TABLE IF NOT EXISTS probe (v text); INSERT INTO probe VALUES ('x')",
          db="imserver")
     deadline = time.monotonic() + 20

@@ -71,11 +71,26 @@ def test_a_second_operator_reuses_the_vaulted_secrets(bundle, tmp_path):
                            "--vault-password-file", str(password), str(vault)], capture_output=True, text=True,
                           timeout=60, env=dict(os.environ, HOME=str(first)))
     assert view.returncode == 0, view.stderr
-    assert yaml.safe_load(view.stdout)["implan_vault"] == before
+    vaulted = yaml.safe_load(view.stdout)["implan_vault"]
+    ca_dir = next(_store(first).iterdir()) / "tls"
+    assert vaulted.pop("tls_ca_crt") == (ca_dir / "ca.crt").read_text()       # the deployment CA, shared too
+    assert vaulted.pop("tls_ca_key") == (ca_dir / "ca.key").read_text()
+    assert vaulted == before
 
     shared = _secrets(bundle, second, "--vault-password-file", str(password))
     assert shared == before
-    assert not _store(second).exists()        # the second operator generated nothing
+    assert not _store(second).exists()        # the second operator generated nothing so far
+
+    # the second operator's runs sign host certificates with the same CA
+    (bundle / "ca-probe.yml").write_text("- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+                                         "    - ansible.builtin.include_tasks: roles/common/tasks/tls_ca.yml\n")
+    proc = _run([playbook, "-i", "localhost,", "-c", "local", "ca-probe.yml", "--vault-password-file", str(password),
+                 "-e", f"ansible_python_interpreter={sys.executable}"], bundle, second)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    theirs = next(_store(second).iterdir()) / "tls"
+    assert (theirs / "ca.crt").read_text() == (ca_dir / "ca.crt").read_text()
+    assert (theirs / "ca.key").read_text() == (ca_dir / "ca.key").read_text()
+    (bundle / "ca-probe.yml").unlink()
 
     # running it again keeps the vault (its secrets are in use)
     proc = _run([playbook, "-i", "localhost,", "-c", "local", "secrets.yml", "-e",
