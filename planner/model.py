@@ -78,6 +78,7 @@ class StrategyPlan:
     usage: tuple[TierUsage, ...]
     solver: SolverInfo
     alternatives: dict[str, float | None] = field(default_factory=dict)  # variant -> monthly cost
+    skipped: dict[str, float] = field(default_factory=dict)  # variant -> LP lower bound above the chosen cost
     message: str = ""
     placement: str = ""  # hybrid: burst, media-on-own-servers or media-in-cloud
 

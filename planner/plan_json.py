@@ -126,7 +126,10 @@ class Strategy(Contract):
     placement: Text = Field(None, description="hybrid only: burst, or the tiers in the cloud (e.g. "
                                                         "gateway+cache-in-cloud, media-on-own-servers)")
     pooling_alternatives: dict[str, Optional[Money]] = Field(
-        None, description="every variant tried and its cost (null: not feasible), USD a month")
+        None, description="every variant solved and its cost (null: not feasible), USD a month")
+    skipped_alternatives: dict[str, Money] = Field(
+        None, description="variants not solved because their LP-relaxation lower bound, USD a month, is above "
+                          "the chosen plan's cost (since 2.1)")
     breakdown: dict[str, Money] = Field({}, description="cost by category, USD a month; sums to monthly_cost_usd")
     nodes: list[Node] = Field([], description="the nodes to run")
     usage: list[Usage] = Field(None, description="peak utilization per tier")

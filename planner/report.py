@@ -19,7 +19,8 @@ from planner.errors import OutputError
 from planner.formats import quantity, ratio, usd, usd_fixed, usd_unit_price
 from planner.model import CATEGORIES, CostLine, PlanResult, SaasQuote, StrategyPlan
 
-SCHEMA_VERSION = "2.0"  # 2.0: lines carry usd_per_unit (and tiers, basis); labour on every strategy
+SCHEMA_VERSION = "2.1"  # 2.0: lines carry usd_per_unit (and tiers, basis); labour on every strategy;
+#                         2.1: skipped_alternatives
 
 
 def _ref(ref: PriceRef | None) -> dict:
@@ -54,6 +55,7 @@ def _strategy(s: StrategyPlan, mau: int, dau: float) -> dict:
         "cost_per_1k_dau_usd": None if cost is None else round(cost / dau * 1000, 4),
         "location": s.location, "pooling": s.pooling, **({"placement": s.placement} if s.placement else {}),
         "pooling_alternatives": {k: _money(v) for k, v in s.alternatives.items()},
+        "skipped_alternatives": {k: _money(v) for k, v in s.skipped.items()},
         "breakdown": {k: round(v, 2) for k, v in s.breakdown().items()} if cost is not None else {},
         "nodes": [{"tier": n.tier, "provider": n.provider, "region": n.region, "type": n.type, "count": n.count,
                    "purchase": n.purchase, "monthly_cost_usd": round(n.monthly_cost_usd, 2),
@@ -276,6 +278,10 @@ def plan_tables(data: dict) -> RichGroup:
             k, v = min(alt.items(), key=lambda kv: kv[1])
             head.append(f" (saves {usd(v - s['monthly_cost_usd'])} vs {k})" if v >= s["monthly_cost_usd"]
                         else f" ({k}: {usd(v)})")
+        elif s.get("skipped_alternatives"):
+            # the other variants were not solved: their LP bounds are above this cost, so it saves at least that
+            k, v = min(s["skipped_alternatives"].items(), key=lambda kv: kv[1])
+            head.append(f" (saves at least {usd(v - s['monthly_cost_usd'])} vs {k}, by its LP bound)")
         head.append(f". Solver: {_solver_text(s)}")
         parts.append(head)
         b = Table(title="breakdown", expand=False)

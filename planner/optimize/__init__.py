@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from planner.capacity import CapacityProfile
@@ -12,7 +13,7 @@ from planner.optimize.context import PlanContext
 from planner.optimize.hybrid import build_hybrid, extract_hybrid
 from planner.optimize.private import build_private, extract_private
 from planner.optimize.public import build_public, extract_public
-from planner.optimize.solver import export_mps, solve
+from planner.optimize.solver import export_mps, lp_bound, solve
 from planner.optimize.split import build_split, extract_split
 from planner.placements import BURST, hybrid_placement_names
 from planner.workload import Workload, workload_to_dict
@@ -22,6 +23,9 @@ BUILDERS = {
     "private": (build_private, extract_private, lambda m: bool(m.sites)),
     "hybrid": (build_hybrid, extract_hybrid, lambda m: bool(m.sites) and bool(m.regions)),
 }
+
+# a variant is skipped only when its LP bound is above the cheapest cost found by more than this (rounding)
+BOUND_TOLERANCE_USD = 0.01
 
 FIXES = {
     "public": "allow more regions (placement.residency, placement.public_regions, placement.providers), more "
@@ -61,12 +65,17 @@ def plan_strategy(ctx: PlanContext, name: str, export_dir: Path | None = None) -
 
 def solve_strategy(ctx: PlanContext, name: str, export_dir: Path | None = None) -> tuple[StrategyPlan, object]:
     """plan_strategy, and the solved model of the cheapest variant (None when none is feasible): `implan roadmap`
-    reads that model's cost terms."""
+    reads that model's cost terms.
+
+    Variants are solved in the order of their LP-relaxation bounds; a variant whose bound is above the cheapest
+    cost found so far cannot beat it and is not solved (its bound is reported in `skipped`). Exact: a MILP's
+    optimum is never below its relaxation's."""
     pooling = ctx.workload.placement.pooling
     poolings = ["dedicated", "pooled"] if pooling == "auto" else [pooling]
-    variants = [(p, v) for p in placements(ctx, name) for v in poolings]
+    solver = ctx.workload.solver
+    built = []
     solved: dict[str, tuple[StrategyPlan, object]] = {}
-    for placement, variant in variants:
+    for placement, variant in [(p, v) for p in placements(ctx, name) for v in poolings]:
         key = variant if placement is None else f"{placement}, {variant}"
         build, extract, has_location = _builder(name, placement)
         model = build(ctx, variant == "pooled")
@@ -75,14 +84,28 @@ def solve_strategy(ctx: PlanContext, name: str, export_dir: Path | None = None) 
             solved[key] = (_not_solved(name, "infeasible", f"no allowed location ({why}); to fix: {FIXES[name]}",
                                        variant), model)
             continue
-        info = solve(model.prob, ctx.solver_name, ctx.workload.solver.time_limit_s, ctx.workload.solver.gap_rel)
+        built.append((key, placement, variant, extract, model))
+    bounds = {key: lp_bound(model.prob, ctx.solver_name, solver.time_limit_s) if len(built) > 1 else None
+              for key, *_, model in built}
+    best_objective = math.inf
+    skipped: dict[str, float] = {}
+    for key, placement, variant, extract, model in sorted(
+            built, key=lambda b: math.inf if bounds[b[0]] is None else bounds[b[0]]):
+        bound = bounds[key]
+        if bound is not None and bound > best_objective + BOUND_TOLERANCE_USD:
+            skipped[key] = bound
+            continue
+        info = solve(model.prob, ctx.solver_name, solver.time_limit_s, solver.gap_rel)
         if info.objective_usd is None:
             hint = FIXES[name] if info.status == "infeasible" else "raise solver.time_limit_s"
             solved[key] = (_not_solved(name, info.status, f"{info.message}; to fix: {hint}", variant), model)
             continue
+        best_objective = min(best_objective, info.objective_usd)
         plan_ = extract(ctx, model, info)
         solved[key] = (plan_ if plan_.placement or placement is None else
                        StrategyPlan(**{**plan_.__dict__, "placement": placement}), model)
+    order = [key for key, *_ in built]
+    solved = {k: solved[k] for k in sorted(solved, key=lambda k: order.index(k) if k in order else -1)}
     costs = {k: p.monthly_cost_usd for k, (p, _) in solved.items()}
     priced = [k for k in costs if costs[k] is not None]
     if not priced:
@@ -95,7 +118,8 @@ def solve_strategy(ctx: PlanContext, name: str, export_dir: Path | None = None) 
     notes = [plan.message] if plan.message else []
     if getattr(model, "excluded", None):
         notes.append("locations left out: " + "; ".join(model.excluded))
-    return StrategyPlan(**{**plan.__dict__, "alternatives": costs, "message": " | ".join(notes)}), model
+    return StrategyPlan(**{**plan.__dict__, "alternatives": costs, "skipped": skipped,
+                           "message": " | ".join(notes)}), model
 
 
 def plan(workload: Workload, profile: CapacityProfile, catalog: Catalog, strategies: list[str] | None = None,

@@ -105,6 +105,24 @@ def solve(prob: pulp.LpProblem, solver_name: str, time_limit_s: float, gap_rel: 
                       f"solver stopped without a solution ({status}); raise solver.time_limit_s")
 
 
+def lp_bound(prob: pulp.LpProblem, solver_name: str, time_limit_s: float) -> float | None:
+    """A lower bound on the MILP's optimum: its LP relaxation (integrality dropped, bounds kept). None when the
+    relaxation has no proven optimum (infeasible, unbounded, cut short): then nothing may be skipped on it."""
+    integer = [v for v in prob.variables() if v.cat != pulp.LpContinuous]
+    try:
+        for v in integer:
+            v.cat = pulp.LpContinuous
+        with _quiet_native_stdout():
+            prob.solve(_make_solver(available_solver(solver_name), time_limit_s, 0.0))
+        optimal = prob.sol_status == pulp.LpSolutionOptimal
+        return float(pulp.value(prob.objective)) if optimal else None
+    except pulp.PulpSolverError:
+        return None
+    finally:
+        for v in integer:
+            v.cat = pulp.LpInteger
+
+
 def export_mps(prob: pulp.LpProblem, directory: Path, strategy: str) -> Path:
     path = directory / f"{strategy}.mps"
     try:

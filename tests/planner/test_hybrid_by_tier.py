@@ -99,10 +99,27 @@ def test_hybrid_keeps_the_cheapest_placement_and_reports_every_one(tiny_catalog,
     ctx = _ctx(profile, tiny_catalog, users={"mau": 400000})
     plan = plan_strategy(ctx, "hybrid")
     names = hybrid_placement_names(True)
-    assert set(plan.alternatives) == {f"{p}, {v}" for p in names for v in ("dedicated", "pooled")}
+    every = {f"{p}, {v}" for p in names for v in ("dedicated", "pooled")}
+    # each variant is either solved or skipped on its LP bound, never both, never neither
+    assert set(plan.alternatives) | set(plan.skipped) == every
+    assert not set(plan.alternatives) & set(plan.skipped)
     priced = {k: v for k, v in plan.alternatives.items() if v is not None}
     assert plan.monthly_cost_usd == pytest.approx(min(priced.values()))
     assert plan.placement in names
+    assert plan.skipped and all(bound > plan.monthly_cost_usd for bound in plan.skipped.values())
+
+
+def test_skipping_variants_on_their_lp_bound_changes_no_answer(tiny_catalog, profile):
+    """Every skipped variant, solved on its own, costs at least its bound, so at least the chosen plan."""
+    ctx = _ctx(profile, tiny_catalog, users={"mau": 400000})
+    plan = plan_strategy(ctx, "hybrid")
+    for key, bound in plan.skipped.items():
+        placement, pooling = key.split(", ")
+        alone = plan_strategy(_ctx(profile, tiny_catalog, users={"mau": 400000},
+                                   placement={"hybrid_placements": [placement], "pooling": pooling}), "hybrid")
+        assert alone.skipped == {} and set(alone.alternatives) == {key}
+        if alone.monthly_cost_usd is not None:
+            assert alone.monthly_cost_usd >= bound - 0.01 >= plan.monthly_cost_usd - 0.01, (key, bound)
 
 
 def test_the_user_can_choose_the_placements(tiny_catalog, profile):
@@ -131,10 +148,12 @@ def test_no_media_no_media_placement(tiny_catalog, profile):
 def test_bulky_media_is_cheaper_on_own_disks_than_in_cloud_storage(tiny_catalog, profile):
     # large media objects: own disk servers (20,000 USD per 200 TB) beat the tiny cloud's per-GB object storage
     def gap(media_avg_bytes):
-        ctx = _ctx(profile, tiny_catalog, users={"mau": 400000},
-                   messaging={"media_share": 0.5, "media_avg_bytes": media_avg_bytes})
-        alternatives = plan_strategy(ctx, "hybrid").alternatives
-        return alternatives["media-in-cloud, pooled"] - alternatives["media-on-own-servers, pooled"]
+        def cost(placement):
+            ctx = _ctx(profile, tiny_catalog, users={"mau": 400000},
+                       messaging={"media_share": 0.5, "media_avg_bytes": media_avg_bytes},
+                       placement={"hybrid_placements": [placement], "pooling": "pooled"})
+            return plan_strategy(ctx, "hybrid").monthly_cost_usd
+        return cost("media-in-cloud") - cost("media-on-own-servers")
     assert gap(5_000_000) > 0 and gap(1_000_000) > 0
 
 
