@@ -25,12 +25,13 @@ from planner.costs import internet_egress_gb, public_region_terms, tiered_term
 from planner.labour import labour_rates, labour_terms
 from planner.model import COMPUTE, NETWORK, STORAGE, StrategyPlan
 from planner.optimize.candidates import lp_name, solved_value
-from planner.optimize.context import PlanContext
+from planner.optimize.context import PlanContext, residency_ok, residency_reason
 from planner.serverless import aws_limit_findings, aws_usage, cloudflare_usage
 from planner.terms import CostTerm, objective, plan_lines
 from planner.units import graduated
 
 AWS, CLOUDFLARE = "aws_websocket", "cloudflare_workers"
+GLOBAL = "global"  # the jurisdiction of an offer that runs everywhere (Cloudflare's network)
 AWS_METERS = ("apigw_connection_minutes", "apigw_messages", "lambda_requests", "lambda_duration_arm64",
               "lambda_duration_x86_64", "dynamodb_write_request_units", "dynamodb_read_request_units",
               "dynamodb_write_capacity_units", "dynamodb_read_capacity_units", "dynamodb_storage")
@@ -94,17 +95,14 @@ def _offers(ctx: PlanContext) -> tuple[list[Offer], list[str]]:
     for m in ctx.catalog.serverless:
         grouped[(m.offer, m.provider, m.region, m.jurisdiction)][m.meter] = m
     p = ctx.workload.placement
-    usable, excluded = [], []
+    usable, excluded, outside = [], [], []
     for (offer, provider, region, jurisdiction), meters in sorted(grouped.items()):
         key = f"{offer} {region}"
         if p.providers and provider not in p.providers:
             excluded.append(f"{key}: provider {provider} is not in placement.providers")
             continue
-        if p.residency and jurisdiction not in p.residency:
-            where = ("Cloudflare runs Workers on its global network (Durable Objects can be held to the eu or us "
-                     "jurisdiction, but the offer is priced globally)" if jurisdiction == "global" else
-                     f"jurisdiction {jurisdiction}")
-            excluded.append(f"{key}: {where}, outside placement.residency {p.residency}")
+        if not residency_ok(ctx.workload, jurisdiction):
+            outside.append(jurisdiction)
             continue
         needed = REQUIRED_METERS.get(offer)
         if needed is None:
@@ -129,7 +127,10 @@ def _offers(ctx: PlanContext) -> tuple[list[Offer], list[str]]:
                 continue
             warnings = tuple(found)
         usable.append(Offer(offer, provider, region, jurisdiction, meters, storage_region, warnings))
-    return usable, excluded
+    if GLOBAL in outside:
+        excluded.append("Cloudflare runs Workers on its global network (jurisdiction global; Durable Objects can be "
+                        "held to the eu or us jurisdiction, cf_do_location, but the offer is priced globally)")
+    return usable, residency_reason(ctx.workload, "serverless offer locations", outside) + excluded
 
 
 def _choice(prob: pulp.LpProblem, group: str, options: list[str], x) -> list[tuple[str, pulp.LpVariable]]:
