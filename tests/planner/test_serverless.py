@@ -216,3 +216,12 @@ def test_bundle_refuses_serverless_in_one_line(cli, tmp_path):
     assert result.exit_code == 2
     assert "no bundle for the serverless strategy" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "b").exists()
+
+
+def test_pricing_diff_sees_a_serverless_price_change():
+    from planner.catalog.rowdiff import prices, row_key
+    row = {"offer": "aws_websocket", "region": "us-east-1", "meter": "lambda_duration_arm64", "per": "gb_second",
+           "tiers": [{"up_to": 7.5e9, "price": 0.0000133334}, {"price": 0.0000120001}], "source": "s"}
+    assert row_key("serverless", row) == "aws_websocket/us-east-1/lambda_duration_arm64"
+    assert prices("serverless", row) == {"tiers[0]": 0.0000133334, "tiers[1]": 0.0000120001}
+    assert prices("serverless", {**row, "tiers": [], "price": 0.25}) == {"price": 0.25}
