@@ -82,6 +82,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "cache": ("pubsub_ops_per_s_per_vcpu", "memory_kib_per_connection"),
     "load_balancer": ("connections_per_vcpu", "memory_kib_per_connection", "mbps_per_vcpu"),
     "node": ("os_reserved_memory_gib",),
+    "serverless": ("handler_ms_per_event", "handler_ms_per_delivery", "function_memory_mb",
+                   "worker_cpu_ms_per_request", "history_reads_per_delivery", "item_overhead_bytes"),
 }
 UTILIZATION_KEYS = ("target_cpu_utilization", "target_memory_utilization")
 
@@ -131,9 +133,9 @@ def _read(path: Path) -> _ProfileFile:
                 raise ProfileError(f"{path}: tiers.{tier}.{key}: expected {expected}")
     for run_id, run in parsed.runs.items():
         for tier in run.used:
-            if tier not in REQUIRED or tier == "node":
+            if tier not in REQUIRED or tier in ("node", "serverless"):
                 raise ProfileError(f"{path}: runs.{run_id}.used.{tier}: unknown tier "
-                                   f"(expected one of {', '.join(t for t in REQUIRED if t != 'node')})")
+                                   f"(expected one of {', '.join(t for t in REQUIRED if t not in ('node', 'serverless'))})")
     return parsed
 
 

@@ -19,7 +19,7 @@ from planner.model import CATEGORIES
 from planner.report import SAAS_FEE_COLUMNS, saas_fee_cells, saas_monthly_text
 
 TEMPLATE = "report.html.j2"
-PALETTE = {"public": "#1f77b4", "private": "#2ca02c", "hybrid": "#9467bd", "saas": "#d62728",
+PALETTE = {"public": "#1f77b4", "private": "#2ca02c", "hybrid": "#9467bd", "serverless": "#17becf", "saas": "#d62728",
            "migration": "#ff7f0e", "migration-hybrid": "#8c564b"}
 CATEGORY_COLORS = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7"]
 

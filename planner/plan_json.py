@@ -116,7 +116,7 @@ class Solver(Contract):
 
 
 class Strategy(Contract):
-    name: Literal[STRATEGIES] = Field(description="public, private or hybrid")
+    name: Literal[STRATEGIES] = Field(description="public, private, hybrid or serverless")
     status: Text = Field(None, description="optimal, feasible, infeasible, not_solved or error")
     monthly_cost_usd: Optional[Money] = Field(description="total, USD a month (null: no feasible plan)")
     cost_per_mau_usd: Optional[Figure] = Field(None, description="USD a month per monthly active user")
@@ -158,7 +158,7 @@ class Catalog(Contract):
     name: Text = Field(description="catalog name (file name without .yaml)")
     sha256: Text = Field(description="sha256 of the catalog file the plan was priced with")
     provider: Text = Field(None, description="provider the catalog prices")
-    kind: Text = Field(None, description="public, private, saas, labour or fx")
+    kind: Text = Field(None, description="public, private, saas, serverless, labour or fx")
     as_of: Text = Field(None, description="date of the catalog's oldest price (YYYY-MM-DD)")
 
 

@@ -308,7 +308,7 @@ def plan_tables(data: dict) -> RichGroup:
         for x in s["usage"]:
             u.add_row(x["tier"], f"{x['peak_utilization_cpu']:.0%}", f"{x['peak_utilization_memory']:.0%}",
                       x["binding_resource"])
-        parts += [b, lines, n, u]
+        parts += [b, lines] + ([n, u] if s["nodes"] else [])  # serverless runs no nodes of its own
         if s["message"]:
             parts.append(Text(s["message"], style="dim"))
     parts.append(_provenance(data))
@@ -353,6 +353,8 @@ def to_markdown(data: dict, detailed: bool) -> str:
             out += [f"| {x['category']} | {x['item']} | {quantity(x['quantity'])} {x['unit']} | {_unit_price(x)} | "
                     f"{usd(x['monthly_cost_usd'])} | {x.get('source', '')} ({x.get('as_of', '')}"
                     f"{', estimate' if x.get('estimate') else ''}) |" for x in s["lines"]]
+            if not s["nodes"]:
+                continue
             out += ["", "| tier | location | type | count | purchase | monthly USD |", "|---|---|---|---:|---|---:|"]
             out += [f"| {n['tier']} | {n['provider']} {n['region']} | {n['type']} | {n['count']} | {n['purchase']} | "
                     f"{usd(n['monthly_cost_usd'])} |" for n in s["nodes"]]

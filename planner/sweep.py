@@ -3,7 +3,7 @@
 Every point is a real solve: planner.optimize.plan() on the workload with users.mau overridden. A break-even is a
 sign change between two neighbouring grid points of
 
-* cost(private) - cost(public) and cost(hybrid) - cost(public)  (the MAU at which the alternative becomes cheaper);
+* cost(private) - cost(public), cost(hybrid) - cost(public) and cost(serverless) - cost(public)  (the MAU at which the alternative becomes cheaper);
 * cost(public) - cost(cheapest priced SaaS offer)                (the MAU at which public becomes cheaper than SaaS).
 
 Each sign change is then narrowed by bisection in log space with real solves (only the strategies the comparison
@@ -32,7 +32,7 @@ from planner.errors import PlannerError
 from planner.formats import usd_cents, usd_whole
 
 PUBLIC = "public"
-ALTERNATIVES = ("private", "hybrid")
+ALTERNATIVES = ("private", "hybrid", "serverless")
 SAAS = "saas"
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?(?:e\d+)?)\s*([kKmMbB]?)\s*$")
 _MULT = {"": 1, "k": 1_000, "m": 1_000_000, "b": 1_000_000_000}
@@ -197,7 +197,7 @@ def _needs(pair: tuple[str, str]) -> list[str]:
 
 
 def pairs_for(strategies: list[str], saas: bool) -> list[tuple[str, str]]:
-    """(challenger, incumbent) pairs: private/hybrid against public; public against the cheapest SaaS."""
+    """(challenger, incumbent) pairs: private/hybrid/serverless against public; public against the cheapest SaaS."""
     out = [(alt, PUBLIC) for alt in ALTERNATIVES if alt in strategies and PUBLIC in strategies]
     if saas and PUBLIC in strategies:
         out.append((PUBLIC, SAAS))

@@ -22,7 +22,7 @@ from planner.placements import hybrid_placement_names
 
 TierName = Literal["gateway", "message", "database", "cache", "object_storage", "load_balancer"]
 TIERS: tuple[str, ...] = ("gateway", "message", "database", "cache", "object_storage", "load_balancer")
-STRATEGIES: tuple[str, ...] = ("public", "private", "hybrid")
+STRATEGIES: tuple[str, ...] = ("public", "private", "hybrid", "serverless")
 
 # Named 24-hour load shapes: relative load per local hour 0..23 (the peak hour is scaled to 1).
 LOAD_SHAPES: dict[str, tuple[float, ...]] = {
@@ -265,7 +265,7 @@ class Workload(Section):
     availability: Availability = Availability()
     placement: Placement = Placement()
     purchase: Purchase = Purchase()
-    strategies: UniqueList[Literal["public", "private", "hybrid"]] = Field(default_factory=lambda: list(STRATEGIES),
+    strategies: UniqueList[Literal["public", "private", "hybrid", "serverless"]] = Field(default_factory=lambda: list(STRATEGIES),
                                                                      min_length=1, description="strategies to plan")
     private: PrivateOverrides = PrivateOverrides()
     labour: Labour = Labour()

@@ -228,6 +228,27 @@ def _saas(conv: _Converter) -> list[r.SaasOfferUsd]:
     return out
 
 
+def _serverless(conv: _Converter) -> list[r.MeteredPrice]:
+    """Meters of the file's serverless offers; the included allowance becomes a first band at 0 USD."""
+    p = conv.parsed
+    jurisdictions = {reg.id: reg.jurisdiction for reg in p.regions}
+    out = []
+    for row in p.serverless:
+        k = conv.usd(row)
+        if row.not_found:
+            bands = ()
+        elif row.tiers:
+            bands = tuple((t.up_to, t.price * k) for t in row.tiers)
+        else:
+            bands = ((None, row.price * k),)
+        if bands and row.included_per_month > 0:
+            bands = ((row.included_per_month, 0.0),) + tuple(
+                (None if up is None else up + row.included_per_month, usd) for up, usd in bands)
+        out.append(r.MeteredPrice(p.provider, row.offer, row.region, jurisdictions[row.region], row.meter, row.per,
+                                  bands, conv.ref(row), row.not_found))
+    return out
+
+
 def _source_ages(parsed: CatalogFile) -> tuple[r.SourceAge, ...]:
     """How old each source's prices are: its own as_of, or the oldest `as_of` of a row naming it where a row
     overrides its source's date (a row's price is as old as its date, whoever published it)."""
@@ -254,7 +275,7 @@ def load_catalog(directory: Path | None = None) -> r.Catalog:
     files = sorted(p for p in directory.glob("*.yaml") if p.name != FX_FILE)
     if not files:
         raise CatalogError(f"{directory}: no catalog files (*.yaml) found")
-    infos, compute, regions, sites, saas = [], [], [], [], []
+    infos, compute, regions, sites, saas, serverless = [], [], [], [], [], []
     for path in files:
         data, raw = _read_yaml(path)
         parsed = _parse(path, CatalogFile, data)
@@ -264,17 +285,18 @@ def load_catalog(directory: Path | None = None) -> r.Catalog:
         infos.append(r.CatalogInfo(name=name, provider=parsed.provider, kind=parsed.kind, title=parsed.title,
                                    path=str(path), sha256=hashlib.sha256(raw).hexdigest(),
                                    as_of=min(a.as_of for a in ages), sources=ages))
+        serverless += _serverless(conv)
         if parsed.kind == "public":
             compute += _compute(conv)
             regions += _public_regions(conv)
         elif parsed.kind == "private":
             sites += _private_sites(conv)
-        else:
+        elif parsed.kind == "saas":
             saas += _saas(conv)
     _check_unique(compute, regions, sites, saas)
     return r.Catalog(directory=str(directory), infos=tuple(infos), fx_as_of=fx.as_of if fx else None,
                      compute=tuple(compute), public_regions=tuple(regions), private_sites=tuple(sites),
-                     saas=tuple(saas),
+                     saas=tuple(saas), serverless=tuple(serverless),
                      fx_source=r.SourceAge("source", fx.as_of, fx.source.stale) if fx else None)
 
 

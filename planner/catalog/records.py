@@ -183,6 +183,22 @@ class SaasStepUsd:
 
 
 @dataclass(frozen=True)
+class MeteredPrice:
+    """One meter of a serverless offer in USD: graduated `bands` of (cumulative upper end in `per` units a month
+    or None, USD per `per` unit), the included allowance as a first band at 0; no bands when `not_found`."""
+
+    provider: str
+    offer: str
+    region: str
+    jurisdiction: str
+    meter: str
+    per: str
+    bands: tuple[tuple[float | None, float], ...]
+    ref: PriceRef
+    not_found: str = ""
+
+
+@dataclass(frozen=True)
 class SaasOfferUsd:
     provider: str
     plan: str
@@ -252,6 +268,7 @@ class Catalog:
     private_sites: tuple[PrivateSite, ...]
     saas: tuple[SaasOfferUsd, ...]
     warnings: tuple[str, ...] = field(default=())
+    serverless: tuple[MeteredPrice, ...] = ()  # serverless offers' meters (any catalog file may carry them)
     fx_source: SourceAge | None = None  # fx.yaml's rates, judged for staleness like a catalog's source
 
     def region(self, provider: str, region: str) -> PublicRegion:

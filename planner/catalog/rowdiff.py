@@ -14,6 +14,7 @@ ROW_KEYS: dict[str, tuple[str, ...]] = {
     "load_balancers": ("region", "name"), "servers": ("sku",), "facilities": ("region",),
     "colo_products": ("region", "name"), "transit": ("region", "name"), "backup": ("region", "name"),
     "hardware_support": (), "network_gear": ("name",), "saas": ("provider", "plan"),
+    "serverless": ("offer", "region", "meter"),
 }
 FIRST_WORD_NAMES = ("load_balancers",)
 
@@ -30,8 +31,9 @@ PRICE_FIELDS: dict[str, tuple[str, ...]] = {
     "saas": ("base_per_month", "steps", "storage_per_gb_month", "bandwidth_per_gb",
              "per_concurrent_connection_month", "per_million_messages", "per_million_deliveries",
              "message_storage_per_gb_month", "stored_message_tiers", "retention_extra_per_gb_month"),
+    "serverless": ("price", "tiers"),
 }
-_LIST_PRICE = ("per_gb", "per_unit", "per_million")  # the price of one tier or step
+_LIST_PRICE = ("per_gb", "per_unit", "per_million", "price")  # the price of one tier or step
 
 
 def row_key(section: str, row: dict) -> str:

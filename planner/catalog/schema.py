@@ -290,10 +290,52 @@ class SaasOffer(Priced):
         return self
 
 
+# What a serverless offer meters (planner/serverless.py sizes each from the demand model).
+SERVERLESS_METERS = (
+    "apigw_connection_minutes", "apigw_messages", "lambda_requests", "lambda_duration_arm64",
+    "lambda_duration_x86_64", "dynamodb_write_request_units", "dynamodb_read_request_units",
+    "dynamodb_write_capacity_units", "dynamodb_read_capacity_units", "dynamodb_storage",
+    "workers_paid_plan", "workers_requests", "workers_cpu_ms", "do_requests", "do_duration", "do_rows_read",
+    "do_rows_written", "do_storage", "r2_storage", "r2_class_a", "r2_class_b",
+)
+
+
+class MeterTier(Strict):
+    up_to: float | None = Field(default=None, gt=0)  # cumulative, in units of `per` a month; None: unbounded
+    price: float = Field(ge=0)
+
+
+class Serverless(Priced):
+    """One metered price of a serverless offer: `price` per `per` of `meter` (per million requests, per GB-month,
+    per GB-second, per month, per capacity-unit-month), beyond `included_per_month` (in the same units); or a
+    graduated `tiers` list; or `not_found` saying what was searched when no published figure was found (the
+    planner then leaves the offer out and says why)."""
+
+    offer: str
+    region: str
+    meter: Literal[SERVERLESS_METERS]
+    per: Literal["million", "gb_month", "gb_second", "million_gb_seconds", "month", "unit_month"]
+    price: float | None = Field(default=None, ge=0)
+    tiers: list[MeterTier] = Field(default_factory=list)
+    included_per_month: float = Field(default=0, ge=0)
+    not_found: str = ""
+
+    @model_validator(mode="after")
+    def _one_kind_of_price(self) -> "Serverless":
+        given = [self.price is not None, bool(self.tiers), bool(self.not_found)]
+        if sum(given) != 1:
+            raise ValueError("give exactly one of price, tiers or not_found")
+        bounds = [t.up_to for t in self.tiers]
+        if self.tiers and (bounds[-1] is not None or any(b is None for b in bounds[:-1])
+                           or bounds[:-1] != sorted(bounds[:-1])):
+            raise ValueError("tiers must be in ascending up_to order, only the last one unbounded")
+        return self
+
+
 class CatalogFile(Strict):
     schema_id: Literal["implan-catalog/1"] = Field(alias="schema")
     provider: str
-    kind: Literal["public", "private", "saas"]
+    kind: Literal["public", "private", "saas", "serverless"]
     title: str
     currency: str = "USD"
     sources: dict[str, Source]
@@ -312,13 +354,14 @@ class CatalogFile(Strict):
     hardware_support: list[HardwareSupport] = Field(default_factory=list, max_length=1)
     network_gear: list[NetworkGear] = Field(default_factory=list)
     saas: list[SaasOffer] = Field(default_factory=list)
+    serverless: list[Serverless] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> "CatalogFile":
         region_ids = {r.id for r in self.regions}
         for section in ("compute", "block_storage", "object_storage", "transfer", "network",
                         "load_balancers", "facilities", "colo_products", "transit", "backup", "hardware_support",
-                        "servers", "network_gear", "saas"):
+                        "servers", "network_gear", "saas", "serverless"):
             for index, row in enumerate(getattr(self, section)):
                 if row.source not in self.sources:
                     raise ValueError(f"{section}[{index}].source: unknown source key {row.source!r}"
@@ -336,7 +379,8 @@ class CatalogFile(Strict):
         """A row listed twice is a copy-paste slip: the solver would see two identical options (a duplicate server
         SKU even gives it two constraints of the same name)."""
         keys = {"servers": ("sku",), "saas": ("provider", "plan"), "colo_products": ("region", "name"),
-                "transit": ("region", "name"), "backup": ("region", "name"), "network_gear": ("name",)}
+                "transit": ("region", "name"), "backup": ("region", "name"), "network_gear": ("name",),
+                "serverless": ("offer", "region", "meter")}
         for section, fields in keys.items():
             first: dict[tuple, int] = {}
             for index, row in enumerate(getattr(self, section)):

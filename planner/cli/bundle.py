@@ -40,8 +40,10 @@ def bundle(workload: WorkloadArg = None, set_: SetOpt = None, pricing: PricingOp
            solver: SolverOpt = "highs") -> None:
     """Write Terraform + Ansible that deploy the bundled imserver for one strategy of the plan."""
     from planner.render import build_wheel, check_out_dir, read_wheel, render_bundle, write_bundle
+    from planner.render.context import check_renderable
 
     check_strategies([strategy])
+    check_renderable(strategy)
     if out is None:
         raise PlannerError("--out DIR is required (the directory to write the bundle into)")
     if plan is not None and (workload is not None or set_ or pricing is not None or profile is not None):

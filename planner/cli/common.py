@@ -29,7 +29,7 @@ from planner.workload import STRATEGIES
 
 INTERNAL_ERROR_EXIT = 3
 
-app = typer.Typer(help="Plan and compare the cost of running chat: public cloud, private cloud, hybrid, chat SaaS.",
+app = typer.Typer(help="Plan and compare the cost of running chat: public cloud, private cloud, hybrid, serverless, chat SaaS.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 
@@ -52,7 +52,7 @@ WorkloadArg = Annotated[Optional[Path], typer.Argument(help="workload YAML (defa
 SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="override a field: path.to.field=value")]
 PricingOpt = Annotated[Optional[Path], typer.Option("--pricing", help="catalog directory (default: shipped catalogs)")]
 ProfileOpt = Annotated[Optional[Path], typer.Option("--profile", help="capacity profile YAML merged over the default")]
-StrategyOpt = Annotated[Optional[list[str]], typer.Option("--strategy", "-s", help="public, private or hybrid")]
+StrategyOpt = Annotated[Optional[list[str]], typer.Option("--strategy", "-s", help="public, private, hybrid or serverless")]
 SolverOpt = Annotated[str, typer.Option("--solver", help=f"MILP solver: {', '.join(SOLVERS)} (fallback cbc)")]
 OutFileOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="write the output to FILE (atomically)")]
 

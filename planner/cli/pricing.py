@@ -79,7 +79,7 @@ def pricing_show(name: Annotated[str, typer.Argument(help="catalog name (file na
     out = console()
     out.print(Text.assemble((info.name, "bold"), f": {info.title} ({info.kind}); oldest price {info.as_of}; "
                             f"sha256 {info.sha256}"), highlight=False)
-    for section in ("regions", "compute", "servers", "saas", "transfer", "object_storage"):
+    for section in ("regions", "compute", "servers", "saas", "serverless", "transfer", "object_storage"):
         if raw.get(section):
             out.print(f"  {section}: {len(raw[section])} entries", highlight=False)
     for key, src in raw.get("sources", {}).items():

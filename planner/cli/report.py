@@ -25,7 +25,7 @@ def report(workload: WorkloadArg = None,
            sweep_tolerance: Annotated[float, typer.Option(
                "--sweep-tolerance", help="relative MAU tolerance of the break-even bisection")] = 0.05,
            strategy: Annotated[Optional[list[str]], typer.Option(
-               "--strategy", "-s", help="public, private or hybrid (default: the workload's strategies)")] = None,
+               "--strategy", "-s", help="public, private, hybrid or serverless (default: the workload's strategies)")] = None,
            roadmap: Annotated[bool, typer.Option(
                "--roadmap", help="add the roadmap over growth.horizon_months (implan roadmap, all its strategies)")]
            = False,

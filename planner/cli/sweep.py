@@ -26,7 +26,7 @@ def sweep(workload: WorkloadArg = None,
           mau: Annotated[str, typer.Option("--mau", help="MAU range LOW..HIGH, e.g. 10k..100M")] = "10k..100M",
           steps: Annotated[int, typer.Option("--steps", help="log-spaced grid points, both ends included")] = 9,
           strategy: Annotated[Optional[list[str]], typer.Option(
-              "--strategy", "-s", help="public, private or hybrid (default: the workload's strategies)")] = None,
+              "--strategy", "-s", help="public, private, hybrid or serverless (default: the workload's strategies)")] = None,
           tolerance: Annotated[float, typer.Option(
               "--tolerance", help="bisect each break-even until HIGH/LOW - 1 <= this")] = 0.01,
           set_: SetOpt = None, pricing: PricingOpt = None, profile: ProfileOpt = None, solver: SolverOpt = "highs",

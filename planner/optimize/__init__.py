@@ -13,6 +13,7 @@ from planner.optimize.context import PlanContext
 from planner.optimize.hybrid import build_hybrid, extract_hybrid
 from planner.optimize.private import build_private, extract_private
 from planner.optimize.public import build_public, extract_public
+from planner.optimize.serverless import build_serverless, extract_serverless, offer_keys
 from planner.optimize.solver import export_mps, lp_bound, solve
 from planner.optimize.split import build_split, extract_split
 from planner.placements import BURST, hybrid_placement_names
@@ -22,6 +23,8 @@ BUILDERS = {
     "public": (build_public, extract_public, lambda m: bool(m.region_vars)),
     "private": (build_private, extract_private, lambda m: bool(m.sites)),
     "hybrid": (build_hybrid, extract_hybrid, lambda m: bool(m.sites) and bool(m.regions)),
+    # one model per offer location (the placement); there are no nodes to pool
+    "serverless": (None, extract_serverless, lambda m: bool(m.offer_vars)),
 }
 
 # a variant is skipped only when its LP bound is above the cheapest cost found by more than this (rounding)
@@ -33,6 +36,8 @@ FIXES = {
     "private": "add a site to the private catalog, widen placement.residency / placement.private_sites, or lower "
                "availability.target_percent",
     "hybrid": "the hybrid strategy needs both an allowed private site and an allowed public region",
+    "serverless": "allow the offer's jurisdiction in placement.residency, or price the offer in another region "
+                  "(pricing/*.yaml, serverless:)",
 }
 
 
@@ -44,7 +49,10 @@ def _not_solved(name: str, status: str, message: str, pooling: str = "dedicated"
 
 def placements(ctx: PlanContext, name: str) -> list[str | None]:
     """The variants of a strategy's placement: for hybrid the burst hybrid and every split of whole tiers
-    (planner.optimize.split), or those the workload names; None for the other strategies."""
+    (planner.optimize.split), or those the workload names; for serverless every offer location; None for the
+    other strategies."""
+    if name == "serverless":
+        return offer_keys(ctx) or [None]
     if name != "hybrid":
         return [None]
     p = ctx.workload.placement
@@ -52,6 +60,8 @@ def placements(ctx: PlanContext, name: str) -> list[str | None]:
 
 
 def _builder(name: str, placement: str | None):
+    if name == "serverless":
+        return (lambda ctx, pooled: build_serverless(ctx, placement or ""), *BUILDERS[name][1:])
     if placement is None or placement == BURST:
         return BUILDERS[name]
     return (lambda ctx, pooled: build_split(ctx, pooled, placement), extract_split,
@@ -72,6 +82,8 @@ def solve_strategy(ctx: PlanContext, name: str, export_dir: Path | None = None) 
     optimum is never below its relaxation's."""
     pooling = ctx.workload.placement.pooling
     poolings = ["dedicated", "pooled"] if pooling == "auto" else [pooling]
+    if name == "serverless":
+        poolings = ["serverless"]  # no nodes to pool: one variant per offer location
     solver = ctx.workload.solver
     built = []
     solved: dict[str, tuple[StrategyPlan, object]] = {}

@@ -28,12 +28,12 @@ class PlanContext:
                    profile.value("node", "os_reserved_memory_gib"), solver_name)
 
 
-def _residency_ok(workload: Workload, jurisdiction: str) -> bool:
+def residency_ok(workload: Workload, jurisdiction: str) -> bool:
     allowed = workload.placement.residency
     return not allowed or jurisdiction in allowed
 
 
-def _residency_reason(workload: Workload, kind: str, jurisdictions: list[str]) -> list[str]:
+def residency_reason(workload: Workload, kind: str, jurisdictions: list[str]) -> list[str]:
     """One reason for every location residency leaves out (listing each would repeat the rule)."""
     if not jurisdictions:
         return []
@@ -50,7 +50,7 @@ def _allowed(ctx: PlanContext, locations, allowlist: list[str], providers: list[
             continue
         if allowlist and key not in allowlist and location.region not in allowlist:
             continue
-        if not _residency_ok(ctx.workload, location.jurisdiction):
+        if not residency_ok(ctx.workload, location.jurisdiction):
             outside.append(location.jurisdiction)
             continue
         if location.failure_domains < needed:
@@ -58,7 +58,7 @@ def _allowed(ctx: PlanContext, locations, allowlist: list[str], providers: list[
                            f"{ctx.workload.availability.target_percent}% needs {needed}")
             continue
         kept.append(location)
-    return kept, _residency_reason(ctx.workload, kind, outside) + reasons
+    return kept, residency_reason(ctx.workload, kind, outside) + reasons
 
 
 def public_regions(ctx: PlanContext) -> tuple[list[PublicRegion], list[str]]:

@@ -42,11 +42,20 @@ def dns_slug(text: str, limit: int = 28) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit].strip("-") or "implan"
 
 
+def check_renderable(strategy: str) -> None:
+    """A PlannerError for a strategy implan has no bundle for (checked before the slow solve, and again here)."""
+    if strategy == "serverless":
+        raise PlannerError("--strategy serverless: implan renders no bundle for the serverless strategy (its API "
+                           "Gateway/Lambda/DynamoDB or Workers/Durable Objects deployment is out of scope, issue 14); "
+                           "expected public, private or hybrid")
+
+
 def select_strategy(plan: dict, strategy: str) -> dict:
     """The strategy entry of a plan dict (checked against planner.plan_json), or a PlannerError saying why it
     cannot be rendered."""
     if strategy not in STRATEGIES:
         raise PlannerError(f"--strategy {strategy}: unknown strategy, expected one of {', '.join(STRATEGIES)}")
+    check_renderable(strategy)
     validate_plan(plan, "plan")
     for entry in plan["strategies"]:
         if entry["name"] == strategy:

@@ -93,7 +93,7 @@ def test_catalog_change_is_reported_as_a_price_change(run, baseline_file, pricie
     r = run("check", "--pricing", pricier, "--set", "users.mau=20000", "--baseline", baseline_file,
             "--max-increase", "0.5", "-f", "markdown")
     assert r.exit_code == 1  # about +$36 on about $3,900: +0.9 %
-    assert "**Prices changed**" in r.stdout and "cloudx: sha256 84b5c395ad7a" in r.stdout
+    assert "**Prices changed**" in r.stdout and "cloudx: sha256 f5e940d41e41" in r.stdout
     assert "Change attributed to price +$" in r.stdout and ", load $0, topology $0." in r.stdout
 
 
@@ -112,11 +112,11 @@ def test_only_the_gated_strategy_is_solved_unless_all_are_asked_for(run, tiny, b
     assert [s["name"] for s in gated["diff"]["strategies"]] == ["public"]
     every = json.loads(check(run, tiny, baseline_file, 24000, "--max-increase", "50", "-f", "json",
                              "--all-strategies").stdout)
-    assert {s["name"] for s in every["diff"]["strategies"]} == {"public", "private", "hybrid"}
+    assert {s["name"] for s in every["diff"]["strategies"]} == {"public", "private", "hybrid", "serverless"}
     assert every["gates"] == gated["gates"]                    # the same verdict either way
     saved = tmp_path / "plan.json"                             # a saved baseline holds every strategy
     check(run, tiny, baseline_file, 24000, "--max-increase", "50", "--save-plan", saved)
-    assert {s["name"] for s in json.loads(saved.read_text())["strategies"]} == {"public", "private", "hybrid"}
+    assert {s["name"] for s in json.loads(saved.read_text())["strategies"]} == {"public", "private", "hybrid", "serverless"}
 
 
 @pytest.mark.parametrize("args,expected", [

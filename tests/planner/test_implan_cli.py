@@ -88,13 +88,13 @@ def test_json_contract_fields(plan_json):
     for c in d["catalogs"]:
         assert c["as_of"] == "2026-11-01" and len(c["sha256"]) == 64
         assert c["sha256"] == __import__("hashlib").sha256((TINY_DIR / f"{c['name']}.yaml").read_bytes()).hexdigest()
-    assert [s["name"] for s in d["strategies"]] == ["public", "private", "hybrid"]
+    assert [s["name"] for s in d["strategies"]] == ["public", "private", "hybrid", "serverless"]
     for s in d["strategies"]:
         assert s["status"] == "optimal"
         assert s["monthly_cost_usd"] > 0
         assert s["cost_per_mau_usd"] == pytest.approx(s["monthly_cost_usd"] / 20000, abs=1e-6)
         assert sum(s["breakdown"].values()) == pytest.approx(s["monthly_cost_usd"], abs=0.05)
-        assert s["nodes"]
+        assert bool(s["nodes"]) == (s["name"] != "serverless")  # serverless runs no nodes of its own
         for n in s["nodes"]:
             assert {"tier", "provider", "region", "type", "count", "purchase", "monthly_cost_usd"} <= set(n)
             assert isinstance(n["count"], int) and n["count"] >= 1
@@ -123,8 +123,8 @@ def test_csv(cli):
     result = cli("compare", *SMALL, "--format", "csv")
     assert result.exit_code == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert [r["name"] for r in rows] == ["public", "private", "hybrid", "chatco/pro"]
-    assert [r["kind"] for r in rows] == ["strategy"] * 3 + ["saas"]
+    assert [r["name"] for r in rows] == ["public", "private", "hybrid", "serverless", "chatco/pro"]
+    assert [r["kind"] for r in rows] == ["strategy"] * 4 + ["saas"]
     for r in rows:
         assert float(r["monthly_cost_usd"]) > 0
     assert {"compute", "labour", "saas_fees"} <= set(rows[0])
@@ -145,7 +145,7 @@ def test_export_model_resolves_to_the_same_objective(cli, tmp_path):
     result = cli("plan", *SMALL, "--format", "json", "--export-model", out)
     assert result.exit_code == 0, result.stderr
     strategies = {s["name"]: s for s in json.loads(result.stdout)["strategies"]}
-    assert sorted(p.name for p in out.iterdir()) == ["hybrid.mps", "private.mps", "public.mps"]
+    assert sorted(p.name for p in out.iterdir()) == ["hybrid.mps", "private.mps", "public.mps", "serverless.mps"]
     for name, s in strategies.items():
         _, prob = pulp.LpProblem.fromMPS(str(out / f"{name}.mps"))
         prob.solve(pulp.PULP_CBC_CMD(msg=False))  # another solver than the planner's HiGHS

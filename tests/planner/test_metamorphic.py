@@ -13,7 +13,7 @@ from planner.optimize import plan as run_plan
 from planner.workload import Workload
 from planner_testlib import SOURCES, tiny_files, write_catalogs
 
-STRATEGIES = ["public", "private", "hybrid"]
+STRATEGIES = ["public", "private", "hybrid", "serverless"]
 
 
 def _costs(result) -> dict[str, float]:

@@ -39,7 +39,7 @@ def _undeclared(model: BaseModel, where: str = "") -> list[str]:
 
 
 def test_report_output_satisfies_the_contract_and_declares_every_field(reported):
-    assert {s["name"] for s in reported["strategies"]} == {"public", "private", "hybrid"}
+    assert {s["name"] for s in reported["strategies"]} == {"public", "private", "hybrid", "serverless"}
     assert any(s["nodes"] for s in reported["strategies"]) and reported["saas"]
     model = Plan.model_validate(reported)
     assert _undeclared(model) == []
