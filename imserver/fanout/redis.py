@@ -36,8 +36,12 @@ class RedisFanout:
         if sentinels:
             parts = parse_url(url)
             auth = {k: v for k, v in parts.items() if k in ("username", "password")}
-            self._sentinel = Sentinel(list(sentinels), sentinel_kwargs=dict(auth, socket_connect_timeout=2),
-                                      db=parts.get("db", 0), **auth)
+            # rediss:// (with ?ssl_ca_certs=...): TLS to the Sentinels and to the master they name alike
+            tls = {k: v for k, v in parts.items() if k.startswith("ssl_")}
+            if url.startswith("rediss://"):
+                tls["ssl"] = True
+            self._sentinel = Sentinel(list(sentinels), sentinel_kwargs=dict(auth, socket_connect_timeout=2, **tls),
+                                      db=parts.get("db", 0), **auth, **tls)
         self.node_id = node_id
         self.deliver_local = deliver_local
         self.on_reconnect = on_reconnect

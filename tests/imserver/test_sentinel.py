@@ -1,5 +1,6 @@
 """Two nodes whose Redis is found through Sentinels: the master dies, the Sentinels promote the replica and
-both nodes reconnect to it by themselves (the deployment's witness is the third Sentinel vote)."""
+both nodes reconnect to it by themselves (the deployment's witness is the third Sentinel vote). Run in the clear
+and with TLS only (Redis, replication and Sentinels on TLS ports, imserver verifying against a CA)."""
 from __future__ import annotations
 
 import asyncio
@@ -18,10 +19,11 @@ MASTER = "implan"
 
 
 class Proc:
-    def __init__(self, args: list[str], port: int):
+    def __init__(self, args: list[str], port: int, tls: dict):
         self.port = port
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=port, password=PASSWORD, socket_connect_timeout=0.2)
+        client = redis.Redis(host="127.0.0.1", port=port, password=PASSWORD, socket_connect_timeout=0.2,
+                             **_client_tls(tls))
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -38,44 +40,74 @@ class Proc:
             self.proc.wait(10)
 
 
-def _redis(port: int, replica_of: int | None = None) -> Proc:
-    args = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-            "--requirepass", PASSWORD, "--masterauth", PASSWORD, "--loglevel", "warning"]
+def _make_tls(tmp_path) -> dict:
+    """A CA and a certificate for 127.0.0.1 signed by it (openssl), as the bundle's deployment CA makes them."""
+    def run(*args):
+        subprocess.run(["openssl", *args], cwd=tmp_path, check=True, capture_output=True, timeout=60)
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+        "-subj", "/CN=test CA", "-keyout", "ca.key", "-out", "ca.crt")
+    run("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=host",
+        "-keyout", "host.key", "-out", "host.csr")
+    (tmp_path / "host.ext").write_text("subjectAltName = IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "host.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+        "-extfile", "host.ext", "-out", "host.crt")
+    return {"ca": str(tmp_path / "ca.crt"), "crt": str(tmp_path / "host.crt"), "key": str(tmp_path / "host.key")}
+
+
+def _client_tls(tls: dict) -> dict:
+    return {"ssl": True, "ssl_ca_certs": tls["ca"], "ssl_cert_reqs": "required"} if tls else {}
+
+
+def _server_tls(tls: dict, port: int) -> list[str]:
+    """redis.conf lines: TLS only on `port` (as the bundle's redis.conf.j2 writes them)."""
+    if not tls:
+        return [f"port {port}"]
+    return ["port 0", f"tls-port {port}", f"tls-cert-file {tls['crt']}", f"tls-key-file {tls['key']}",
+            f"tls-ca-cert-file {tls['ca']}", "tls-auth-clients no", "tls-replication yes"]
+
+
+def _redis(tmp_path, port: int, tls: dict, replica_of: int | None = None) -> Proc:
+    lines = ["bind 127.0.0.1", *_server_tls(tls, port), 'save ""', "appendonly no", f"requirepass {PASSWORD}",
+             f"masterauth {PASSWORD}", "loglevel warning"]
     if replica_of:
-        args += ["--replicaof", "127.0.0.1", str(replica_of)]
-    return Proc(args, port)
+        lines.append(f"replicaof 127.0.0.1 {replica_of}")
+    conf = tmp_path / f"redis-{port}.conf"
+    conf.write_text("\n".join(lines) + "\n")
+    return Proc(["redis-server", str(conf)], port, tls)
 
 
-def _sentinel(tmp_path, port: int, master_port: int) -> Proc:
+def _sentinel(tmp_path, port: int, master_port: int, tls: dict) -> Proc:
     conf = tmp_path / f"sentinel-{port}.conf"       # Sentinel rewrites its file: one each, writable
-    conf.write_text(f"bind 127.0.0.1\nport {port}\nrequirepass {PASSWORD}\ndir {tmp_path}\n"
-                    f"sentinel monitor {MASTER} 127.0.0.1 {master_port} 2\n"
-                    f"sentinel auth-pass {MASTER} {PASSWORD}\n"
-                    f"sentinel down-after-milliseconds {MASTER} 1000\n"
-                    f"sentinel failover-timeout {MASTER} 10000\n")
-    return Proc(["redis-server", str(conf), "--sentinel"], port)
+    conf.write_text("\n".join(["bind 127.0.0.1", *_server_tls(tls, port), f"requirepass {PASSWORD}",
+                               f"dir {tmp_path}", f"sentinel monitor {MASTER} 127.0.0.1 {master_port} 2",
+                               f"sentinel auth-pass {MASTER} {PASSWORD}",
+                               f"sentinel down-after-milliseconds {MASTER} 1000",
+                               f"sentinel failover-timeout {MASTER} 10000"]) + "\n")
+    return Proc(["redis-server", str(conf), "--sentinel"], port, tls)
 
 
-@pytest.fixture
-def sentinel_stack(tmp_path):
+@pytest.fixture(params=[False, True], ids=["plain", "tls"])
+def sentinel_stack(request, tmp_path):
     if not shutil.which("redis-server"):
         pytest.skip("redis-server not installed")
+    tls = _make_tls(tmp_path) if request.param else {}
     procs = []
     try:
-        master = _redis(free_port())
+        master = _redis(tmp_path, free_port(), tls)
         procs.append(master)
-        replica = _redis(free_port(), replica_of=master.port)
+        replica = _redis(tmp_path, free_port(), tls, replica_of=master.port)
         procs.append(replica)
         for _ in range(3):
-            procs.append(_sentinel(tmp_path, free_port(), master.port))
-        yield master, replica, [p.port for p in procs[2:]]
+            procs.append(_sentinel(tmp_path, free_port(), master.port, tls))
+        yield master, replica, [p.port for p in procs[2:]], tls
     finally:
         for p in procs:
             p.stop()
 
 
-def _master_port(sentinel_port: int) -> int:
-    client = redis.Redis(port=sentinel_port, password=PASSWORD, decode_responses=True)
+def _master_port(sentinel_port: int, tls: dict) -> int:
+    client = redis.Redis(host="127.0.0.1", port=sentinel_port, password=PASSWORD, decode_responses=True,
+                         **_client_tls(tls))
     return int(client.execute_command("SENTINEL", "get-master-addr-by-name", MASTER)[1])
 
 
@@ -94,8 +126,11 @@ async def _delivered(sender, receiver, body: str, timeout: float) -> bool:
 
 
 async def test_nodes_follow_the_master_the_sentinels_promote(node_factory, client_factory, pg_dsn, sentinel_stack):
-    master, replica, sentinels = sentinel_stack
-    cfg = dict(database_url=pg_dsn, redis_url=f"redis://:{PASSWORD}@127.0.0.1:1/0", redis_sentinel_master=MASTER,
+    master, replica, sentinels, tls = sentinel_stack
+    # with TLS (the bundle's rediss:// URL): Sentinels and master only speak TLS, verified against the CA
+    url = (f"rediss://:{PASSWORD}@127.0.0.1:1/0?ssl_ca_certs={tls['ca']}&ssl_cert_reqs=required" if tls
+           else f"redis://:{PASSWORD}@127.0.0.1:1/0")
+    cfg = dict(database_url=pg_dsn, redis_url=url, redis_sentinel_master=MASTER,
                redis_sentinels=[f"127.0.0.1:{p}" for p in sentinels])
     a = await node_factory(**cfg)
     b = await node_factory(**cfg)
@@ -104,7 +139,7 @@ async def test_nodes_follow_the_master_the_sentinels_promote(node_factory, clien
     assert await _delivered(alice, bob, "before failover", 10)
     master.stop()
     deadline = time.monotonic() + 30
-    while _master_port(sentinels[0]) != replica.port:
+    while _master_port(sentinels[0], tls) != replica.port:
         assert time.monotonic() < deadline, "the Sentinels did not promote the replica"
         await asyncio.sleep(0.2)
     assert await _delivered(alice, bob, "after failover", 20)
