@@ -555,6 +555,8 @@ class Node:
     async def _h_typing(self, s, f, t0):
         members = await self.store.members(s.user, f["conv"])
         others = [m for m in members if m != s.user]
+        if f["conv"].startswith("d:") and others and await self.store.is_blocked(s.user, others[0]):
+            return     # no 1:1 delivery from a blocked user, not even typing (and no error: typing has no reply)
         self.fanout.publish(others, dumps({"type": "typing", "conv": f["conv"], "user": s.user}))
 
     async def _h_upload(self, s, f, t0):

@@ -442,6 +442,10 @@ class Store(ABC):
         """The users ``user`` blocked, sorted."""
 
     @abstractmethod
+    async def is_blocked(self, user: str, by: str) -> bool:
+        """True when ``by`` blocked ``user`` (ephemeral 1:1 frames from ``user`` are not delivered to ``by``)."""
+
+    @abstractmethod
     async def contacts(self, user: str) -> list[str]: ...
 
     @abstractmethod

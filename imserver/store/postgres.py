@@ -564,6 +564,10 @@ class PostgresStore(Store):
                 "SELECT DISTINCT o.user_id FROM members m JOIN members o ON o.conv=m.conv"
                 " WHERE m.user_id=$1 AND o.user_id<>$1", user)]
 
+    async def is_blocked(self, user, by):
+        async with self._pool.acquire() as c:
+            return await self._blocked(c, user, by)
+
     async def is_banned(self, user):
         async with self._pool.acquire() as c:
             return await c.fetchval("SELECT 1 FROM bans WHERE user_id=$1", user) is not None

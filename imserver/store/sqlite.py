@@ -537,6 +537,9 @@ class SQLiteStore(Store):
 
         return await self._read(run, user)
 
+    async def is_blocked(self, user, by):
+        return await self._read(self._blocked, user, by)
+
     async def is_banned(self, user):
         def run(c, user):
             return c.execute("SELECT 1 FROM bans WHERE user_id=?", (user,)).fetchone() is not None

@@ -96,6 +96,10 @@ async def test_blocked_users_cannot_message_or_add(node, client_factory):
     # Blocking is one way: bob may still write, others are unaffected, and nothing reached bob.
     assert (await bob.send("stop", to="mallory", client_msg_id="b-1"))["seq"] == 2
     assert (await alice.send("hi bob", to="bob", client_msg_id="a-1"))["seq"] == 1
+    drain(bob)
+    await mallory.ws.send(json.dumps({"type": "typing", "conv": "d:bob:mallory"}))
+    await alice.ws.send(json.dumps({"type": "typing", "conv": "d:alice:bob"}))
+    assert (await bob.next_push("typing"))["user"] == "alice"                # mallory's typing was dropped
     assert [m["body"] for m in await bob.sync_all("d:bob:mallory")] == ["hi", "stop"]
     assert await refused(bob.request({"type": "block", "user": "bob"})) == "bad_frame"
     await bob.request({"type": "unblock", "user": "mallory"})
@@ -140,6 +144,30 @@ async def test_group_roles_removal_and_transfer(node, client_factory):
     await bob.request({"type": "group_leave", "conv": conv})
     roles = (await dave.request({"type": "group_members", "conv": conv}))["roles"]
     assert roles == {"alice": "owner", "dave": "admin"}
+
+
+async def test_edits_removals_and_blocks_across_two_nodes(node_factory, client_factory, pg_dsn, redis_url):
+    """PostgreSQL + Redis, two nodes: an edit and a recall on node A reach node B; a removal on B reaches the removed
+    user on A; a block stored through B refuses a send through A."""
+    a = await node_factory(database_url=pg_dsn, redis_url=redis_url)
+    b = await node_factory(database_url=pg_dsn, redis_url=redis_url)
+    alice, carol = await client_factory(a, "alice"), await client_factory(a, "carol")
+    bob = await client_factory(b, "bob")
+    g = await alice.request({"type": "group_create", "name": "g", "members": ["bob", "carol"]})
+    conv = g["conv"]
+    await alice.send("frist", conv=conv, client_msg_id="a-1")
+    await alice.request({"type": "edit", "client_msg_id": "a-2", "conv": conv, "seq": 1, "body": "first"})
+    await alice.request({"type": "recall", "client_msg_id": "a-3", "conv": conv, "seq": 1})
+    got = [await bob.next_push("msg") for _ in range(3)]
+    assert [(m["seq"], m.get("edit_of"), m.get("recall_of")) for m in got] == [(1, None, None), (2, 1, None),
+                                                                                (3, None, 1)]
+    await alice.request({"type": "group_role", "conv": conv, "user": "bob", "role": "admin"})
+    drain(carol)
+    await bob.request({"type": "group_remove", "conv": conv, "user": "carol"})
+    ev = await carol.next_push("group_event")
+    assert (ev["event"], ev["users"], ev["by"]) == ("removed", ["carol"], "bob")
+    await bob.request({"type": "block", "user": "alice"})
+    assert await refused(alice.send("hi", to="bob", client_msg_id="a-4")) == "blocked"
 
 
 def device_token(user: str, device: str) -> str:
