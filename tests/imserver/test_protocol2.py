@@ -341,3 +341,26 @@ async def test_schema_2_databases_get_roles_blocks_and_device_markers(database_u
         assert await store.block("bob", "carol") is True and await store.blocks("bob") == ["carol"]
     finally:
         await store.close()
+
+
+async def test_blocks_hold_after_a_restart(database_url):
+    """A block stored before the node restarted still refuses the blocked user's 1:1 send (SQLite's writer keeps
+    the set of users who block anyone in memory: it is reloaded at open)."""
+    from imserver.store import StoreError, open_store
+    store = open_store(database_url)
+    await store.open()
+    await store.start()
+    try:
+        assert await store.block("bob", "mallory") is True
+    finally:
+        await store.close()
+    store = open_store(database_url)
+    await store.open()
+    await store.start()
+    try:
+        with pytest.raises(StoreError) as info:
+            await store.send("mallory", "m-1", None, "bob", "hi", None)
+        assert info.value.code == "blocked"
+        assert (await store.send("bob", "b-1", None, "mallory", "hi", None)).seq == 1
+    finally:
+        await store.close()
