@@ -22,7 +22,6 @@ MAX_REF_CHARS = 64
 # Version 2 added edit/recall, blocks, group roles and removal, per-device markers (the client `hello` frame);
 # every version-1 frame is still accepted unchanged.  The server's hello advertises it.
 PROTOCOL_VERSION = 2
-GROUP_ROLES = ("owner", "admin", "member")
 
 # Error codes sent in `error` frames (documented in docs/protocol.md).
 ERROR_CODES = {
@@ -31,7 +30,7 @@ ERROR_CODES = {
     "rejected": "the database refused this message; resending it unchanged fails again",
     "unknown_type": "unknown frame type",
     "forbidden": "not a member of that conversation (or not allowed)",
-    "not_found": "no such conversation",
+    "not_found": "no such conversation (or message, member, block)",
     "group_full": "group size limit reached",
     "blocked": "the other user blocked you: no 1:1 messages, no group adds",
     "window_expired": "the edit/recall window of that message has passed",
