@@ -55,6 +55,7 @@ class Config:
     drain_timeout_s: float = 10.0
     drain_grace_s: float = 1.0             # SIGTERM: /readyz answers 503 this long before clients are closed
     sync_max_limit: int = 500
+    edit_window_s: float = 900.0           # a sender may edit or recall a message this long after sending it
     group_commit_max_batch: int = 1024
     group_commit_delay_ms: float = 0.0     # >0: wait this long for more writes when < 64 are queued
     retention_days: float = 0.0            # 0 → keep forever
@@ -95,7 +96,7 @@ class Config:
             if getattr(self, name) < 1:
                 raise bad(name, "an integer >= 1")
         for name in ("conn_rate_msgs_per_s", "user_rate_msgs_per_s", "idle_timeout_s", "drain_timeout_s",
-                     "retention_interval_s"):
+                     "retention_interval_s", "edit_window_s"):
             if getattr(self, name) <= 0:
                 raise bad(name, "a number > 0")
         if not (0 <= self.group_commit_delay_ms <= 100):

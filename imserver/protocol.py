@@ -16,8 +16,12 @@ CONV_RE = re.compile(r"d:[A-Za-z0-9_.@+\-]{1,64}:[A-Za-z0-9_.@+\-]{1,64}|g:[A-Za
 CLIENT_MSG_ID_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 MEDIA_KEY_RE = re.compile(r"[A-Za-z0-9_.@+\-/]{1,256}")
 CONTENT_TYPE_RE = re.compile(r"[\w.+\-]+/[\w.+\-]+", re.ASCII)
+DEVICE_RE = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
 MAX_JSON_DEPTH = 8           # a frame is an object holding at most a list of strings
 MAX_REF_CHARS = 64
+# Version 2 added edit/recall, blocks, group roles and removal, per-device markers (the client `hello` frame);
+# every version-1 frame is still accepted unchanged.  The server's hello advertises it.
+PROTOCOL_VERSION = 2
 
 # Error codes sent in `error` frames (documented in docs/protocol.md).
 ERROR_CODES = {
@@ -26,8 +30,10 @@ ERROR_CODES = {
     "rejected": "the database refused this message; resending it unchanged fails again",
     "unknown_type": "unknown frame type",
     "forbidden": "not a member of that conversation (or not allowed)",
-    "not_found": "no such conversation",
+    "not_found": "no such conversation (or message, member, block)",
     "group_full": "group size limit reached",
+    "blocked": "the other user blocked you: no 1:1 messages, no group adds",
+    "window_expired": "the edit/recall window of that message has passed",
     "rate_limited": "too many frames; slow down",
     "unavailable": "storage unavailable; retry with the same client_msg_id",
     "media_disabled": "media uploads are not configured",
@@ -92,6 +98,18 @@ def _str(frame: dict, name: str, regex: re.Pattern | None, ref, required: bool =
     return value
 
 
+def _body(frame: dict, ref, max_body_bytes: int) -> str:
+    """A message body (send, edit): valid text of at most max_body_bytes UTF-8 bytes."""
+    body = frame.get("body", "")
+    if not isinstance(body, str):
+        raise ProtocolError("bad_frame", "field body must be a string", ref)
+    if not valid_text(body):
+        raise ProtocolError("bad_frame", "field body holds a lone surrogate or NUL (not valid text)", ref)
+    if len(body) > max_body_bytes or len(body.encode("utf-8")) > max_body_bytes:
+        raise ProtocolError("bad_frame", f"body exceeds {max_body_bytes} bytes", ref)
+    return body
+
+
 def _conv(frame: dict, ref, required: bool = True):
     """A conversation id; a 1:1 id must name two different users in sorted order (one id per pair)."""
     conv = _str(frame, "conv", CONV_RE, ref, required=required)
@@ -144,23 +162,43 @@ def parse_client_frame(text, *, max_body_bytes: int, sync_max_limit: int) -> dic
         to = _str(frame, "to", USER_RE, ref, required=False)
         if (conv is None) == (to is None):
             raise ProtocolError("bad_frame", "exactly one of conv or to is required", ref)
-        body = frame.get("body", "")
-        if not isinstance(body, str):
-            raise ProtocolError("bad_frame", "field body must be a string", ref)
-        if not valid_text(body):
-            raise ProtocolError("bad_frame", "field body holds a lone surrogate or NUL (not valid text)", ref)
-        if len(body) > max_body_bytes or len(body.encode("utf-8")) > max_body_bytes:
-            raise ProtocolError("bad_frame", f"body exceeds {max_body_bytes} bytes", ref)
+        body = _body(frame, ref, max_body_bytes)
         media = _str(frame, "media", MEDIA_KEY_RE, ref, required=False)
         if not body and media is None:
             raise ProtocolError("bad_frame", "body or media is required", ref)
         out.update(conv=conv, to=to, body=body, media=media)
+    elif ftype in ("edit", "recall"):
+        cmid = _str(frame, "client_msg_id", CLIENT_MSG_ID_RE, ref)
+        out["ref"] = ref = ref if ref is not None else cmid
+        out.update(client_msg_id=cmid, conv=_conv(frame, ref), seq=_int(frame, "seq", ref, lo=1))
+        if ftype == "edit":
+            out["body"] = _body(frame, ref, max_body_bytes)
+            if not out["body"]:
+                raise ProtocolError("bad_frame", "field body is required (recall removes a message)", ref)
+        else:
+            out["body"] = ""
     elif ftype == "sync":
         out["conv"] = _conv(frame, ref)
-        out["after_seq"] = _int(frame, "after_seq", ref, default=0)
+        # None: from the start (0), or from this connection's device cursor when it has a device
+        out["after_seq"] = _int(frame, "after_seq", ref) if "after_seq" in frame else None
         out["limit"] = _int(frame, "limit", ref, default=min(100, sync_max_limit), lo=1, hi=sync_max_limit)
-    elif ftype in ("inbox", "ping"):
+    elif ftype in ("inbox", "ping", "blocks"):
         pass
+    elif ftype == "hello":
+        out["protocol"] = _int(frame, "protocol", ref, default=PROTOCOL_VERSION, lo=1)
+        out["device_id"] = _str(frame, "device_id", DEVICE_RE, ref, required=False)
+    elif ftype in ("block", "unblock"):
+        out["user"] = _str(frame, "user", USER_RE, ref)
+    elif ftype in ("group_remove", "group_transfer"):
+        out["conv"] = _conv(frame, ref)
+        out["user"] = _str(frame, "user", USER_RE, ref)
+    elif ftype == "group_role":
+        out["conv"] = _conv(frame, ref)
+        out["user"] = _str(frame, "user", USER_RE, ref)
+        if frame.get("role") not in ("admin", "member"):
+            raise ProtocolError("bad_frame", "field role must be admin or member (group_transfer moves the owner)",
+                                ref)
+        out["role"] = frame["role"]
     elif ftype == "group_create":
         name = frame.get("name", "")
         if not isinstance(name, str) or len(name) > 100 or not valid_text(name):
@@ -201,7 +239,7 @@ def peek_ref(text):
     """The ref a refused frame would have had (for rate_limited errors), or None."""
     try:
         frame = loads_frame(text)
-        if "ref" not in frame and frame.get("type") == "send":
+        if "ref" not in frame and frame.get("type") in ("send", "edit", "recall"):
             frame = {"ref": frame.get("client_msg_id")}
         return _ref(frame)
     except ProtocolError:

@@ -20,7 +20,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request
 from websockets.protocol import State
 
-from . import auth, protocol
+from . import auth, features, protocol
 from .config import Config
 from .fanout import open_fanout
 from .jwks import JwksKeys, TokenVerifier
@@ -28,7 +28,7 @@ from .media import open_media
 from .metrics import Metrics
 from .protocol import ProtocolError, dumps, error_frame
 from .store import StoreError, StoreUnavailable, open_store
-from .store.base import now_ms
+from .store.base import event_fields, now_ms
 
 log = logging.getLogger("imserver.server")
 
@@ -77,10 +77,13 @@ class TokenBucket:
 
 class Session:
     """Per-connection state (kept small: it is multiplied by every idle connection)."""
-    __slots__ = ("ws", "user", "cid", "bucket", "violations", "inflight", "window_free", "last_rx")
+    __slots__ = ("ws", "user", "cid", "bucket", "violations", "inflight", "window_free", "last_rx", "device",
+                 "greeted")
 
-    def __init__(self, ws, user, cid, bucket, now):
+    def __init__(self, ws, user, cid, bucket, now, device=""):
         self.ws, self.user, self.cid, self.bucket = ws, user, cid, bucket
+        self.device = device         # "" → no device: the user-wide markers (protocol 1 behaviour)
+        self.greeted = 0             # the protocol version of the client's hello frame, 0 before one
         self.violations = 0
         self.inflight = 0            # unacked sends of this connection
         self.window_free = None      # asyncio.Event, created only when the window fills
@@ -231,6 +234,9 @@ class Node:
             return connection.respond(401, "invalid token\n")
         if not protocol.USER_RE.fullmatch(claims["sub"]):
             return connection.respond(401, "invalid token subject\n")
+        device = claims.get("device_id", "")
+        if not isinstance(device, str) or (device and not protocol.DEVICE_RE.fullmatch(device)):
+            return connection.respond(401, "invalid token device_id\n")
         try:
             banned = await self.store.is_banned(claims["sub"])
         except Exception as exc:   # fail closed: a ban that cannot be checked is not skipped
@@ -240,6 +246,7 @@ class Node:
             self.metrics.inc("imserver_errors_total", code="banned")
             return connection.respond(403, "user is banned\n")
         connection.imserver_user = claims["sub"]
+        connection.imserver_device = device
         return None
 
     @staticmethod
@@ -347,7 +354,7 @@ class Node:
             return
         self._next_cid += 1
         s = Session(ws, user, self._next_cid, TokenBucket(cfg.conn_rate_msgs_per_s, cfg.conn_rate_burst_msgs),
-                    time.monotonic())
+                    time.monotonic(), getattr(ws, "imserver_device", ""))
         self.sessions.add(s)
         first = conns is None
         if first:
@@ -360,7 +367,8 @@ class Node:
         close_code = None
         try:
             await ws.send(dumps({"type": "hello", "user": user, "node": self.node_id, "ts": now_ms(),
-                                 "max_frame_bytes": cfg.max_frame_bytes}))
+                                 "max_frame_bytes": cfg.max_frame_bytes, "protocol": protocol.PROTOCOL_VERSION,
+                                 **({"device_id": s.device} if s.device else {})}))
             if first and cfg.presence_enabled:
                 self._spawn(self._presence(user, "online"))
             await self._serve(s)
@@ -432,15 +440,21 @@ class Node:
 
     # ---- frame handlers ------------------------------------------------------------------
     async def _h_send(self, s: Session, f: dict, t0: float) -> None:
+        if f["media"] is not None:
+            await self._check_media(s, f)
+        await self.submit_message(s, f, t0, lambda: self.store.send(s.user, f["client_msg_id"], f["conv"], f["to"],
+                                                                    f["body"], f["media"]))
+
+    async def submit_message(self, s: Session, f: dict, t0: float, write) -> None:
+        """Queue a message write (send, edit, recall) under the connection's in-flight window; its ack and ``msg``
+        push go out when it commits."""
         while s.inflight >= self.cfg.max_inflight_sends_per_conn:   # backpressure: stop reading
             if s.window_free is None:
                 s.window_free = asyncio.Event()
             s.window_free.clear()
             await s.window_free.wait()
-        if f["media"] is not None:
-            await self._check_media(s, f)
         s.inflight += 1
-        fut = self.store.send(s.user, f["client_msg_id"], f["conv"], f["to"], f["body"], f["media"])
+        fut = write()
         fut.add_done_callback(lambda fut: self._send_done(s, f["ref"], t0, fut))
 
     async def _check_media(self, s: Session, f: dict) -> None:
@@ -466,7 +480,8 @@ class Node:
             self.push((s.ws,), error_frame(code, message, ref))
             return
         r = fut.result()
-        ack = {"type": "ack", "ref": ref, "client_msg_id": r.client_msg_id, "conv": r.conv, "seq": r.seq, "ts": r.ts}
+        ack = {"type": "ack", "ref": ref, "client_msg_id": r.client_msg_id, "conv": r.conv, "seq": r.seq, "ts": r.ts,
+               **event_fields(r.event, r.target_seq)}
         if r.duplicate:
             ack["duplicate"] = True
             self.metrics.inc("imserver_messages_duplicate_total")
@@ -475,21 +490,25 @@ class Node:
         if not r.duplicate:
             self.metrics.inc("imserver_messages_in_total")
             msg = {"type": "msg", "conv": r.conv, "seq": r.seq, "from": r.sender, "client_msg_id": r.client_msg_id,
-                   "body": r.body, "ts": r.ts}
+                   "body": r.body, "ts": r.ts, **event_fields(r.event, r.target_seq)}
             if r.media:
                 msg["media"] = r.media
             self.fanout.publish(r.members, dumps(msg), exclude=s.ws)
 
     async def _h_sync(self, s, f, t0):
-        msgs, last_seq = await self.store.history(s.user, f["conv"], f["after_seq"], f["limit"])
-        await s.ws.send(dumps({"type": "history", "ref": f["ref"], "conv": f["conv"], "messages": msgs,
+        after = f["after_seq"]
+        if after is None:   # a device resumes from its cursor (its delivered marker); otherwise from the start
+            after = await self.store.device_cursor(s.user, s.device, f["conv"]) if s.device else 0
+        msgs, last_seq = await self.store.history(s.user, f["conv"], after, f["limit"])
+        await s.ws.send(dumps({"type": "history", "ref": f["ref"], "conv": f["conv"], "after_seq": after,
+                               "messages": msgs,
                                "last_seq": last_seq, "has_more": bool(msgs) and msgs[-1]["seq"] < last_seq}))
 
     async def _h_inbox(self, s, f, t0):
-        convs = await self.store.inbox(s.user)
+        convs = await self.store.inbox(s.user, s.device)
         await s.ws.send(dumps({"type": "inbox", "ref": f["ref"], "conversations": convs}))
 
-    async def _group_reply(self, s, f, res, event: str) -> None:
+    async def group_reply(self, s, f, res, event: str, **extra) -> None:
         await s.ws.send(dumps({"type": "group", "ref": f["ref"], "conv": res.conv, "name": res.name,
                                "members": sorted(res.members)}))
         if res.changed:
@@ -497,33 +516,35 @@ class Node:
             # except the requesting one, which has the `group` reply.
             notify = set(res.members) | set(res.changed)
             self.fanout.publish(notify, dumps({"type": "group_event", "event": event, "conv": res.conv,
-                                               "name": res.name, "by": s.user, "users": sorted(res.changed)}),
+                                               "name": res.name, "by": s.user, "users": sorted(res.changed),
+                                               **extra}),
                                 exclude=s.ws)
 
     async def _h_group_create(self, s, f, t0):
         conv = "g:" + secrets.token_hex(8)
         res = await self.store.group_create(s.user, conv, f["name"], f["members"], f["public"],
                                             self.cfg.max_group_members)
-        await self._group_reply(s, f, res, "added")
+        await self.group_reply(s, f, res, "added")
 
     async def _h_group_join(self, s, f, t0):
         res = await self.store.group_join(s.user, f["conv"], self.cfg.max_group_members)
-        await self._group_reply(s, f, res, "joined")
+        await self.group_reply(s, f, res, "joined")
 
     async def _h_group_add(self, s, f, t0):
         res = await self.store.group_add(s.user, f["conv"], f["user"], self.cfg.max_group_members)
-        await self._group_reply(s, f, res, "added")
+        await self.group_reply(s, f, res, "added")
 
     async def _h_group_leave(self, s, f, t0):
         res = await self.store.group_leave(s.user, f["conv"])
-        await self._group_reply(s, f, res, "left")
+        await self.group_reply(s, f, res, "left")
 
     async def _h_group_members(self, s, f, t0):
-        members = await self.store.members(s.user, f["conv"])
-        await s.ws.send(dumps({"type": "members", "ref": f["ref"], "conv": f["conv"], "members": members}))
+        roles = await self.store.member_roles(s.user, f["conv"])
+        await s.ws.send(dumps({"type": "members", "ref": f["ref"], "conv": f["conv"], "members": sorted(roles),
+                               "roles": roles}))
 
     async def _h_receipt(self, s, f, t0):
-        res = await self.store.receipt(s.user, f["conv"], f["kind"], f["seq"])
+        res = await self.store.receipt(s.user, f["conv"], f["kind"], f["seq"], s.device)
         await s.ws.send(dumps({"type": "ok", "ref": f["ref"], "for": "receipt", "conv": res.conv, "seq": res.seq}))
         if not res.moved:
             return
@@ -534,6 +555,8 @@ class Node:
     async def _h_typing(self, s, f, t0):
         members = await self.store.members(s.user, f["conv"])
         others = [m for m in members if m != s.user]
+        if f["conv"].startswith("d:") and others and await self.store.is_blocked(s.user, others[0]):
+            return     # no 1:1 delivery from a blocked user, not even typing (and no error: typing has no reply)
         self.fanout.publish(others, dumps({"type": "typing", "conv": f["conv"], "user": s.user}))
 
     async def _h_upload(self, s, f, t0):
@@ -561,7 +584,7 @@ class Node:
         "send": _h_send, "sync": _h_sync, "inbox": _h_inbox, "group_create": _h_group_create,
         "group_join": _h_group_join, "group_add": _h_group_add, "group_leave": _h_group_leave,
         "group_members": _h_group_members, "receipt": _h_receipt, "typing": _h_typing, "upload": _h_upload,
-        "media_url": _h_media_url, "ping": _h_ping,
+        "media_url": _h_media_url, "ping": _h_ping, **features.HANDLERS,
     }
 
     # ---- idle timeout --------------------------------------------------------------------

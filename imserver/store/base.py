@@ -49,6 +49,8 @@ class SendResult:
     media: str | None
     members: tuple = ()
     duplicate: bool = False
+    event: str | None = None        # "edit" or "recall": this row amends the message at target_seq
+    target_seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -96,14 +98,97 @@ class DeleteConversationResult:
     orphaned_media: tuple = ()
 
 
-def history_row(conv: str, seq: int, sender: str, cmid: str, body: str, media, ts: int, deleted_ts) -> dict:
+def event_fields(event: str | None, target_seq: int | None) -> dict:
+    """The field that marks an edit or recall event (``edit_of`` / ``recall_of``: the amended seq), in history rows,
+    acks and ``msg`` pushes alike."""
+    return {f"{event}_of": target_seq} if event else {}
+
+
+# The message columns every backend selects for history_row, in this order.
+HISTORY_COLUMNS = "seq, sender, client_msg_id, body, media, ts, deleted_ts, event, target_seq, edited_ts"
+
+
+def history_row(conv: str, seq: int, sender: str, cmid: str, body: str, media, ts: int, deleted_ts,
+                event=None, target_seq=None, edited_ts=None) -> dict:
     """A message as ``sync`` returns it; a tombstone keeps conv, seq and ts (and the sender unless the sender was
-    erased) and says ``deleted``, so the cursor stays gapless."""
+    erased) and says ``deleted``, so the cursor stays gapless.  Edit and recall events are rows of their own
+    (``edit_of``/``recall_of``); an edited message also carries its new body and ``edited_ts``."""
     if deleted_ts is not None:
         return {"conv": conv, "seq": seq, **({"from": sender} if sender else {}), "body": "", "ts": ts,
                 "deleted": True}
     return {"conv": conv, "seq": seq, "from": sender, "client_msg_id": cmid, "body": body,
-            **({"media": media} if media else {}), "ts": ts}
+            **({"media": media} if media else {}), "ts": ts, **event_fields(event, target_seq),
+            **({"edited_ts": edited_ts} if edited_ts is not None else {})}
+
+
+def inbox_row(device: str, conv, kind, name, last_seq, read_seq, delivered_seq, unread, device_read_seq,
+              device_delivered_seq) -> dict:
+    """One ``inbox`` entry; the device's own markers only when the connection has a device."""
+    row = {"conv": conv, "kind": kind, "name": name, "last_seq": last_seq, "read_seq": read_seq,
+           "delivered_seq": delivered_seq, "unread": unread}
+    if device:
+        row.update(device_read_seq=device_read_seq, device_delivered_seq=device_delivered_seq)
+    return row
+
+
+def check_amendable(row, sender: str, ts: int, window_ms: int) -> None:
+    """Only the sender may edit or recall a message, only a plain message still there, and only within the window.
+    ``row`` is the target's (sender, ts, event, deleted_ts) or None."""
+    if row is None:
+        raise StoreError("not_found", "no message with that seq in that conversation")
+    if row[2] is not None:
+        raise StoreError("bad_frame", "that seq is an edit or recall event: name the original message's seq")
+    if row[0] != sender:
+        raise StoreError("forbidden", "only the sender may edit or recall a message")
+    if row[3] is not None:
+        raise StoreError("bad_frame", "that message was recalled or deleted")
+    if ts - row[1] > window_ms:
+        raise StoreError("window_expired", f"messages can be edited or recalled for {window_ms // 1000} s")
+
+
+def blocked_send() -> StoreError:
+    return StoreError("blocked", "the recipient blocked you: your 1:1 messages are not accepted")
+
+
+def blocked_add(user: str) -> StoreError:
+    return StoreError("blocked", f"{user} blocked you: you cannot add them to a group")
+
+
+def require_role(role: str | None, allowed: tuple, what: str) -> None:
+    """The acting member's role must be one of ``allowed`` (None: not a member at all)."""
+    if role is None:
+        raise StoreError("forbidden", "not a member of that conversation")
+    if role not in allowed:
+        raise StoreError("forbidden", f"only the group's {' or '.join(allowed)} may {what}")
+
+
+def check_remove(actor_role: str | None, target_role: str | None) -> None:
+    """Owner and admins remove members; only the owner removes an admin; nobody removes the owner."""
+    require_role(actor_role, ("owner", "admin"), "remove members")
+    if target_role is None:
+        raise StoreError("not_found", "that user is not a member of the group")
+    if target_role == "owner" or (target_role == "admin" and actor_role != "owner"):
+        raise StoreError("forbidden", f"an {actor_role} cannot remove the group's {target_role}")
+
+
+def check_role_change(actor: str, actor_role: str | None, target: str, target_role: str | None) -> None:
+    """Only the owner sets roles or transfers ownership, to another member."""
+    require_role(actor_role, ("owner",), "change roles or transfer ownership")
+    if target_role is None:
+        raise StoreError("not_found", "that user is not a member of the group")
+    if target == actor:
+        raise StoreError("bad_frame", "the owner's own role changes only by group_transfer to another member")
+
+
+def receipt_plan(kind: str, seq: int, user_markers: tuple, device_markers: tuple | None) -> tuple[bool, bool]:
+    """(store the device's marker, move the user's marker).  Markers are (read_seq, delivered_seq).  Without a
+    device the user's marker is the one that only moves forward (a receipt behind it is refused); with a device
+    that device's marker is, and the user's marker (what other members see, what unread counts) takes the
+    highest seq any device reported."""
+    if device_markers is None:
+        return False, receipt_marker_check(kind, seq, *user_markers)
+    store_device = receipt_marker_check(kind, seq, *device_markers)
+    return store_device, seq > (user_markers[0] if kind == "read" else user_markers[1])
 
 
 def receipt_marker_check(kind: str, seq: int, read_seq: int, delivered_seq: int) -> bool:
@@ -147,7 +232,8 @@ class WriteOp:
 
 
 # 1: conversations, members, messages.  2: messages.deleted_ts (tombstones), bans (admin API).
-SCHEMA_VERSION = 2
+# 3: messages.event/target_seq/edited_ts (edit, recall), members.role, blocks, device_markers (protocol 2).
+SCHEMA_VERSION = 3
 
 
 def migration_steps(current: int) -> range:
@@ -287,8 +373,26 @@ class Store(ABC):
     def group_leave(self, user, conv) -> asyncio.Future:
         return self.submit("group_leave", user, conv)
 
-    def receipt(self, user, conv, kind, seq) -> asyncio.Future:
-        return self.submit("receipt", user, conv, kind, seq)
+    def group_remove(self, user, conv, target) -> asyncio.Future:
+        return self.submit("group_remove", user, conv, target)
+
+    def group_role(self, user, conv, target, role) -> asyncio.Future:
+        """role "owner" transfers ownership (the old owner becomes an admin)."""
+        return self.submit("group_role", user, conv, target, role)
+
+    def receipt(self, user, conv, kind, seq, device: str = "") -> asyncio.Future:
+        return self.submit("receipt", user, conv, kind, seq, device)
+
+    def amend(self, event, sender, client_msg_id, conv, target_seq, body, window_ms) -> asyncio.Future:
+        """An edit (new body) or recall of the sender's message ``target_seq``: a new row with its own seq, deduped
+        by (sender, client_msg_id) like a send; resolves to a SendResult."""
+        return self.submit("amend", sender, client_msg_id, conv, target_seq, body, window_ms, event)
+
+    def block(self, user, target) -> asyncio.Future:
+        return self.submit("block", user, target)
+
+    def unblock(self, user, target) -> asyncio.Future:
+        return self.submit("unblock", user, target)
 
     def purge_before(self, ts_ms: int) -> asyncio.Future:
         return self.submit("purge", ts_ms)
@@ -297,7 +401,8 @@ class Store(ABC):
     # a failing one is isolated like any other (it fails alone and leaves nothing behind).
     def erase_user(self, user) -> asyncio.Future:
         """Every table holding per-user rows must be covered by the backends' _op_erase_user (GDPR erasure):
-        today memberships (with the read/delivered markers), messages, conversations' created_by."""
+        today memberships (with the read/delivered markers and roles), device_markers, blocks (theirs and others'
+        naming them), messages, conversations' created_by."""
         return self.submit("erase_user", user)
 
     def delete_message(self, conv, seq) -> asyncio.Future:
@@ -317,11 +422,28 @@ class Store(ABC):
     async def history(self, user: str, conv: str, after_seq: int, limit: int) -> tuple[list[dict], int]: ...
 
     @abstractmethod
-    async def inbox(self, user: str) -> list[dict]: ...
+    async def inbox(self, user: str, device: str = "") -> list[dict]:
+        """With a device, each conversation also carries that device's device_read_seq and device_delivered_seq."""
 
     @abstractmethod
+    async def member_roles(self, user: str, conv: str) -> dict:
+        """{member: role} of conv; StoreError(forbidden) when user is not one of them."""
+
     async def members(self, user: str, conv: str) -> list[str]:
-        """Members of conv; StoreError(forbidden) when user is not one of them."""
+        """Members of conv, sorted; StoreError(forbidden) when user is not one of them."""
+        return sorted(await self.member_roles(user, conv))
+
+    @abstractmethod
+    async def device_cursor(self, user: str, device: str, conv: str) -> int:
+        """The device's delivered marker in conv (0 when it reported none): where its sync resumes."""
+
+    @abstractmethod
+    async def blocks(self, user: str) -> list[str]:
+        """The users ``user`` blocked, sorted."""
+
+    @abstractmethod
+    async def is_blocked(self, user: str, by: str) -> bool:
+        """True when ``by`` blocked ``user`` (ephemeral 1:1 frames from ``user`` are not delivered to ``by``)."""
 
     @abstractmethod
     async def contacts(self, user: str) -> list[str]: ...
@@ -335,7 +457,7 @@ class Store(ABC):
 
     @abstractmethod
     async def user_known(self, user: str) -> bool:
-        """True when anything is stored for ``user``: a membership, a message it sent, a ban."""
+        """True when anything is stored for ``user``: a membership, a message it sent, a ban, a block."""
 
     @abstractmethod
     async def ping(self) -> bool: ...

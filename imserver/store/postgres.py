@@ -11,9 +11,10 @@ import asyncio
 
 import asyncpg
 
-from .base import (SCHEMA_VERSION, DeleteConversationResult, DeleteMessageResult, EraseResult, GroupResult,
-                   ReceiptResult, SendResult, Store, StoreError, WriteOp, check_group, history_row, migration_steps,
-                   now_ms, receipt_marker_check, send_target)
+from .base import (HISTORY_COLUMNS, SCHEMA_VERSION, DeleteConversationResult, DeleteMessageResult, EraseResult,
+                   GroupResult, ReceiptResult, SendResult, Store, StoreError, WriteOp, blocked_add, blocked_send,
+                   check_amendable, check_group, check_remove, check_role_change, history_row, inbox_row,
+                   migration_steps, now_ms, receipt_plan, require_role, send_target)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations(
@@ -37,7 +38,32 @@ CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL);
 MIGRATIONS = {
     2: """ALTER TABLE messages ADD COLUMN IF NOT EXISTS deleted_ts BIGINT;
           CREATE TABLE IF NOT EXISTS bans(user_id TEXT PRIMARY KEY, banned_ts BIGINT NOT NULL);""",
+    # messages.event: 'edit' | 'recall' | NULL (a message); target_seq: the seq an event amends.  Before roles every
+    # member could add members: existing groups keep that (their members become admins), with the creator, or else
+    # the earliest member, as owner.
+    3: """ALTER TABLE messages ADD COLUMN IF NOT EXISTS event TEXT;
+          ALTER TABLE messages ADD COLUMN IF NOT EXISTS target_seq BIGINT;
+          ALTER TABLE messages ADD COLUMN IF NOT EXISTS edited_ts BIGINT;
+          ALTER TABLE members ADD COLUMN IF NOT EXISTS role TEXT NOT NULL DEFAULT 'member';
+          UPDATE members SET role='admin' WHERE conv LIKE 'g:%';
+          UPDATE members m SET role='owner' FROM conversations c WHERE c.id=m.conv AND c.kind='group'
+            AND c.created_by=m.user_id;
+          UPDATE members m SET role='owner' FROM (SELECT DISTINCT ON (conv) conv, user_id FROM members
+            WHERE conv LIKE 'g:%' ORDER BY conv, joined_ts, user_id) f
+            WHERE m.conv=f.conv AND m.user_id=f.user_id
+            AND NOT EXISTS(SELECT 1 FROM members o WHERE o.conv=m.conv AND o.role='owner');
+          CREATE TABLE IF NOT EXISTS blocks(user_id TEXT NOT NULL, blocked TEXT NOT NULL, blocked_ts BIGINT NOT NULL,
+            PRIMARY KEY(user_id, blocked));
+          CREATE INDEX IF NOT EXISTS blocks_by_blocked ON blocks(blocked);
+          CREATE TABLE IF NOT EXISTS device_markers(user_id TEXT NOT NULL, device_id TEXT NOT NULL, conv TEXT NOT NULL,
+            delivered_seq BIGINT NOT NULL DEFAULT 0, read_seq BIGINT NOT NULL DEFAULT 0,
+            PRIMARY KEY(user_id, device_id, conv));
+          CREATE INDEX IF NOT EXISTS device_markers_by_conv ON device_markers(conv, user_id);""",
 }
+
+
+def _peer(pair: tuple, user: str) -> str:
+    return pair[0] if pair[1] == user else pair[1]
 
 
 class PostgresStore(Store):
@@ -131,10 +157,17 @@ class PostgresStore(Store):
         if not items:
             return results
         rows = await c.fetch(
-            "SELECT m.sender, m.client_msg_id, m.conv, m.seq, m.ts, m.body, m.media FROM messages m"
+            "SELECT m.sender, m.client_msg_id, m.conv, m.seq, m.ts, m.body, m.media, m.event, m.target_seq"
+            " FROM messages m"
             " JOIN unnest($1::text[], $2::text[]) AS k(s, c) ON m.sender = k.s AND m.client_msg_id = k.c",
             [it[1] for it in items], [it[2] for it in items])
         existing = {(r[0], r[1]): r for r in rows}
+        direct_pairs = [(it[1], _peer(it[6], it[1])) for it in items if it[6] is not None]
+        blocked = set()
+        if direct_pairs:
+            blocked = {(r[0], r[1]) for r in await c.fetch(
+                "SELECT b.blocked, b.user_id FROM blocks b JOIN unnest($1::text[], $2::text[]) AS k(s, p)"
+                " ON b.blocked = k.s AND b.user_id = k.p", [p[0] for p in direct_pairs], [p[1] for p in direct_pairs])}
         group_convs = sorted({it[3] for it in items if it[6] is None})
         members: dict[str, list] = {}
         if group_convs:
@@ -147,11 +180,13 @@ class PostgresStore(Store):
             key = (sender, cmid)
             r = existing.get(key)
             if r is not None:
-                results[i] = SendResult(r[2], r[3], r[4], sender, cmid, r[5], r[6], (), True)
+                results[i] = SendResult(r[2], r[3], r[4], sender, cmid, r[5], r[6], (), True, r[7], r[8])
             elif key in first_of:
                 repeats.append((i, first_of[key]))
             elif pair is None and sender not in members.get(conv, ()):
                 results[i] = StoreError("forbidden", "not a member of that conversation")
+            elif pair is not None and (sender, _peer(pair, sender)) in blocked:
+                results[i] = blocked_send()
             else:
                 first_of[key] = i
                 fresh.append(it)
@@ -201,12 +236,27 @@ class PostgresStore(Store):
     async def _members(c, conv) -> tuple:
         return tuple(r[0] for r in await c.fetch("SELECT user_id FROM members WHERE conv=$1", conv))
 
+    @staticmethod
+    async def _duplicate(c, sender, cmid) -> SendResult | None:
+        """The stored row of (sender, client_msg_id), as a duplicate result (a resent send, edit or recall)."""
+        row = await c.fetchrow("SELECT conv, seq, ts, body, media, event, target_seq FROM messages"
+                               " WHERE sender=$1 AND client_msg_id=$2", sender, cmid)
+        if row is None:
+            return None
+        return SendResult(row[0], row[1], row[2], sender, cmid, row[3], row[4], (), True, row[5], row[6])
+
+    @staticmethod
+    async def _blocked(c, user, by) -> bool:
+        """True when ``by`` blocked ``user``."""
+        return await c.fetchval("SELECT 1 FROM blocks WHERE user_id=$1 AND blocked=$2", by, user) is not None
+
     async def _op_send(self, c, ts, sender, cmid, conv, to, body, media):
-        row = await c.fetchrow("SELECT conv, seq, ts, body, media FROM messages WHERE sender=$1 AND client_msg_id=$2",
-                               sender, cmid)
-        if row is not None:
-            return SendResult(row[0], row[1], row[2], sender, cmid, row[3], row[4], (), True)
+        dup = await self._duplicate(c, sender, cmid)
+        if dup is not None:
+            return dup
         conv, pair = send_target(sender, conv, to)
+        if pair is not None and await self._blocked(c, sender, _peer(pair, sender)):
+            raise blocked_send()
         bump = "UPDATE conversations SET last_seq=last_seq+1 WHERE id=$1 RETURNING last_seq"
         if pair is not None:
             seq = await c.fetchval(bump, conv)
@@ -225,6 +275,39 @@ class PostgresStore(Store):
         await c.execute("INSERT INTO messages(conv, seq, sender, client_msg_id, body, media, ts)"
                         " VALUES ($1,$2,$3,$4,$5,$6,$7)", conv, seq, sender, cmid, body, media, ts)
         return SendResult(conv, seq, ts, sender, cmid, body, media, members, False)
+
+    async def _op_amend(self, c, ts, sender, cmid, conv, target, body, window_ms, event):
+        dup = await self._duplicate(c, sender, cmid)
+        if dup is not None:
+            return dup
+        await self._lock_convs(c, [conv])
+        members = await self._members(c, conv)
+        if sender not in members:
+            raise StoreError("forbidden", "not a member of that conversation")
+        row = await c.fetchrow("SELECT sender, ts, event, deleted_ts FROM messages WHERE conv=$1 AND seq=$2",
+                               conv, target)
+        check_amendable(row, sender, ts, window_ms)
+        if event == "edit":
+            if conv.startswith("d:") and await self._blocked(c, sender, next(m for m in members if m != sender)):
+                raise blocked_send()
+            await c.execute("UPDATE messages SET body=$1, edited_ts=$2 WHERE conv=$3 AND seq=$4", body, ts, conv,
+                            target)
+        else:
+            await self._tombstone(c, ts, conv, target)
+        seq = await c.fetchval("UPDATE conversations SET last_seq=last_seq+1 WHERE id=$1 RETURNING last_seq", conv)
+        await c.execute("INSERT INTO messages(conv, seq, sender, client_msg_id, body, media, ts, event, target_seq)"
+                        " VALUES ($1,$2,$3,$4,$5,NULL,$6,$7,$8)", conv, seq, sender, cmid, body, ts, event, target)
+        return SendResult(conv, seq, ts, sender, cmid, body, None, members, False, event, target)
+
+    @staticmethod
+    async def _tombstone(c, ts, conv, seq) -> None:
+        """A message and the edit events that carry its text become tombstones (recall, admin delete)."""
+        await c.execute("UPDATE messages SET body='', media=NULL, deleted_ts=coalesce(deleted_ts, $1)"
+                        " WHERE conv=$2 AND (seq=$3 OR (event='edit' AND target_seq=$3))", ts, conv, seq)
+
+    @staticmethod
+    async def _role(c, conv, user):
+        return await c.fetchval("SELECT role FROM members WHERE conv=$1 AND user_id=$2", conv, user)
 
     async def _group(self, c, conv):
         row = await c.fetchrow("SELECT kind, name, public, member_count FROM conversations WHERE id=$1 FOR UPDATE",
@@ -250,10 +333,13 @@ class PostgresStore(Store):
         everyone = tuple(dict.fromkeys((user,) + tuple(members)))
         if len(everyone) > max_members:
             raise StoreError("group_full", f"group is limited to {max_members} members")
+        for u in everyone[1:]:
+            if await self._blocked(c, user, u):
+                raise blocked_add(u)
         await c.execute("INSERT INTO conversations(id, kind, name, public, created_by, created_ts, member_count)"
                         " VALUES ($1, 'group', $2, $3, $4, $5, $6)", conv, name, public, user, ts, len(everyone))
-        await c.executemany("INSERT INTO members(conv, user_id, joined_ts) VALUES ($1,$2,$3)",
-                            [(conv, u, ts) for u in everyone])
+        await c.executemany("INSERT INTO members(conv, user_id, joined_ts, role) VALUES ($1,$2,$3,$4)",
+                            [(conv, u, ts, "owner" if u == user else "member") for u in everyone])
         return GroupResult(conv, name, everyone, everyone)
 
     async def _op_group_join(self, c, ts, user, conv, max_members):
@@ -265,8 +351,9 @@ class PostgresStore(Store):
 
     async def _op_group_add(self, c, ts, user, conv, new_user, max_members):
         kind, name, public, count = await self._group(c, conv)
-        if not await self._is_member(c, conv, user):
-            raise StoreError("forbidden", "not a member of that conversation")
+        require_role(await self._role(c, conv, user), ("owner", "admin"), "add members")
+        if await self._blocked(c, user, new_user):
+            raise blocked_add(new_user)
         added = await self._add_member(c, ts, conv, new_user, count, max_members)
         return GroupResult(conv, name, await self._members(c, conv), (new_user,) if added else ())
 
@@ -274,18 +361,54 @@ class PostgresStore(Store):
         kind, name, public, count = await self._group(c, conv)
         if not await self._is_member(c, conv, user):
             raise StoreError("forbidden", "not a member of that conversation")
-        await c.execute("DELETE FROM members WHERE conv=$1 AND user_id=$2", conv, user)
-        await c.execute("UPDATE conversations SET member_count=member_count-1 WHERE id=$1", conv)
+        await self._remove_member(c, conv, user)
         return GroupResult(conv, name, await self._members(c, conv), (user,))
 
-    async def _op_receipt(self, c, ts, user, conv, kind, seq):
+    async def _op_group_remove(self, c, ts, user, conv, target):
+        kind, name, public, count = await self._group(c, conv)
+        check_remove(await self._role(c, conv, user), await self._role(c, conv, target))
+        await self._remove_member(c, conv, target)
+        return GroupResult(conv, name, await self._members(c, conv), (target,))
+
+    async def _op_group_role(self, c, ts, user, conv, target, role):
+        kind, name, public, count = await self._group(c, conv)
+        old = await self._role(c, conv, target)
+        check_role_change(user, await self._role(c, conv, user), target, old)
+        if role == "owner":
+            await c.execute("UPDATE members SET role='admin' WHERE conv=$1 AND user_id=$2", conv, user)
+        await c.execute("UPDATE members SET role=$1 WHERE conv=$2 AND user_id=$3", role, conv, target)
+        return GroupResult(conv, name, await self._members(c, conv), (target,) if old != role else ())
+
+    @staticmethod
+    async def _remove_member(c, conv, user) -> None:
+        """A member leaves a group with its markers; when it was the owner, the earliest admin (else the earliest
+        member) becomes the owner."""
+        await c.execute("DELETE FROM members WHERE conv=$1 AND user_id=$2", conv, user)
+        await c.execute("DELETE FROM device_markers WHERE conv=$1 AND user_id=$2", conv, user)
+        await c.execute("UPDATE conversations SET member_count=member_count-1 WHERE id=$1", conv)
+        if await c.fetchval("SELECT 1 FROM members WHERE conv=$1 AND role='owner'", conv) is None:
+            await c.execute("UPDATE members SET role='owner' WHERE conv=$1 AND user_id=(SELECT user_id FROM members"
+                            " WHERE conv=$1 ORDER BY role<>'admin', joined_ts, user_id LIMIT 1)", conv)
+
+    async def _op_receipt(self, c, ts, user, conv, kind, seq, device):
         row = await c.fetchrow("SELECT c.last_seq, m.read_seq, m.delivered_seq FROM members m"
                                " JOIN conversations c ON c.id=m.conv WHERE m.conv=$1 AND m.user_id=$2"
                                " FOR UPDATE OF m", conv, user)
         if row is None:
             raise StoreError("forbidden", "not a member of that conversation")
         seq = min(seq, row[0])
-        if not receipt_marker_check(kind, seq, row[1], row[2]):
+        dev = None
+        if device:
+            dev = tuple(await c.fetchrow("SELECT read_seq, delivered_seq FROM device_markers WHERE user_id=$1"
+                                         " AND device_id=$2 AND conv=$3", user, device, conv) or (0, 0))
+        store_device, moved = receipt_plan(kind, seq, (row[1], row[2]), dev)
+        if store_device:
+            await c.execute("INSERT INTO device_markers(user_id, device_id, conv, delivered_seq, read_seq)"
+                            " VALUES ($1,$2,$3,$4,$5) ON CONFLICT(user_id, device_id, conv) DO UPDATE SET"
+                            " delivered_seq=GREATEST(device_markers.delivered_seq, excluded.delivered_seq),"
+                            " read_seq=GREATEST(device_markers.read_seq, excluded.read_seq)",
+                            user, device, conv, max(seq, dev[1]), seq if kind == "read" else dev[0])
+        if not moved:
             return ReceiptResult(conv, user, kind, seq, (), moved=False)
         if kind == "read":
             await c.execute("UPDATE members SET read_seq=GREATEST(read_seq, $1), delivered_seq=GREATEST(delivered_seq, $1)"
@@ -314,6 +437,7 @@ class PostgresStore(Store):
                                             conv)]
         await c.execute("DELETE FROM messages WHERE conv=$1", conv)
         await c.execute("DELETE FROM members WHERE conv=$1", conv)
+        await c.execute("DELETE FROM device_markers WHERE conv=$1", conv)
         await c.execute("DELETE FROM conversations WHERE id=$1", conv)
         kept = {r[0] for r in await c.fetch("SELECT DISTINCT media FROM messages WHERE media = ANY($1::text[])", keys)}
         return tuple(k for k in keys if k not in kept)
@@ -321,7 +445,8 @@ class PostgresStore(Store):
     async def _op_erase_user(self, c, ts, user):
         sent_convs = [r[0] for r in await c.fetch("SELECT DISTINCT conv FROM messages WHERE sender=$1", user)]
         member_convs = [r[0] for r in await c.fetch("SELECT conv FROM members WHERE user_id=$1", user)]
-        if not sent_convs and not member_convs:
+        blocks = await c.execute("DELETE FROM blocks WHERE user_id=$1 OR blocked=$1", user)
+        if not sent_convs and not member_convs and blocks.endswith(" 0"):
             raise StoreError("not_found", "no data is stored for that user")
         await self._lock_convs(c, set(sent_convs) | set(member_convs))
         convs = await c.fetch("SELECT c.id, c.kind FROM members m JOIN conversations c ON c.id=m.conv"
@@ -332,8 +457,7 @@ class PostgresStore(Store):
                 deleted[conv] = await self._members(c, conv)
                 await self._drop_conv(c, conv)
             else:
-                await c.execute("DELETE FROM members WHERE conv=$1 AND user_id=$2", conv, user)
-                await c.execute("UPDATE conversations SET member_count=member_count-1 WHERE id=$1", conv)
+                await self._remove_member(c, conv, user)
                 left[conv] = await self._members(c, conv)
         # Tombstones keep conv, seq and ts; the sender and its client_msg_id go (conv:seq keeps the pair unique).
         rows = await c.fetch("UPDATE messages SET body='', media=NULL, sender='', client_msg_id=conv || ':' || seq,"
@@ -341,6 +465,7 @@ class PostgresStore(Store):
         for conv, seq in sorted((r[0], r[1]) for r in rows):
             tombstones.setdefault(conv, []).append(seq)
         await c.execute("UPDATE conversations SET created_by='' WHERE created_by=$1", user)
+        await c.execute("DELETE FROM device_markers WHERE user_id=$1", user)
         return EraseResult(user, {conv: (tuple(seqs), left.get(conv) or await self._members(c, conv))
                                   for conv, seqs in tombstones.items()}, deleted, left)
 
@@ -352,8 +477,7 @@ class PostgresStore(Store):
         members = await self._members(c, conv)
         if row[1] is not None:
             return DeleteMessageResult(conv, seq, members, changed=False)
-        await c.execute("UPDATE messages SET body='', media=NULL, deleted_ts=$3 WHERE conv=$1 AND seq=$2",
-                        conv, seq, ts)
+        await self._tombstone(c, ts, conv, seq)
         orphan = row[0] is not None and await c.fetchval("SELECT 1 FROM messages WHERE media=$1 LIMIT 1",
                                                          row[0]) is None
         return DeleteMessageResult(conv, seq, members, (row[0],) if orphan else ())
@@ -370,6 +494,19 @@ class PostgresStore(Store):
                                  user, ts)
         return status.endswith(" 1")
 
+    async def _op_block(self, c, ts, user, target):
+        if target == user:
+            raise StoreError("bad_frame", "you cannot block yourself")
+        status = await c.execute("INSERT INTO blocks(user_id, blocked, blocked_ts) VALUES ($1, $2, $3)"
+                                 " ON CONFLICT DO NOTHING", user, target, ts)
+        return status.endswith(" 1")
+
+    async def _op_unblock(self, c, ts, user, target):
+        status = await c.execute("DELETE FROM blocks WHERE user_id=$1 AND blocked=$2", user, target)
+        if status.endswith(" 0"):
+            raise StoreError("not_found", "that user is not blocked")
+        return True
+
     async def _op_unban(self, c, ts, user):
         status = await c.execute("DELETE FROM bans WHERE user_id=$1", user)
         if status.endswith(" 0"):
@@ -383,26 +520,38 @@ class PostgresStore(Store):
                                     " WHERE m.conv=$1 AND m.user_id=$2", conv, user)
             if last is None:
                 raise StoreError("forbidden", "not a member of that conversation")
-            rows = await c.fetch("SELECT seq, sender, client_msg_id, body, media, ts, deleted_ts FROM messages"
-                                 " WHERE conv=$1 AND seq>$2 ORDER BY seq LIMIT $3", conv, after_seq, limit)
+            rows = await c.fetch(f"SELECT {HISTORY_COLUMNS} FROM messages WHERE conv=$1 AND seq>$2 ORDER BY seq"
+                                 " LIMIT $3", conv, after_seq, limit)
         return [history_row(conv, *r) for r in rows], last
 
-    async def inbox(self, user):
+    async def inbox(self, user, device=""):
         async with self._pool.acquire() as c:
             rows = await c.fetch(
                 "SELECT c.id, c.kind, c.name, c.last_seq, m.read_seq, m.delivered_seq,"
                 " (SELECT count(*) FROM messages g WHERE g.conv=m.conv AND g.seq>m.read_seq AND g.sender<>m.user_id"
-                " AND g.deleted_ts IS NULL)"
-                " FROM members m JOIN conversations c ON c.id=m.conv WHERE m.user_id=$1 ORDER BY c.id", user)
-        return [{"conv": r[0], "kind": r[1], "name": r[2], "last_seq": r[3], "read_seq": r[4],
-                 "delivered_seq": r[5], "unread": r[6]} for r in rows]
+                " AND g.deleted_ts IS NULL AND g.event IS NULL), coalesce(d.read_seq, 0), coalesce(d.delivered_seq, 0)"
+                " FROM members m JOIN conversations c ON c.id=m.conv LEFT JOIN device_markers d"
+                " ON d.user_id=m.user_id AND d.device_id=$2 AND d.conv=m.conv WHERE m.user_id=$1 ORDER BY c.id",
+                user, device)
+        return [inbox_row(device, *r) for r in rows]
 
-    async def members(self, user, conv):
+    async def member_roles(self, user, conv):
         async with self._pool.acquire() as c:
-            members = [r[0] for r in await c.fetch("SELECT user_id FROM members WHERE conv=$1 ORDER BY user_id", conv)]
-        if user not in members:
+            roles = {r[0]: r[1] for r in await c.fetch("SELECT user_id, role FROM members WHERE conv=$1"
+                                                       " ORDER BY user_id", conv)}
+        if user not in roles:
             raise StoreError("forbidden", "not a member of that conversation")
-        return members
+        return roles
+
+    async def device_cursor(self, user, device, conv):
+        async with self._pool.acquire() as c:
+            seq = await c.fetchval("SELECT delivered_seq FROM device_markers WHERE user_id=$1 AND device_id=$2"
+                                   " AND conv=$3", user, device, conv)
+        return seq or 0
+
+    async def blocks(self, user):
+        async with self._pool.acquire() as c:
+            return [r[0] for r in await c.fetch("SELECT blocked FROM blocks WHERE user_id=$1 ORDER BY blocked", user)]
 
     async def can_read_media(self, user, key):
         async with self._pool.acquire() as c:
@@ -415,6 +564,10 @@ class PostgresStore(Store):
                 "SELECT DISTINCT o.user_id FROM members m JOIN members o ON o.conv=m.conv"
                 " WHERE m.user_id=$1 AND o.user_id<>$1", user)]
 
+    async def is_blocked(self, user, by):
+        async with self._pool.acquire() as c:
+            return await self._blocked(c, user, by)
+
     async def is_banned(self, user):
         async with self._pool.acquire() as c:
             return await c.fetchval("SELECT 1 FROM bans WHERE user_id=$1", user) is not None
@@ -422,7 +575,8 @@ class PostgresStore(Store):
     async def user_known(self, user):
         async with self._pool.acquire() as c:
             return await c.fetchval("SELECT EXISTS(SELECT 1 FROM members WHERE user_id=$1) OR EXISTS(SELECT 1 FROM"
-                                    " bans WHERE user_id=$1) OR EXISTS(SELECT 1 FROM messages WHERE sender=$1)", user)
+                                    " bans WHERE user_id=$1) OR EXISTS(SELECT 1 FROM messages WHERE sender=$1)"
+                                    " OR EXISTS(SELECT 1 FROM blocks WHERE user_id=$1)", user)
 
     async def ping(self) -> bool:
         try:

@@ -18,3 +18,10 @@ def test_every_error_code_is_documented():
     text = (DOCS / "protocol.md").read_text(encoding="utf-8")
     missing = [code for code in ERROR_CODES if f"`{code}`" not in text]
     assert missing == []
+
+
+def test_every_client_frame_type_is_documented():
+    from imserver.server import Node
+    text = (DOCS / "protocol.md").read_text(encoding="utf-8")
+    missing = [t for t in Node._handlers if f'"type":"{t}"' not in text]
+    assert missing == []

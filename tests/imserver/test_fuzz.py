@@ -26,7 +26,9 @@ USERS = ["alice", "bob", "mallory", "zed", "mallory\n", "Mallory"]
 CONVS = ["d:alice:bob", "d:bob:mallory", "d:mallory:zed", "d:zed:mallory", "d:mallory:mallory", "g:deadbeef",
          "GROUP"]   # GROUP: replaced by a group mallory belongs to
 TYPES = ["send", "sync", "inbox", "ping", "group_create", "group_join", "group_add", "group_leave",
-         "group_members", "typing", "receipt", "media_url", "upload"]
+         "group_members", "typing", "receipt", "media_url", "upload",
+         # protocol 2
+         "hello", "edit", "recall", "block", "unblock", "blocks", "group_remove", "group_role", "group_transfer"]
 
 nasty_text = st.one_of(
     st.text(max_size=20),
@@ -55,7 +57,18 @@ VALID = {   # per frame type, its fields with valid values: the base each exampl
                 "kind": st.sampled_from(["read", "delivered"])},
     "media_url": {"key": st.just("mallory/0123456789abcdef0123456789abcdef")},
     "upload": {"content_type": st.just("image/png"), "size_bytes": st.integers(1, 1000)},
+    "hello": {"protocol": st.integers(1, 3), "device_id": st.sampled_from(["phone", "laptop-2", "x:y"])},
+    "edit": {"client_msg_id": cmid, "conv": st.sampled_from(["d:bob:mallory", "GROUP"]), "seq": st.integers(1, 50),
+             "body": st.text(min_size=1, max_size=30)},
+    "recall": {"client_msg_id": cmid, "conv": st.sampled_from(["d:bob:mallory", "GROUP"]),
+               "seq": st.integers(1, 50)},
+    "block": {"user": st.sampled_from(USERS)}, "unblock": {"user": st.sampled_from(USERS)}, "blocks": {},
+    "group_remove": {"conv": st.just("GROUP"), "user": st.sampled_from(USERS)},
+    "group_role": {"conv": st.just("GROUP"), "user": st.sampled_from(USERS),
+                   "role": st.sampled_from(["admin", "member"])},
+    "group_transfer": {"conv": st.just("GROUP"), "user": st.sampled_from(USERS)},
 }
+assert sorted(VALID) == sorted(TYPES)
 FIELDS = {
     "ref": st.one_of(nasty_text, st.integers(-5, 10**6), st.text(min_size=65, max_size=70)),
     "client_msg_id": cmid, "to": st.sampled_from(USERS), "conv": st.sampled_from(CONVS),
@@ -65,6 +78,8 @@ FIELDS = {
     "public": st.booleans(), "user": st.sampled_from(USERS), "seq": st.integers(-1, 2**63),
     "kind": st.sampled_from(["read", "delivered", "seen"]), "key": nasty_text,
     "content_type": st.sampled_from(["image/png", "text/plain\n", "x"]), "size_bytes": st.integers(-1, 10**8),
+    "role": st.sampled_from(["owner", "admin", "member", "Admin", ""]), "protocol": st.integers(-1, 2**63),
+    "device_id": st.one_of(nasty_text, st.sampled_from(["phone", "phone\n", "a" * 65])),
 }
 
 
@@ -158,13 +173,15 @@ class Harness:
             by_conv.setdefault((user, conv), []).append((cmid, seq))
         for (user, conv), items in by_conv.items():
             msgs = await readers[user].sync_all(conv)
-            seqs = {}
+            seqs, recalled = {}, set()
             for msg in msgs:
-                if msg["from"] == user:
+                if msg.get("deleted"):     # recalled (or an edit of a recalled message): a tombstone at its seq
+                    recalled.add(msg["seq"])
+                elif msg["from"] == user:
                     assert msg["client_msg_id"] not in seqs, f"{msg['client_msg_id']} stored twice"
                     seqs[msg["client_msg_id"]] = msg["seq"]
             for cmid, seq in items:
-                assert seqs.get(cmid) == seq, (conv, cmid, seq, seqs.get(cmid))
+                assert seqs.get(cmid) == seq or seq in recalled, (conv, cmid, seq, seqs.get(cmid))
         metrics = self.node.metrics.render()
         assert 'code="internal"' not in metrics
 
