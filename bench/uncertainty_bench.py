@@ -3,6 +3,7 @@ figures; not a test).
 
   python bench/uncertainty_bench.py                     # 100 samples, --jobs 2, then the 500-sample estimate
   python bench/uncertainty_bench.py --samples 500       # the figure measured directly (minutes)
+  python bench/uncertainty_bench.py --strategy public --strategy private   # without the hybrid's variants
 
 Runs the real command in a subprocess (start-up, catalog load, worker spawn, every solve, rendering), with
 docs/examples/uncertain-chat.yaml: the embedded default workload with five inputs given as distributions, so
@@ -25,11 +26,12 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "docs" / "examples" / "uncertain-chat.yaml"
 
 
-def run(samples: int, jobs: int, seed: int) -> tuple[float, dict]:
+def run(samples: int, jobs: int, seed: int, strategies: list[str]) -> tuple[float, dict]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "u.json"
         command = [sys.executable, "-m", "planner", "uncertainty", str(EXAMPLE), "--samples", str(samples),
                    "--jobs", str(jobs), "--seed", str(seed), "--format", "json", "--out", str(out)]
+        command += [arg for name in strategies for arg in ("--strategy", name)]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         t0 = time.perf_counter()
         subprocess.run(command, check=True, env=env, cwd=ROOT)
@@ -42,10 +44,12 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=100)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--strategy", action="append", default=[], help="repeatable; default: the workload's")
     args = parser.parse_args()
-    wall, data = run(args.samples, args.jobs, args.seed)
+    wall, data = run(args.samples, args.jobs, args.seed, args.strategy)
     cases = data["solves"]["cases"]
-    print(f"implan uncertainty {EXAMPLE.relative_to(ROOT)} --samples {args.samples} --jobs {args.jobs}: "
+    flags = "".join(f" -s {name}" for name in args.strategy)
+    print(f"implan uncertainty {EXAMPLE.relative_to(ROOT)} --samples {args.samples} --jobs {args.jobs}{flags}: "
           f"{wall:.1f} s wall, {cases} cases ({len(data['strategies'])} strategies each), "
           f"{wall / cases:.2f} s per case, {len(data['solves']['not_optimal'])} solves not proven optimal; "
           f"load average {os.getloadavg()[0]:.1f}")
