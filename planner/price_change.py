@@ -75,9 +75,11 @@ def check_price_change(changes: dict[str, float], catalog: Catalog) -> None:
 
 def apply_price_change(catalog: Catalog, changes: dict[str, float]) -> Catalog:
     """The catalog with each category's and provider's prices times 1 + change; the same catalog when none."""
-    if not any(changes.values()):
+    if not changes:
         return catalog
     check_price_change(changes, catalog)
+    if not any(changes.values()):
+        return catalog
     return dataclasses.replace(
         catalog, compute=tuple(_apply(c, changes) for c in catalog.compute),
         public_regions=tuple(_apply(r, changes) for r in catalog.public_regions),

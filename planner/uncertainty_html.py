@@ -54,9 +54,9 @@ def distribution_chart(data: dict) -> str:
         costs = [s["monthly_cost_usd"][name] for s in data["sample_results"] if s["monthly_cost_usd"][name] is not None]
         stats = next(r["monthly_cost_usd"] for r in data["results"] if r["name"] == name)
         ax.hist(costs, bins=min(30, max(5, len(costs) // 5)), color=PALETTE.get(name, "#7f7f7f"), alpha=0.85)
-        for q, style in (("p10", ":"), ("p50", "-"), ("p90", ":")):
+        for q, style, height in (("p10", ":", 1.0), ("p50", "-", 0.88), ("p90", ":", 0.76)):  # staggered labels
             ax.axvline(stats[q], color="#333333", linestyle=style, linewidth=1)
-            ax.annotate(f"{q.upper()} {usd(stats[q])}", (stats[q], 1), xycoords=("data", "axes fraction"),
+            ax.annotate(f"{q.upper()} {usd(stats[q])}", (stats[q], height), xycoords=("data", "axes fraction"),
                         fontsize=7, ha="left", va="top")
         ax.set_ylabel(name)
     axes[-1, 0].set_xlabel("USD per month (samples per bin on the vertical axis)")
