@@ -85,6 +85,7 @@ class Point:
     statuses: dict[str, str] = field(default_factory=dict)
     saas_name: str | None = None
     saas_usd: float | None = None
+    gaps: dict[str, float | None] = field(default_factory=dict)  # relative MIP gap of each strategy's solve
 
     def as_dict(self, names: list[str]) -> dict:
         return {"mau": self.mau, "strategies": {n: self.costs.get(n) for n in names},
@@ -93,23 +94,31 @@ class Point:
                                                                      "monthly_cost_usd": self.saas_usd}}
 
 
-def solve_point(workload_path: Path | None, overrides: list[str], profile, catalog, solver: str, mau: int,
-                strategies: list[str]) -> Point:
-    """One point of the sweep: the workload at `mau`, the strategies asked for, and the cheapest priced SaaS offer."""
+def solve_case(workload_path: Path | None, overrides: list[str], profile, catalog, solver: str,
+               strategies: list[str]) -> Point:
+    """One solve of the workload with `overrides`: the strategies asked for and the cheapest priced SaaS offer
+    (what a sweep point and an uncertainty sample both are)."""
     from planner.optimize import plan
     from planner.workload import load_workload
 
-    p = Point(mau)
-    wl = load_workload(workload_path, list(overrides) + [f"users.mau={mau}"])
+    wl = load_workload(workload_path, list(overrides))
+    p = Point(wl.users.mau)
     result = plan(wl, profile, catalog, strategies, solver)
     for s in result.strategies:
         p.costs[s.name] = None if s.monthly_cost_usd is None else round(s.monthly_cost_usd, 2)
         p.statuses[s.name] = s.status
+        p.gaps[s.name] = s.solver.gap
     priced = [(q.monthly_cost_usd, f"{q.provider}/{q.plan}") for q in result.saas if q.monthly_cost_usd is not None]
     if priced:
         cost, name = min(priced)
         p.saas_name, p.saas_usd = name, round(cost, 2)
     return p
+
+
+def solve_point(workload_path: Path | None, overrides: list[str], profile, catalog, solver: str, mau: int,
+                strategies: list[str]) -> Point:
+    """One point of the sweep: the workload at `mau`."""
+    return solve_case(workload_path, list(overrides) + [f"users.mau={mau}"], profile, catalog, solver, strategies)
 
 
 _WORKER: dict = {}  # a worker process's profile and catalogs, set once by _init_worker
@@ -119,8 +128,33 @@ def _init_worker(profile, catalog) -> None:
     _WORKER.update(profile=profile, catalog=catalog)
 
 
-def _solve_in_worker(workload_path, overrides, solver, mau, strategies) -> Point:
-    return solve_point(workload_path, overrides, _WORKER["profile"], _WORKER["catalog"], solver, mau, strategies)
+def _solve_in_worker(workload_path, overrides, solver, strategies) -> Point:
+    return solve_case(workload_path, overrides, _WORKER["profile"], _WORKER["catalog"], solver, strategies)
+
+
+def solve_cases(workload_path: Path | None, cases: list[tuple[list[str], list[str]]], profile, catalog, solver: str,
+                jobs: int, on_done: Callable[[int], None] | None = None) -> list[Point]:
+    """Solve every (overrides, strategies) case, in `jobs` worker processes when jobs > 1 (each loads the profile
+    and catalogs once), in the order given; the results in that order. Each case is the same deterministic solve
+    wherever it runs, so the results do not depend on `jobs`. `on_done(index)` after each case."""
+    results: list[Point | None] = [None] * len(cases)
+    if jobs <= 1 or len(cases) <= 1:
+        for i, (overrides, strategies) in enumerate(cases):
+            results[i] = solve_case(workload_path, overrides, profile, catalog, solver, strategies)
+            if on_done:
+                on_done(i)
+        return results
+    # spawn, not fork: the parent may run threads (the progress bar) that a fork would copy mid-lock
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(jobs, len(cases)), mp_context=context, initializer=_init_worker,
+                             initargs=(profile, catalog)) as pool:
+        futures = {pool.submit(_solve_in_worker, workload_path, overrides, solver, strategies): i
+                   for i, (overrides, strategies) in enumerate(cases)}
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            if on_done:
+                on_done(futures[future])
+    return results
 
 
 class Sweeper:
@@ -143,6 +177,7 @@ class Sweeper:
         p = self.cache.setdefault(solved.mau, Point(solved.mau))
         p.costs.update(solved.costs)
         p.statuses.update(solved.statuses)
+        p.gaps.update(solved.gaps)
         p.saas_name, p.saas_usd = solved.saas_name, solved.saas_usd
         self.solves += len(todo)
         return p
@@ -168,17 +203,15 @@ class Sweeper:
             for m, _ in work:
                 self.point(m, strategies)
             return
-        # spawn, not fork: the parent may run threads (the progress bar) that a fork would copy mid-lock
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(min(self.jobs, len(work)), mp_context=context, initializer=_init_worker,
-                                 initargs=(self.profile, self.catalog)) as pool:
-            futures = {pool.submit(_solve_in_worker, self.workload_path, self.overrides, self.solver, m, todo):
-                       (m, todo) for m, todo in work}
-            for future in as_completed(futures):
-                m, todo = futures[future]
-                if self.on_solve:
-                    self.on_solve(m, todo)
-                self._store(future.result(), todo)
+
+        def done(i: int) -> None:
+            if self.on_solve:
+                self.on_solve(*work[i])
+
+        cases = [(self.overrides + [f"users.mau={m}"], todo) for m, todo in work]
+        for (m, todo), solved in zip(work, solve_cases(self.workload_path, cases, self.profile, self.catalog,
+                                                       self.solver, self.jobs, done)):
+            self._store(solved, todo)
 
 
 def _value(p: Point, pair: tuple[str, str]) -> float | None:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
 
+from planner.distributions import Distribution, extract_distributions
 from planner.errors import WorkloadError
 from planner.inputs import InputModel, load_yaml_file, parse_yaml
 from planner.placements import hybrid_placement_names
@@ -255,6 +256,22 @@ class Solver(Section):
     gap_rel: float = Field(0.0001, ge=0, le=1, description="relative MIP gap at which a solve stops")
 
 
+class Uncertainty(Section):
+    """What `implan uncertainty` varies besides the workload's own distributions (docs/uncertainty.md)."""
+
+    price_change: dict[str, float] = Field(default_factory=dict, description=(
+        "change of catalog prices by category (compute, storage, network, load_balancer, servers, colo, power, "
+        "saas) or by provider (aws, hetzner, ...): each price times 1 + x, x from -0.9 to 10; a distribution "
+        "here is sampled by implan uncertainty"))
+
+    @model_validator(mode="after")
+    def _in_range(self) -> "Uncertainty":
+        for key, change in self.price_change.items():
+            if not -0.9 <= change <= 10:
+                raise ValueError(f"price_change.{key} {change:g} is outside -0.9..10 (a multiplier 1 + x of 0.1..11)")
+        return self
+
+
 class Workload(Section):
     name: str = Field("consumer-chat-1m", description="name shown in reports and plan files")
     description: str = Field("", description="free text")
@@ -272,6 +289,7 @@ class Workload(Section):
     saas: Saas = Saas()
     solver: Solver = Solver()
     growth: Growth = Growth()
+    uncertainty: Uncertainty = Uncertainty()
 
 
 def default_workload_path() -> Path:
@@ -358,7 +376,24 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
 
 
 def load_workload(path: Path | None = None, overrides: list[str] | None = None) -> Workload:
-    """Read, override and validate a workload. path=None: the embedded default workload."""
+    """Read, override and validate a workload. path=None: the embedded default workload. A field given as a
+    distribution takes its point value (planner.distributions)."""
+    return load_workload_with_distributions(path, overrides)[0]
+
+
+def field_is_int(path: str) -> bool:
+    """Whether the workload field at dotted `path` holds an integer (users.mau): its sampled values are rounded."""
+    current: Any = Workload
+    for part in path.split("."):
+        if not (isinstance(current, type) and issubclass(current, BaseModel)) or part not in current.model_fields:
+            return False
+        current = current.model_fields[part].annotation
+    return current is int
+
+
+def load_workload_with_distributions(path: Path | None = None, overrides: list[str] | None = None
+                                     ) -> tuple[Workload, dict[str, Distribution]]:
+    """load_workload, and the fields given as distributions ({field path: Distribution}), each validated."""
     source = Path(path) if path is not None else default_workload_path()
     data, _ = load_yaml_file(source, "workload file", WorkloadError)
     if data is None:  # an empty file is more often a truncated or wrong file than a request for the defaults
@@ -368,9 +403,23 @@ def load_workload(path: Path | None = None, overrides: list[str] | None = None) 
     data = apply_overrides(data, overrides or [])
     origin = str(source) + (" (with --set)" if overrides else "")
     try:
-        return Workload.model_validate(data)
+        data, distributions = extract_distributions(data)
+    except WorkloadError as exc:
+        raise WorkloadError(f"{origin}: {exc}") from None
+    for field, dist in distributions.items():
+        if field_is_int(field):
+            _set_path(data, field, int(round(dist.point())))
+    try:
+        return Workload.model_validate(data), distributions
     except ValidationError as exc:
         raise WorkloadError(format_validation_error(origin, exc)) from None
+
+
+def _set_path(data: dict, path: str, value: Any) -> None:
+    keys = path.split(".")
+    for key in keys[:-1]:
+        data = data[key]
+    data[keys[-1]] = value
 
 
 def workload_to_dict(workload: Workload) -> dict:

@@ -177,6 +177,17 @@ def check_solver(solver: str) -> None:
         raise PlannerError(f"--solver {solver}: unknown solver, expected one of {', '.join(SOLVERS)}")
 
 
+def _number(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:.6g}"
+
+
+def point_value_note(distributions: dict) -> str:
+    """Say that a workload's distributions were planned at their point values (and how to sample them)."""
+    shown = ", ".join(f"{path}={_number(d.point())}" for path, d in distributions.items())
+    return (f"implan: note: {len(distributions)} field(s) are distributions, planned at their point values "
+            f"(mode, median or weighted mean: {shown}); `implan uncertainty` samples them")
+
+
 def solve(workload: Path | None, overrides: list[str] | None, pricing: Path | None, profile: Path | None,
           strategies: list[str] | None, solver: str, export_model: Path | None = None) -> dict:
     """Load every input, solve, and return the plan JSON dict (the report.py contract)."""
@@ -184,10 +195,12 @@ def solve(workload: Path | None, overrides: list[str] | None, pricing: Path | No
     from planner.catalog.loader import load_catalog
     from planner.optimize import plan as run_plan
     from planner.report import plan_to_dict
-    from planner.workload import load_workload
+    from planner.workload import load_workload_with_distributions
 
     check_strategies(strategies)
     check_solver(solver)
-    wl = load_workload(workload, overrides or [])
+    wl, distributions = load_workload_with_distributions(workload, overrides or [])
+    if distributions:
+        stderr_line(point_value_note(distributions))
     result = run_plan(wl, load_profile(profile), load_catalog(pricing), strategies, solver, export_model)
     return plan_to_dict(result)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from planner.capacity import CapacityProfile
 from planner.catalog.records import Catalog, PrivateSite, PublicRegion
+from planner.price_change import apply_price_change
 from planner.demand import Demand, TierRequirement, compute_demand, tier_requirements
 from planner.workload import Workload
 
@@ -23,6 +24,7 @@ class PlanContext:
     @classmethod
     def build(cls, workload: Workload, profile: CapacityProfile, catalog: Catalog,
               solver_name: str = "highs") -> "PlanContext":
+        catalog = apply_price_change(catalog, workload.uncertainty.price_change)  # the one place prices change
         demand = compute_demand(workload, profile)
         return cls(workload, profile, catalog, demand, tier_requirements(workload, demand, profile),
                    profile.value("node", "os_reserved_memory_gib"), solver_name)

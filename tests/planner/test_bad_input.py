@@ -502,7 +502,8 @@ def test_a_bug_is_exit_3_with_one_line(cli, monkeypatch):
     def broken(*args, **kwargs):
         raise ZeroDivisionError("float division by zero")
 
-    monkeypatch.setattr(planner.workload, "load_workload", broken)  # the CLI imports it when it solves
+    # the CLI imports it when it solves (load_workload is a thin wrapper over it)
+    monkeypatch.setattr(planner.workload, "load_workload_with_distributions", broken)
     assert_one_line_error(cli("plan", *FAST), "internal error (a bug in implan", "ZeroDivisionError",
                           "float division by zero", "IMPLAN_DEBUG=1", code=3)
     monkeypatch.setenv("IMPLAN_DEBUG", "1")
