@@ -85,10 +85,11 @@ def solve_strategy(ctx: PlanContext, name: str, export_dir: Path | None = None) 
     if name == "serverless":
         poolings = ["serverless"]  # no nodes to pool: one variant per offer location
     solver = ctx.workload.solver
-    built = []
+    built, order = [], []
     solved: dict[str, tuple[StrategyPlan, object]] = {}
     for placement, variant in [(p, v) for p in placements(ctx, name) for v in poolings]:
         key = variant if placement is None else f"{placement}, {variant}"
+        order.append(key)
         build, extract, has_location = _builder(name, placement)
         model = build(ctx, variant == "pooled")
         if not has_location(model):
@@ -116,8 +117,7 @@ def solve_strategy(ctx: PlanContext, name: str, export_dir: Path | None = None) 
         plan_ = extract(ctx, model, info)
         solved[key] = (plan_ if plan_.placement or placement is None else
                        StrategyPlan(**{**plan_.__dict__, "placement": placement}), model)
-    order = [key for key, *_ in built]
-    solved = {k: solved[k] for k in sorted(solved, key=lambda k: order.index(k) if k in order else -1)}
+    solved = {k: solved[k] for k in order if k in solved}     # the variants' own order, not the solve order
     costs = {k: p.monthly_cost_usd for k, (p, _) in solved.items()}
     priced = [k for k in costs if costs[k] is not None]
     if not priced:
