@@ -78,7 +78,8 @@ class _ProfileFile(InputModel):
 REQUIRED: dict[str, tuple[str, ...]] = {
     "gateway": ("connections_per_vcpu", "memory_kib_per_connection", "deliveries_per_s_per_vcpu"),
     "message": ("msgs_per_s_per_vcpu", "base_memory_gib"),
-    "database": ("durable_writes_per_s_per_vcpu", "hot_data_fraction", "row_overhead_bytes"),
+    "database": ("durable_writes_per_s_per_vcpu", "max_durable_writes_per_s_per_primary", "hot_data_fraction",
+                 "row_overhead_bytes"),
     "cache": ("pubsub_ops_per_s_per_vcpu", "memory_kib_per_connection"),
     "load_balancer": ("connections_per_vcpu", "memory_kib_per_connection", "mbps_per_vcpu"),
     "node": ("os_reserved_memory_gib",),

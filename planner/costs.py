@@ -11,6 +11,7 @@ from typing import Any
 from planner.catalog.records import ComputeOffering, LoadBalancerPrice, PublicRegion, TransferTier
 from planner.demand import Demand, SliceDemand
 from planner.model import LOAD_BALANCING, NETWORK, STORAGE
+from planner.shards import database_copies
 from planner.terms import CostTerm
 from planner.units import HOURS_PER_MONTH, HOURS_PER_SLICE_PER_MONTH, gib_to_gb, graduated, mbps_to_gb_per_hour
 from planner.workload import Workload
@@ -139,7 +140,7 @@ def public_region_terms(region: PublicRegion, demand: Demand, workload: Workload
     """
     terms = []
     if database:
-        db_gb = gib_to_gb(demand.database_storage_gib) * workload.private.database_replicas
+        db_gb = gib_to_gb(demand.database_storage_gib) * database_copies(workload)
         terms.append(CostTerm(STORAGE, "database volumes", "GB-month", db_gb * chosen,
                               region.block_storage_usd_per_gb_month, region.block_storage_ref))
         terms.append(backup_term("database backup copy (object storage of the region)",

@@ -15,6 +15,7 @@ from planner.units import (BYTES_PER_GB, BYTES_PER_GIB, DAYS_PER_MONTH, KIB_PER_
                            bytes_per_s_to_mbps, mbps_to_gb_per_slice_month)
 from planner.errors import WorkloadError
 from planner.inputs import MAX_FIGURE
+from planner.shards import ShardRule, cache_min_nodes, database_copies, ha_copies, write_shards_needed
 from planner.workload import Workload
 
 
@@ -106,11 +107,12 @@ class TierRequirement:
     stateful: bool  # stateful tiers keep a fixed node count all day (no autoscaling)
     spot_eligible: bool  # may lose nodes without losing data
     min_nodes: int
+    shard_rule: ShardRule | None = None  # sharded tiers: vcpu and memory_gib are one copy's, nodes = shards x copies
 
     def scaled(self, factor: float) -> "TierRequirement":
         return TierRequirement(self.tier, tuple(v * factor for v in self.vcpu),
                                tuple(m * factor for m in self.memory_gib), self.stateful, self.spot_eligible,
-                               self.min_nodes)
+                               self.min_nodes, self.shard_rule)
 
 
 def deliveries_per_message(workload: Workload) -> float:
@@ -177,7 +179,7 @@ def compute_demand(workload: Workload, profile: CapacityProfile) -> Demand:
         flows_gb_per_month=tuple(mbps_to_gb_per_slice_month(sum(x.flows_mbps[i] for x in slices))
                                  for i in range(len(INTERNAL_FLOWS))),
         db_replication_gb_per_month=(msgs_per_day * row_bytes * DAYS_PER_MONTH / BYTES_PER_GB
-                                     * max(workload.private.database_replicas - 1, 0)),
+                                     * (database_copies(workload) - 1)),
     ), "demand")
 
 
@@ -234,7 +236,6 @@ TIER_KIND: dict[str, tuple[bool, bool]] = {
 def tier_requirements(workload: Workload, demand: Demand, profile: CapacityProfile) -> dict[str, TierRequirement]:
     """vCPU and GiB each compute tier needs per slice at its target utilization (node OS reserve excluded)."""
     ha_min = 2 if workload.availability.tolerate_node_loss else 1
-    replicas = workload.private.database_replicas
     out = {}
     for tier, load in tier_loads(demand, profile).items():
         stateful, spot = TIER_KIND[tier]
@@ -242,6 +243,18 @@ def tier_requirements(workload: Workload, demand: Demand, profile: CapacityProfi
         memory = tuple(m / profile.memory_utilization(tier) for m in load.memory_gib)
         if stateful:  # no autoscaling: every slice needs the daily peak
             vcpu, memory = (max(vcpu),) * len(vcpu), (max(memory),) * len(memory)
-        min_nodes = max(ha_min, replicas) if tier == "database" else ha_min
-        out[tier] = _checked(TierRequirement(tier, vcpu, memory, stateful, spot, min_nodes), f"{tier} tier's")
+        rule = database_shard_rule(workload, demand, profile) if tier == "database" else None
+        min_nodes = rule.copies if rule is not None else ha_min
+        if tier == "cache":  # a Redis Cluster survives a node loss on three nodes or more (planner/shards.py)
+            min_nodes = max(ha_min, cache_min_nodes(max(vcpu), ha_copies(workload)))
+        out[tier] = _checked(TierRequirement(tier, vcpu, memory, stateful, spot, min_nodes, rule), f"{tier} tier's")
     return out
+
+
+def database_shard_rule(workload: Workload, demand: Demand, profile: CapacityProfile) -> ShardRule:
+    """The database's copies per shard and the shards one primary's write ceiling asks for at the peak."""
+    peak_writes = max(x.durable_writes_per_s for x in demand.slices)
+    ceiling = profile.value("database", "max_durable_writes_per_s_per_primary")
+    return ShardRule(copies=database_copies(workload),
+                     min_shards=write_shards_needed(peak_writes, ceiling, profile.cpu_utilization("database")),
+                     system="PostgreSQL")

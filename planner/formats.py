@@ -102,3 +102,24 @@ def measure(x: Any) -> str:
 
 def short_sha(x: str | None) -> str:
     return "none" if not x else x[:12]
+
+
+# ---------- plan layout ----------
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def topology_text(t: dict) -> str:
+    """One stateful tier's layout in words (a plan JSON `topology` entry): what the bundle deploys."""
+    where = f"on {_plural(t['nodes'], t['host_group'] + ' node')}"
+    if t["mode"] == "sharded":
+        shape = (f"{_plural(t['shards'], 'shard')} × (1 primary + {_plural(t['replicas_per_shard'], 'replica')})")
+    elif t["mode"] == "distributed":
+        shape = "one distributed cluster"
+    else:
+        label = {"single": "single instance", "sentinel": "Sentinel", "cluster": "Cluster"}[t["mode"]]
+        shape = (f"{label}, {_plural(t['shards'], 'master')}"
+                 + (f" + {_plural(t['replicas_per_shard'], 'replica')}" + (" each" if t["shards"] > 1 else "")
+                    if t["replicas_per_shard"] else ""))
+    return f"{t['tier']}: {t['system']} {shape} {where} ({t['basis']})"

@@ -14,7 +14,7 @@ import re
 
 from planner import __version__
 from planner.errors import RenderError
-from planner.formats import measure, usd
+from planner.formats import measure, topology_text, usd
 from planner.model import CATEGORIES
 from planner.report import SAAS_FEE_COLUMNS, saas_fee_cells, saas_monthly_text
 
@@ -210,6 +210,7 @@ def render_report(plan: dict, sweep: dict | None, roadmap: dict | None = None) -
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["usd"] = usd
     env.filters["num"] = measure
+    env.filters["topology"] = topology_text
     try:
         template = env.from_string(_template_text())
     except jinja2.TemplateSyntaxError as exc:

@@ -46,6 +46,21 @@ class Node:
     vcpu: int
     memory_gib: float
     ref: PriceRef | None = None
+    redundancy: str = ""  # a storage group's scheme over its nodes ("2 copies", "erasure coding 8+4")
+
+
+@dataclass(frozen=True)
+class TierTopology:
+    """How a stateful tier runs on the nodes the plan prices: what the bundle deploys (planner/shards.py)."""
+
+    tier: str  # database, cache or object_storage
+    system: str  # PostgreSQL, Redis, MinIO
+    mode: str  # sharded | single | sentinel | cluster | distributed
+    shards: int  # primaries (database, Redis masters); object storage: 1 (one cluster)
+    replicas_per_shard: int
+    nodes: int  # the priced nodes it runs on
+    host_group: str  # the node rows' tier it runs on (a pooled group's name when pooled)
+    basis: str  # what decided the shard count, in words
 
 
 @dataclass(frozen=True)
@@ -81,6 +96,7 @@ class StrategyPlan:
     skipped: dict[str, float] = field(default_factory=dict)  # variant -> LP lower bound above the chosen cost
     message: str = ""
     placement: str = ""  # hybrid: burst, media-on-own-servers or media-in-cloud
+    topology: tuple[TierTopology, ...] = ()  # the stateful tiers' shards and replicas
 
     def breakdown(self) -> dict[str, float]:
         out = {c: 0.0 for c in CATEGORIES}

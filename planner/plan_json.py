@@ -97,6 +97,20 @@ class Node(PriceSource):
     node_hours_per_month: Figure = Field(None, description="node-hours billed a month")
     vcpu: Figure = Field(description="vCPUs per node")
     memory_gib: Figure = Field(description="memory per node, GiB")
+    redundancy: Text = Field(None, description="a storage group's scheme over its nodes (since 2.2)")
+
+
+class Topology(Contract):
+    tier: Literal["database", "cache", "object_storage"] = Field(description="the stateful tier")
+    system: Text = Field(description="what runs it: PostgreSQL, Redis or MinIO")
+    mode: Literal["sharded", "single", "sentinel", "cluster", "distributed"] = Field(
+        description="database: sharded (shards x (1 primary + replicas)); cache: single, sentinel (one master, "
+                    "replicas, Sentinels) or cluster (Redis Cluster); object storage: distributed")
+    shards: Count = Field(description="primaries (database) or masters (cache); 1 for object storage")
+    replicas_per_shard: Count = Field(description="replicas of each primary or master")
+    nodes: Count = Field(description="the priced nodes it runs on")
+    host_group: Text = Field(description="the node rows' tier it runs on (a pooled group's name when pooled)")
+    basis: Text = Field(description="what decided the shard count, in words")
 
 
 class Usage(Contract):
@@ -132,6 +146,8 @@ class Strategy(Contract):
                           "the chosen plan's cost (since 2.1)")
     breakdown: dict[str, Money] = Field({}, description="cost by category, USD a month; sums to monthly_cost_usd")
     nodes: list[Node] = Field([], description="the nodes to run")
+    topology: list[Topology] = Field(None, description="how the stateful tiers run on those nodes: shards, "
+                                                       "primaries and replicas (since 2.2)")
     usage: list[Usage] = Field(None, description="peak utilization per tier")
     lines: list[Line] = Field([], description="every cost of the plan, one line per cost term")
     solver: Solver = Field(None, description="how the MILP was solved")

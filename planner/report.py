@@ -16,11 +16,11 @@ from rich.text import Text
 from planner import __version__
 from planner.catalog.records import PriceRef
 from planner.errors import OutputError
-from planner.formats import quantity, ratio, usd, usd_fixed, usd_unit_price
+from planner.formats import quantity, ratio, topology_text, usd, usd_fixed, usd_unit_price
 from planner.model import CATEGORIES, CostLine, PlanResult, SaasQuote, StrategyPlan
 
-SCHEMA_VERSION = "2.1"  # 2.0: lines carry usd_per_unit (and tiers, basis); labour on every strategy;
-#                         2.1: skipped_alternatives
+SCHEMA_VERSION = "2.2"  # 2.0: lines carry usd_per_unit (and tiers, basis); labour on every strategy;
+#                         2.1: skipped_alternatives; 2.2: topology (shards and replicas), nodes' redundancy
 
 
 def _ref(ref: PriceRef | None) -> dict:
@@ -60,7 +60,11 @@ def _strategy(s: StrategyPlan, mau: int, dau: float) -> dict:
         "nodes": [{"tier": n.tier, "provider": n.provider, "region": n.region, "type": n.type, "count": n.count,
                    "purchase": n.purchase, "monthly_cost_usd": round(n.monthly_cost_usd, 2),
                    "node_hours_per_month": round(n.node_hours_per_month, 1), "vcpu": n.vcpu,
-                   "memory_gib": n.memory_gib, **_ref(n.ref)} for n in s.nodes],
+                   "memory_gib": n.memory_gib, **({"redundancy": n.redundancy} if n.redundancy else {}),
+                   **_ref(n.ref)} for n in s.nodes],
+        "topology": [{"tier": t.tier, "system": t.system, "mode": t.mode, "shards": t.shards,
+                      "replicas_per_shard": t.replicas_per_shard, "nodes": t.nodes, "host_group": t.host_group,
+                      "basis": t.basis} for t in s.topology],
         "usage": [{"tier": u.tier, "peak_utilization_cpu": round(u.peak_utilization_cpu, 4),
                    "peak_utilization_memory": round(u.peak_utilization_memory, 4),
                    "binding_resource": u.binding_resource} for u in s.usage],
@@ -309,6 +313,7 @@ def plan_tables(data: dict) -> RichGroup:
             u.add_row(x["tier"], f"{x['peak_utilization_cpu']:.0%}", f"{x['peak_utilization_memory']:.0%}",
                       x["binding_resource"])
         parts += [b, lines] + ([n, u] if s["nodes"] else [])  # serverless runs no nodes of its own
+        parts += [Text("layout: " + topology_text(t)) for t in s.get("topology") or []]
         if s["message"]:
             parts.append(Text(s["message"], style="dim"))
     parts.append(_provenance(data))
@@ -358,6 +363,8 @@ def to_markdown(data: dict, detailed: bool) -> str:
             out += ["", "| tier | location | type | count | purchase | monthly USD |", "|---|---|---|---:|---|---:|"]
             out += [f"| {n['tier']} | {n['provider']} {n['region']} | {n['type']} | {n['count']} | {n['purchase']} | "
                     f"{usd(n['monthly_cost_usd'])} |" for n in s["nodes"]]
+            if s.get("topology"):
+                out += [""] + [f"- {topology_text(t)}" for t in s["topology"]]
     return "\n".join(out) + "\n"
 
 

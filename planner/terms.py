@@ -48,6 +48,7 @@ class NodeSpec:
     memory_gib: float
     counts: tuple  # expressions; the row shows the largest (busiest slice)
     node_hours: object = 0.0  # expression: node-hours a month the row stands for
+    redundancy: str = ""  # a storage group's scheme over its nodes ("2 copies", "erasure coding 8+4")
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,8 @@ class CostTerm:
         if count <= 0:
             return None
         return Node(spec.tier, spec.provider, spec.region, spec.type, count, spec.purchase,
-                    solved(self.objective()), solved(spec.node_hours), spec.vcpu, spec.memory_gib, self.ref)
+                    solved(self.objective()), solved(spec.node_hours), spec.vcpu, spec.memory_gib, self.ref,
+                    spec.redundancy)
 
 
 def objective(terms: list[CostTerm]) -> Any:

@@ -15,6 +15,7 @@ from planner.optimize.private import build_private, extract_private
 from planner.optimize.public import build_public, extract_public
 from planner.optimize.serverless import build_serverless, extract_serverless, offer_keys
 from planner.optimize.solver import export_mps, lp_bound, solve
+from planner.shards import plan_topology
 from planner.optimize.split import build_split, extract_split
 from planner.placements import BURST, hybrid_placement_names
 from planner.workload import Workload, workload_to_dict
@@ -131,7 +132,8 @@ def solve_strategy(ctx: PlanContext, name: str, export_dir: Path | None = None) 
     if getattr(model, "excluded", None):
         notes.append("locations left out: " + "; ".join(model.excluded))
     return StrategyPlan(**{**plan.__dict__, "alternatives": costs, "skipped": skipped,
-                           "message": " | ".join(notes)}), model
+                           "message": " | ".join(notes),
+                           "topology": plan_topology(plan.nodes, plan.usage, ctx.requirements, ctx.workload)}), model
 
 
 def plan(workload: Workload, profile: CapacityProfile, catalog: Catalog, strategies: list[str] | None = None,

@@ -3,6 +3,7 @@ count every offering would need in every slice, with dominated offerings pruned 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from planner.capacity import CapacityProfile
@@ -10,6 +11,7 @@ from planner.catalog.records import ComputeOffering
 from planner.costs import HaRule, base_price, nodes_needed, surviving_nodes_needed
 from planner.demand import TierRequirement
 from planner.model import TierUsage
+from planner.shards import ShardRule
 from planner.workload import Workload
 
 
@@ -37,6 +39,7 @@ class Group:
     stateful: bool
     spot_eligible: bool
     min_nodes: int
+    shard_rule: ShardRule | None = None  # a sharded tier's group: nodes = shards x copies (planner/shards.py)
 
 
 def make_groups(requirements: dict[str, TierRequirement], profile: CapacityProfile, tiers: list[str],
@@ -54,11 +57,14 @@ def make_groups(requirements: dict[str, TierRequirement], profile: CapacityProfi
         vcpu, memory = _summed(reqs, profile, "vcpu", False), _summed(reqs, profile, "memory_gib", False)
         if stateful:
             vcpu, memory = (max(vcpu),) * len(vcpu), (max(memory),) * len(memory)
+        rules = [r.shard_rule for r in reqs if r.shard_rule is not None]
+        if rules and len(reqs) > 1:
+            raise ValueError(f"tier group {'+'.join(names)}: a sharded tier cannot share nodes with others")
         groups.append(Group(name="+".join(names), tiers=tuple(names), vcpu=vcpu, memory_gib=memory,
                             raw_vcpu=_summed(reqs, profile, "vcpu", True),
                             raw_memory_gib=_summed(reqs, profile, "memory_gib", True),
                             stateful=stateful, spot_eligible=all(r.spot_eligible for r in reqs),
-                            min_nodes=max(r.min_nodes for r in reqs)))
+                            min_nodes=max(r.min_nodes for r in reqs), shard_rule=rules[0] if rules else None))
     return groups
 
 
@@ -94,6 +100,12 @@ class Candidate:
 
 def node_counts(group: Group, vcpu: float, memory_gib: float, reserved_gib: float,
                 ha: HaRule) -> tuple[int, ...] | None:
+    """Nodes of one size the group needs per slice; a sharded group: shards x copies all day (its copies,
+    not an extra node, carry the availability target)."""
+    if group.shard_rule is not None:
+        found = shards_needed(group.shard_rule, max(group.vcpu), max(group.memory_gib), vcpu, memory_gib,
+                              reserved_gib)
+        return None if found is None else (found[0] * group.shard_rule.copies,) * len(group.vcpu)
     counts = []
     for v, m in zip(group.vcpu, group.memory_gib):
         n = nodes_needed(v, m, vcpu, memory_gib, reserved_gib, ha)
@@ -101,6 +113,29 @@ def node_counts(group: Group, vcpu: float, memory_gib: float, reserved_gib: floa
             return None
         counts.append(n)
     return tuple(counts)
+
+
+def shards_needed(rule: ShardRule, vcpu: float, memory_gib: float, node_vcpu: float, node_memory_gib: float,
+                  reserved_gib: float, data_tb: float = 0.0, node_storage_tb: float | None = None
+                  ) -> tuple[int, str] | None:
+    """Shards of one node size and what decided their number ("vcpu", "memory", "writes per primary",
+    "storage"); None when the node cannot hold a shard (no usable memory, or no disk where data must be stored).
+
+    vcpu and memory_gib are one copy's needs at target utilization; data_tb one copy's stored data at the
+    fill ratio (own servers, whose disks hold it)."""
+    by_cpu = surviving_nodes_needed(vcpu, 0, node_vcpu, node_memory_gib, reserved_gib)
+    by_memory = surviving_nodes_needed(0, memory_gib, node_vcpu, node_memory_gib, reserved_gib)
+    if by_cpu is None or by_memory is None:
+        return None
+    by_disk = 0
+    if data_tb > 0:
+        if not node_storage_tb or node_storage_tb <= 0:
+            return None
+        by_disk = math.ceil(data_tb / node_storage_tb - 1e-9)
+    options = [(by_cpu, 3, "vcpu"), (by_memory, 2, "memory"), (rule.min_shards, 1, "writes per primary"),
+               (by_disk, 0, "storage")]
+    shards, _, binding = max(options)
+    return max(shards, 1), binding
 
 
 def public_candidates(group: Group, offerings: list[ComputeOffering], workload: Workload, reserved_gib: float
@@ -149,10 +184,18 @@ def prune_dominated(candidates: list[Candidate]) -> list[Candidate]:
 
 def usage(group: Group, counts: tuple[int, ...], vcpu: float, memory_gib: float, reserved_gib: float,
           ha: HaRule) -> TierUsage:
-    """Peak utilization of the chosen nodes and which resource decided their number."""
+    """Peak utilization of the chosen nodes and which resource decided their number (a sharded group: of its
+    primaries, whose number the shard rule decides)."""
     peak = max(range(len(counts)), key=lambda h: (group.raw_vcpu[h], group.raw_memory_gib[h]))
     n = counts[peak]
     usable_memory = memory_gib - reserved_gib
+    if group.shard_rule is not None:
+        shards = n // group.shard_rule.copies
+        found = shards_needed(group.shard_rule, max(group.vcpu), max(group.memory_gib), vcpu, memory_gib,
+                              reserved_gib)
+        return TierUsage(group.name, group.raw_vcpu[peak] / (shards * vcpu) if shards else 0.0,
+                         group.raw_memory_gib[peak] / (shards * usable_memory) if shards else 0.0,
+                         "availability (minimum nodes)" if shards <= 1 else (found[1] if found else "memory"))
     cpu_util = group.raw_vcpu[peak] / (n * vcpu) if n else 0.0
     mem_util = group.raw_memory_gib[peak] / (n * usable_memory) if n else 0.0
     need_cpu = surviving_nodes_needed(group.vcpu[peak], 0, vcpu, memory_gib, reserved_gib) or 0

@@ -33,7 +33,7 @@ from planner.catalog.records import ColoProduct, PrivateSite, ServerSku
 from planner.costs import HaRule, backup_term, nodes_needed, p95_of_slices
 from planner.labour import labour_rates, labour_terms
 from planner.model import COMPUTE, FACILITIES, HARDWARE, NETWORK, StrategyPlan, TierUsage
-from planner.optimize.candidates import Group, lp_name, make_groups, usage
+from planner.optimize.candidates import Group, lp_name, make_groups, shards_needed, usage
 from planner.optimize.context import PlanContext, private_sites, public_regions
 from planner.optimize.public import self_run_systems
 from planner.terms import CostTerm, NodeSpec, objective, plan_lines, solved
@@ -92,15 +92,23 @@ def private_groups(ctx: PlanContext, pooled: bool, tiers: list[str] | None = Non
     return groups + ([media_group(ctx)] if ctx.demand.media_stored_gb > 0 else [])
 
 
-def database_storage_tb(ctx: PlanContext) -> float:
+def database_copy_tb(ctx: PlanContext) -> float:
+    """Disk one copy of the database takes at the fill ratio (each shard's copies store their shard)."""
     p = ctx.workload.private
-    return gib_to_gb(ctx.demand.database_storage_gib) * p.database_replicas / GB_PER_TB / p.storage_fill_ratio
+    return gib_to_gb(ctx.demand.database_storage_gib) / GB_PER_TB / p.storage_fill_ratio
 
 
 def _count(group: Group, sku: ServerSku, storage_tb: float, reserved_gib: float, ha: HaRule,
            min_servers: int = 0) -> tuple[int, bool] | None:
     """Servers for the busiest slice (HA applied to compute; stored data is already redundant, so disk is a
-    floor), and whether disk decided. CPU and memory peaks are taken per resource."""
+    floor), and whether disk decided. CPU and memory peaks are taken per resource. storage_tb: the data the
+    group's disks hold; of a sharded group, one copy (each shard's copies store the shard)."""
+    if group.shard_rule is not None:
+        found = shards_needed(group.shard_rule, max(group.vcpu), max(group.memory_gib), sku.vcpu,
+                              sku.memory_gib, reserved_gib, storage_tb, sku.storage_tb)
+        if found is None:
+            return None
+        return max(found[0] * group.shard_rule.copies, min_servers), found[1] == "storage"
     counts = [nodes_needed(v, m, sku.vcpu, sku.memory_gib, reserved_gib, ha)
               for v, m in zip(group.vcpu, group.memory_gib)]
     if None in counts:
@@ -127,7 +135,7 @@ def server_candidates(ctx: PlanContext, group: Group, skus: tuple[ServerSku, ...
                 if found is not None:
                     out.append(ServerCandidate(group, sku, domains, found[0], found[1], name))
         return out
-    storage = database_storage_tb(ctx) if group.name == "database" else 0.0
+    storage = database_copy_tb(ctx) if group.name == "database" else 0.0
     for sku in (k for k in skus if k.role == "compute"):
         found = _count(group, sku, storage, ctx.reserved_gib, ha)
         if found is not None:
@@ -226,7 +234,8 @@ def add_site(prob: pulp.LpProblem, ctx: PlanContext, site: PrivateSite, groups: 
                     HARDWARE, f"{g.name}: {c.sku.sku}{scheme}, {_capital_text(ctx, years)}", "servers", count,
                     server_usd_per_month(ctx, c.sku), c.sku.ref,
                     node=NodeSpec(g.name, site.provider, site.region, c.sku.sku, "owned", c.sku.vcpu,
-                                  c.sku.memory_gib, (count,), HOURS_PER_MONTH * count), asset=f"server:{c.sku.sku}"))
+                                  c.sku.memory_gib, (count,), HOURS_PER_MONTH * count, c.scheme),
+                    asset=f"server:{c.sku.sku}"))
             prob += pulp.lpSum(ys) == layout[d], f"sku-{key}-{d}-{lp_name(g.name)}"
     owned = pulp.lpSum(c.count * y for c, y in servers) + extra.count
     server_ru = pulp.lpSum(c.count * c.sku.rack_units * y for c, y in servers) + extra.rack_units

@@ -142,7 +142,7 @@ def test_diff_reads_a_schema_1_baseline(plan_20k):
             line.pop("basis", None)
     d = diff_plans(validate_plan(old, "old.json"), solve_dict(24000))
     _check_sums(d)
-    assert plan_20k["schema_version"] == "2.1"
+    assert plan_20k["schema_version"] == "2.2"
     with pytest.raises(PlanFileError, match="expected 1.x or 2.x"):
         validate_plan({**old, "schema_version": "3.0"}, "future.json")
 

@@ -70,6 +70,19 @@ def _ha(workload, group, domains=None):
     return HaRule(a.tolerate_node_loss, a.tolerate_domain_loss, domains or a.failure_domains, group.min_nodes)
 
 
+def _shard_copies(group, node_vcpu, node_memory_gib, reserved_gib, disk_tb=0.0, node_disk_tb=None):
+    """Nodes of a sharded group, counted from the definition: shards = the largest of one copy's peak vCPU
+    over a node's, its peak memory over a node's usable memory, the write-ceiling floor and (own servers) one
+    copy's data over a node's disk; nodes = shards x copies, every slice."""
+    usable = node_memory_gib - reserved_gib
+    if usable <= 0 or (disk_tb and not node_disk_tb):
+        return None
+    rule = group.shard_rule
+    shards = max(math.ceil(max(group.vcpu) / node_vcpu - 1e-9), math.ceil(max(group.memory_gib) / usable - 1e-9),
+                 rule.min_shards, math.ceil(disk_tb / node_disk_tb - 1e-9) if disk_tb else 0, 1)
+    return [shards * rule.copies] * len(group.vcpu)
+
+
 def autoscaled_cost(counts, base, spot, base_usd_per_hour, on_demand_usd_per_hour, spot_usd_per_hour) -> float:
     """Monthly cost of a group that keeps `base` nodes always on and adds on-demand/spot nodes per slice, and
     the node-hours it runs."""
@@ -94,8 +107,13 @@ def cheapest_group_cost(ctx: PlanContext, group, offerings, labour_per_node_hour
     for o in offerings:
         if o.arch not in w.purchase.allowed_arch:
             continue
-        counts = [nodes_needed(v, m, o.vcpu, o.memory_gib, ctx.reserved_gib, _ha(w, group))
-                  for v, m in zip(group.vcpu, group.memory_gib)]
+        if group.shard_rule is not None:
+            counts = _shard_copies(group, o.vcpu, o.memory_gib, ctx.reserved_gib)
+            if counts is None:
+                continue
+        else:
+            counts = [nodes_needed(v, m, o.vcpu, o.memory_gib, ctx.reserved_gib, _ha(w, group))
+                      for v, m in zip(group.vcpu, group.memory_gib)]
         if None in counts:
             continue
         spot_ok = (w.purchase.allow_spot and group.spot_eligible and not group.stateful
@@ -129,15 +147,16 @@ def _server_options(ctx, group, sku, domains) -> list[int]:
     role = "storage" if group.name == "object_storage" else "compute"
     if sku.role != role:
         return []
+    p = w.private
+    if group.shard_rule is not None:  # each shard's copies store the shard: one copy's data over the shards
+        disk_tb = gib_to_gb(ctx.demand.database_storage_gib) / GB_PER_TB / p.storage_fill_ratio
+        counts = _shard_copies(group, sku.vcpu, sku.memory_gib, ctx.reserved_gib, disk_tb, sku.storage_tb)
+        return [] if counts is None else [counts[0]]
     counts = [nodes_needed(v, m, sku.vcpu, sku.memory_gib, ctx.reserved_gib, _ha(w, group, domains))
               for v, m in zip(group.vcpu, group.memory_gib)]
     if None in counts:
         return []
     n = max(max(counts), group.min_nodes)
-    p = w.private
-    if group.name == "database":
-        disk_tb = gib_to_gb(ctx.demand.database_storage_gib) * p.database_replicas / GB_PER_TB / p.storage_fill_ratio
-        return [max(n, math.ceil(disk_tb / sku.storage_tb - 1e-9))]
     if group.name != "object_storage":
         return [n]
     media_tb = ctx.demand.media_stored_gb / GB_PER_TB / p.storage_fill_ratio
