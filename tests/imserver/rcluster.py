@@ -71,9 +71,6 @@ class RedisCluster:
         p.kill()
         p.wait(10)
 
-    def wait_ok(self) -> None:
-        self._until(lambda: all(self.info(p)["cluster_state"] == "ok" for p in self.procs), "cluster_state:ok")
-
     def stop(self) -> None:
         for p in self.procs.values():
             p.kill()
