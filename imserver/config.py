@@ -27,6 +27,7 @@ class Config:
     redis_url: str = ""                    # "" → single node (local fan-out only)
     redis_sentinels: list = field(default_factory=list)   # ["host:port" or "[v6]:port", ...] → the master they name
     redis_sentinel_master: str = ""        # the Sentinels' name for the Redis master (with redis_sentinels)
+    redis_cluster_nodes: list = field(default_factory=list)   # ["host:port", ...] startup nodes → Redis Cluster
     jwt_secret: str = ""                   # "" → dev secret generated once in <data_dir>/dev-secret
     token_leeway_s: int = 30
     jwt_jwks_url: str = ""                 # identity provider's key set: RS256/ES256 tokens (with jwt_secret: HS256 too)
@@ -114,10 +115,9 @@ class Config:
             if not self.redis_url.startswith(("redis://", "rediss://")) or not self.redis_sentinel_master:
                 raise ConfigError("config fields redis_sentinels, redis_sentinel_master and redis_url: with "
                                   "Sentinels set the master's name and a redis:// URL (its password and database)")
-            for addr in self.redis_sentinels:
-                host, _, port = addr.rpartition(":")
-                if not host or not port.isdigit() or not 0 < int(port) <= 65535:
-                    raise ConfigError(f"config field redis_sentinels: expected HOST:PORT entries, got {addr!r}")
+            _check_addrs("redis_sentinels", self.redis_sentinels)
+        if self.redis_cluster_nodes:
+            self._validate_redis_cluster()
         if self.jwt_jwks_url:
             try:
                 check_jwks_url(self.jwt_jwks_url)
@@ -138,6 +138,18 @@ class Config:
             self._validate_admin()
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
             raise bad("log_level", "debug, info, warning or error")
+
+    def _validate_redis_cluster(self) -> None:
+        """Cluster startup nodes replace the URL's host (and the Sentinels); the URL may still carry password and TLS."""
+        if self.redis_sentinels:
+            raise ConfigError("config fields redis_cluster_nodes and redis_sentinels: set one or the other")
+        parts = urlsplit(self.redis_url)
+        if self.redis_url and (parts.scheme not in ("redis", "rediss") or parts.hostname or parts.port
+                               or parts.path.strip("/") not in ("", "0")):
+            raise ConfigError(f"config fields redis_cluster_nodes and redis_url: with cluster nodes redis_url may "
+                              f"only give credentials and TLS, as redis[s]://[:PASSWORD@]/[?ssl_ca_certs=...] "
+                              f"(no host, database 0), got {self.redis_url!r}")
+        _check_addrs("redis_cluster_nodes", self.redis_cluster_nodes)
 
     def _validate_admin(self) -> None:
         """The admin API is off unless asked for, with its own credential, on its own port and a specific address."""
@@ -164,6 +176,13 @@ class Config:
         with os.fdopen(fd, "w") as fh:
             fh.write(value + "\n")
         return value
+
+
+def _check_addrs(name: str, addrs: list) -> None:
+    for addr in addrs:
+        host, _, port = addr.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) <= 65535:
+            raise ConfigError(f"config field {name}: expected HOST:PORT entries, got {addr!r}")
 
 
 def check_jwks_url(url: str) -> None:

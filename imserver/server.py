@@ -106,7 +106,8 @@ class Node:
         self.store.on_commit = self._on_commit
         self.fanout = open_fanout(cfg.redis_url, self.node_id, self.deliver_local,
                                   on_reconnect=self._on_fanout_reconnect, metrics=self.metrics,
-                                  sentinels=cfg.redis_sentinels, sentinel_master=cfg.redis_sentinel_master)
+                                  sentinels=cfg.redis_sentinels, sentinel_master=cfg.redis_sentinel_master,
+                                  cluster_nodes=cfg.redis_cluster_nodes)
         self.media = open_media(cfg, self.secret)
         self.admin = None
         if cfg.admin_port:
@@ -165,7 +166,8 @@ class Node:
         log.info("listening", extra={"node": self.node_id, "host": self.cfg.listen_host, "port": self.port,
                                      "media_port": getattr(self.media, "port", None),
                                      "admin_port": getattr(self.admin, "port", None),
-                                     "tls": bool(ssl_ctx), "fanout": "redis" if self.cfg.redis_url else "local"})
+                                     "tls": bool(ssl_ctx), "fanout": "redis-cluster" if self.cfg.redis_cluster_nodes else
+                                     "redis" if self.cfg.redis_url else "local"})
         return self.port
 
     async def shutdown(self) -> None:
@@ -386,6 +388,9 @@ class Node:
             log.debug("conn close", extra={"user": user, "cid": s.cid, "code": close_code})
 
     async def _presence(self, user: str, status: str) -> None:
+        """Tell contacts when the user's first connection on any node opens, or the last one anywhere closes."""
+        if not await self.fanout.presence_edge(user, status == "online"):
+            return
         try:
             contacts = await self.store.contacts(user)
         except Exception:

@@ -16,6 +16,9 @@ class LocalFanout:
     def healthy(self) -> bool:
         return True
 
+    async def presence_edge(self, user: str, online: bool) -> bool:
+        return True      # this node sees every connection
+
     def publish(self, users, text: str, exclude=None) -> None:
         self.deliver_local(users, text, exclude)
 

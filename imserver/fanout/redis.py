@@ -19,7 +19,8 @@ import logging
 import redis.asyncio as aioredis
 from redis.asyncio.connection import parse_url
 from redis.asyncio.sentinel import Sentinel
-from redis.exceptions import RedisError
+
+from .presence import REDIS_ERRORS, SharedPresence
 
 log = logging.getLogger("imserver.fanout")
 
@@ -27,21 +28,32 @@ PREFIX = "imserver:u:"
 MAX_OUTBOX = 200_000
 
 
+def url_auth_tls(url: str) -> tuple[dict, dict]:
+    """The credentials and the TLS options (rediss://, ?ssl_ca_certs=...) of a Redis URL, as client keywords."""
+    if not url:
+        return {}, {}
+    parts = parse_url(url)
+    auth = {k: v for k, v in parts.items() if k in ("username", "password")}
+    tls = {k: v for k, v in parts.items() if k.startswith("ssl_")}
+    if url.startswith("rediss://"):
+        tls["ssl"] = True
+    return auth, tls
+
+
 class RedisFanout:
+    # the commands and the channel naming that RedisClusterFanout replaces with their sharded variants
+    PUBLISH, SUBSCRIBE, UNSUBSCRIBE, MESSAGE = "publish", "subscribe", "unsubscribe", "message"
+    CHANNEL_OPEN, CHANNEL_CLOSE = PREFIX, ""
+
     def __init__(self, url: str, node_id: str, deliver_local, on_reconnect=None, metrics=None,
                  sentinels=(), sentinel_master: str = ""):
         self.url = url
         self._sentinel = None
         self._sentinel_master = sentinel_master
         if sentinels:
-            parts = parse_url(url)
-            auth = {k: v for k, v in parts.items() if k in ("username", "password")}
-            # rediss:// (with ?ssl_ca_certs=...): TLS to the Sentinels and to the master they name alike
-            tls = {k: v for k, v in parts.items() if k.startswith("ssl_")}
-            if url.startswith("rediss://"):
-                tls["ssl"] = True
+            auth, tls = url_auth_tls(url)   # TLS to the Sentinels and to the master they name alike
             self._sentinel = Sentinel(list(sentinels), sentinel_kwargs=dict(auth, socket_connect_timeout=2, **tls),
-                                      db=parts.get("db", 0), **auth, **tls)
+                                      db=parse_url(url).get("db", 0), **auth, **tls)
         self.node_id = node_id
         self.deliver_local = deliver_local
         self.on_reconnect = on_reconnect
@@ -50,11 +62,12 @@ class RedisFanout:
         self._outbox: list[tuple[str, str]] = []
         self._wake = asyncio.Event()
         self._pub = None
+        self._presence = None
         self._pubsub = None
         self._up = False
         self._tasks: list[asyncio.Task] = []
         self._closing = False
-        self._prefix_len = len(PREFIX)
+        self._prefix_len, self._suffix_len = len(self.CHANNEL_OPEN), len(self.CHANNEL_CLOSE)
         self._node_prefix = node_id + "\n"
 
     def _client(self, **timeouts):
@@ -65,15 +78,19 @@ class RedisFanout:
 
     async def start(self) -> None:
         self._pub = self._client(socket_connect_timeout=2, socket_timeout=5)
+        self._presence = SharedPresence(self._pub, self.node_id)
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._subscriber(), name="imserver-redis-sub"),
-                       loop.create_task(self._publisher(), name="imserver-redis-pub")]
+                       loop.create_task(self._publisher(), name="imserver-redis-pub"),
+                       loop.create_task(self._presence.heartbeat(), name="imserver-redis-alive")]
         for _ in range(100):      # wait briefly for the first subscription (readiness)
             if self._up:
                 break
             await asyncio.sleep(0.02)
 
     async def close(self) -> None:
+        if self._presence is not None:
+            await self._presence.leave()
         self._closing = True
         self._wake.set()
         for t in self._tasks:
@@ -93,6 +110,10 @@ class RedisFanout:
     def healthy(self) -> bool:
         return self._up
 
+    async def presence_edge(self, user: str, online: bool) -> bool:
+        """True when the user came online on the first node, or went offline from the last (see SharedPresence)."""
+        return await self._presence.edge(user, online)
+
     # ---- publish (best effort) -----------------------------------------------------------
     def publish(self, users, text: str, exclude=None) -> None:
         self.deliver_local(users, text, exclude)
@@ -101,7 +122,7 @@ class RedisFanout:
                 self.metrics.inc("imserver_fanout_publish_errors_total", len(users))
             return
         payload = self._node_prefix + text
-        self._outbox.extend((PREFIX + u, payload) for u in users)
+        self._outbox.extend((self.channel(u), payload) for u in users)
         self._wake.set()
 
     async def _publisher(self) -> None:
@@ -112,10 +133,11 @@ class RedisFanout:
                 batch, self._outbox = self._outbox[:5000], self._outbox[5000:]
                 try:
                     pipe = self._pub.pipeline(transaction=False)
+                    publish = getattr(pipe, self.PUBLISH)
                     for channel, payload in batch:
-                        pipe.publish(channel, payload)
+                        publish(channel, payload)
                     await pipe.execute()
-                except (RedisError, OSError) as exc:
+                except REDIS_ERRORS as exc:
                     if self.metrics:
                         self.metrics.inc("imserver_fanout_publish_errors_total", len(batch))
                     log.warning("redis publish failed", extra={"error": type(exc).__name__, "dropped": len(batch)})
@@ -125,18 +147,33 @@ class RedisFanout:
     def subscribe(self, user: str) -> None:
         self.users.add(user)
         if self._up and self._pubsub is not None:
-            asyncio.get_running_loop().create_task(self._safe(self._pubsub.subscribe(PREFIX + user)))
+            asyncio.get_running_loop().create_task(self._safe(getattr(self._pubsub, self.SUBSCRIBE)(self.channel(user))))
 
     def unsubscribe(self, user: str) -> None:
         self.users.discard(user)
         if self._up and self._pubsub is not None:
-            asyncio.get_running_loop().create_task(self._safe(self._pubsub.unsubscribe(PREFIX + user)))
+            asyncio.get_running_loop().create_task(self._safe(getattr(self._pubsub, self.UNSUBSCRIBE)(self.channel(user))))
+
+    def channel(self, user: str) -> str:
+        return self.CHANNEL_OPEN + user + self.CHANNEL_CLOSE
+
+    async def _subscribe_all(self, client):
+        """A pubsub on the node's own channel (never empty: reads block instead of spinning) and every local user's."""
+        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        await pubsub.subscribe("imserver:node:" + self.node_id)
+        users = list(self.users)
+        for i in range(0, len(users), 1000):
+            await pubsub.subscribe(*[self.channel(u) for u in users[i:i + 1000]])
+        return pubsub
+
+    async def _next_message(self, pubsub):
+        return await pubsub.get_message(timeout=1.0)
 
     @staticmethod
     async def _safe(coro) -> None:
         try:
             await coro
-        except (RedisError, OSError):
+        except REDIS_ERRORS:
             pass   # the subscriber loop re-subscribes everything after reconnecting
 
     async def _subscriber(self) -> None:
@@ -146,11 +183,7 @@ class RedisFanout:
             client = None
             try:
                 client = self._client(socket_connect_timeout=2)
-                pubsub = client.pubsub(ignore_subscribe_messages=True)
-                await pubsub.subscribe("imserver:node:" + self.node_id)
-                users = list(self.users)
-                for i in range(0, len(users), 1000):
-                    await pubsub.subscribe(*[PREFIX + u for u in users[i:i + 1000]])
+                pubsub = await self._subscribe_all(client)
                 self._pubsub = pubsub
                 self._up = True
                 backoff = 0.1
@@ -160,8 +193,8 @@ class RedisFanout:
                         self.on_reconnect()
                 first = False
                 while not self._closing:
-                    msg = await pubsub.get_message(timeout=1.0)
-                    if msg is None or msg.get("type") != "message":
+                    msg = await self._next_message(pubsub)
+                    if msg is None or msg.get("type") != self.MESSAGE:
                         continue
                     data = msg["data"].decode() if isinstance(msg["data"], bytes) else msg["data"]
                     origin, _, text = data.partition("\n")
@@ -169,14 +202,16 @@ class RedisFanout:
                         continue
                     channel = msg["channel"]
                     channel = channel.decode() if isinstance(channel, bytes) else channel
-                    self.deliver_local((channel[self._prefix_len:],), text, None)
+                    self.deliver_local((channel[self._prefix_len:len(channel) - self._suffix_len],), text, None)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:   # RedisError, OSError, protocol errors after a restart
                 if self._up:
                     log.warning("redis connection lost", extra={"error": type(exc).__name__})
                 self._up = False
-                self._pubsub = None
+                stale, self._pubsub = self._pubsub, None
+                if stale is not None:
+                    await self._safe(stale.aclose())
                 first = False
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
