@@ -98,20 +98,21 @@ def main(argv=None) -> int:
             from .store import open_store
             cfg = _config(args)
 
-            async def migrate():
-                store = open_store(cfg.resolved_database_url())
+            async def migrate(url):
+                store = open_store(url)
                 await store.open()       # open() applies the schema and its migrations
                 await store._close_backend()
                 return store.schema_change
 
-            before, after = asyncio.run(migrate())
-            where = cfg.resolved_database_url().split('@')[-1]
-            if before == 0:
-                print(f"schema created (version {after}): {where}")
-            elif before < after:
-                print(f"schema upgraded from version {before} to {after}: {where}")
-            else:
-                print(f"schema up to date (version {after}): {where}")
+            for url in cfg.database_urls():   # every shard's primary
+                before, after = asyncio.run(migrate(url))
+                where = url.split('@')[-1]
+                if before == 0:
+                    print(f"schema created (version {after}): {where}")
+                elif before < after:
+                    print(f"schema upgraded from version {before} to {after}: {where}")
+                else:
+                    print(f"schema up to date (version {after}): {where}")
             return 0
         if args.command == "token":
             from . import auth
