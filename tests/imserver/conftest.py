@@ -144,9 +144,16 @@ class PgCluster:
         return self
 
     def start(self) -> "PgCluster":
-        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "pg.log"), "-o",
-                  f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir}", "-w", "start")
-        return self
+        """Start (after a kill -9, retried while the dead postmaster's backends are still exiting)."""
+        for attempt in range(20):
+            try:
+                self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "pg.log"), "-o",
+                          f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir}", "-w", "start")
+                return self
+            except subprocess.CalledProcessError:
+                if attempt == 19:
+                    raise
+                time.sleep(0.25)
 
     def kill9(self) -> None:
         """A crash: SIGKILL to the postmaster (its backends exit when they see it gone)."""
@@ -158,11 +165,12 @@ class PgCluster:
 
 
 @pytest.fixture
-def pg_cluster_factory(tmp_path_factory):
-    """make(name) → an initialized, unstarted PgCluster of this test (stopped at teardown)."""
+def pg_cluster_factory():
+    """make(name) → an unstarted PgCluster of this test (stopped at teardown); under /tmp, which the postgres user
+    can traverse (pytest's tmp_path may not be)."""
     if not PgCluster.available():
         pytest.skip("PostgreSQL 15 binaries not installed (needed for clusters of the test's own)")
-    root = tmp_path_factory.mktemp("pgc")
+    root = Path(tempfile.mkdtemp(prefix="imserver-pgc-"))
     clusters = []
 
     def make(name: str) -> PgCluster:
