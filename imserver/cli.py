@@ -1,4 +1,4 @@
-"""Command line: ``imserver serve | migrate | token USER | admin ACTION ... | bench``.
+"""Command line: ``imserver serve | migrate | token USER | admin ACTION ... | reshard --from URLS | bench``.
 
 The only module that prints or exits.  Bad config or flags → one line on stderr, exit 2.
 """
@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("conv")
     a.add_argument("seq", type=int)
     acts.add_parser("delete-conversation", help="delete CONV with its messages").add_argument("conv")
+    p = sub.add_parser("reshard", help="with the nodes stopped, move conversations from the --from shard list to the "
+                                       "config's database_shards")
+    _common(p)
+    p.add_argument("--from", dest="old_shards", required=True, metavar="URL,URL",
+                   help="the shard list the data was written with (comma-separated postgresql:// URLs, in order)")
     p = sub.add_parser("bench", help="load-test a server on loopback and report capacity figures")
     from .bench import add_arguments
     add_arguments(p)
@@ -79,6 +84,26 @@ def _admin(args) -> int:
     return 0 if status == 200 else 1
 
 
+def _reshard(args) -> int:
+    """Exit 0 moved, 1 refused (nodes connected, an idempotency key collision), 2 bad config or flags."""
+    from .config import PG_SCHEMES, redact
+    from .reshard import ReshardError, reshard
+    old = [u.strip() for u in args.old_shards.split(",") if u.strip()]
+    new = _config(args).database_urls()
+    for name, urls in (("--from", old), ("database_shards", new)):
+        bad = [u for u in urls if not u.startswith(PG_SCHEMES)]
+        if bad or not urls:
+            raise ConfigError(f"{name}: expected postgresql:// URLs, got {redact(bad[0]) if bad else 'none'!r}")
+    try:
+        counts = asyncio.run(reshard(old, new))
+    except ReshardError as exc:
+        print(f"imserver: reshard: {exc}", file=sys.stderr)
+        return 1
+    print(f"resharded {len(old)} -> {len(new)} shards: {counts['moved']} conversations moved "
+          f"({counts['messages_moved']} messages), {counts['kept']} stayed")
+    return 0
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -98,20 +123,21 @@ def main(argv=None) -> int:
             from .store import open_store
             cfg = _config(args)
 
-            async def migrate():
-                store = open_store(cfg.resolved_database_url())
+            async def migrate(url):
+                store = open_store(url)
                 await store.open()       # open() applies the schema and its migrations
                 await store._close_backend()
                 return store.schema_change
 
-            before, after = asyncio.run(migrate())
-            where = cfg.resolved_database_url().split('@')[-1]
-            if before == 0:
-                print(f"schema created (version {after}): {where}")
-            elif before < after:
-                print(f"schema upgraded from version {before} to {after}: {where}")
-            else:
-                print(f"schema up to date (version {after}): {where}")
+            for url in cfg.database_urls():   # every shard's primary
+                before, after = asyncio.run(migrate(url))
+                where = url.split('@')[-1]
+                if before == 0:
+                    print(f"schema created (version {after}): {where}")
+                elif before < after:
+                    print(f"schema upgraded from version {before} to {after}: {where}")
+                else:
+                    print(f"schema up to date (version {after}): {where}")
             return 0
         if args.command == "token":
             from . import auth
@@ -125,6 +151,8 @@ def main(argv=None) -> int:
             return 0
         if args.command == "admin":
             return _admin(args)
+        if args.command == "reshard":
+            return _reshard(args)
         if args.command == "bench":
             from .bench import run_cli
             return run_cli(args)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -24,6 +25,8 @@ class Config:
     node_id: str = ""                      # default: random per process
     data_dir: str = "imserver-data"        # SQLite file, dev secret, local media
     database_url: str = ""                 # "" → sqlite:///<data_dir>/imserver.db; or postgresql://...
+    database_shards: list = field(default_factory=list)   # postgresql:// URLs, shard k at position k (not with database_url)
+    database_shard_replicas: list = field(default_factory=list)   # ["k=postgresql://...", ...]: read replicas of shard k
     redis_url: str = ""                    # "" → single node (local fan-out only)
     redis_sentinels: list = field(default_factory=list)   # ["host:port" or "[v6]:port", ...] → the master they name
     redis_sentinel_master: str = ""        # the Sentinels' name for the Redis master (with redis_sentinels)
@@ -82,6 +85,18 @@ class Config:
             return self.database_url
         return "sqlite:///" + str(Path(self.data_dir).resolve() / "imserver.db")
 
+    def database_urls(self) -> list[str]:
+        """Each shard's primary, shard k at position k; one entry is the single-database setup."""
+        return list(self.database_shards) or [self.resolved_database_url()]
+
+    def shard_replicas(self) -> dict[int, list[str]]:
+        """{shard: [replica URL, ...]} from database_shard_replicas (validated: "k=URL", k a shard)."""
+        replicas: dict[int, list[str]] = {}
+        for entry in self.database_shard_replicas:
+            k, _, url = entry.partition("=")
+            replicas.setdefault(int(k), []).append(url)
+        return replicas
+
     def validate(self) -> None:
         def bad(name: str, expected: str) -> ConfigError:
             return ConfigError(f"config field {name}: expected {expected}, got {getattr(self, name)!r}")
@@ -106,9 +121,12 @@ class Config:
             raise bad("drain_grace_s", "a number of seconds in 0..300")
         if self.retention_days < 0:
             raise bad("retention_days", "a number >= 0 (0 keeps messages forever)")
-        url = self.resolved_database_url()
-        if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
-            raise bad("database_url", "sqlite:///PATH or postgresql://...")
+        if self.database_shards or self.database_shard_replicas:
+            self._validate_shards()
+        else:
+            url = self.resolved_database_url()
+            if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+                raise bad("database_url", "sqlite:///PATH or postgresql://...")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise bad("redis_url", "redis://HOST:PORT/DB")
         if self.redis_sentinels:
@@ -151,6 +169,24 @@ class Config:
                               f"(no host, database 0), got {self.redis_url!r}")
         _check_addrs("redis_cluster_nodes", self.redis_cluster_nodes)
 
+    def _validate_shards(self) -> None:
+        """database_shards replaces database_url; every entry a PostgreSQL URL, every replica "k=URL" of a shard k."""
+        if self.database_url:
+            raise ConfigError("config fields database_url and database_shards: set one or the other, not both")
+        if not self.database_shards:
+            raise ConfigError("config field database_shard_replicas: needs database_shards (the primaries)")
+        for url in self.database_shards:
+            if not url.startswith(PG_SCHEMES):
+                raise ConfigError(f"config field database_shards: expected postgresql:// URLs, got {redact(url)!r}")
+        for entry in self.database_shard_replicas:
+            k, eq, url = entry.partition("=")
+            if not (eq and k.isdigit() and url.startswith(PG_SCHEMES)):
+                raise ConfigError(f"config field database_shard_replicas: expected \"k=postgresql://...\" entries, "
+                                  f"got {redact(entry)!r}")
+            if int(k) >= len(self.database_shards):
+                raise ConfigError(f"config field database_shard_replicas: shard {k} does not exist "
+                                  f"(database_shards has {len(self.database_shards)}, numbered from 0)")
+
     def _validate_admin(self) -> None:
         """The admin API is off unless asked for, with its own credential, on its own port and a specific address."""
         if not (0 < self.admin_port <= 65535) or self.admin_port in (self.listen_port, self.media_port):
@@ -183,6 +219,14 @@ def _check_addrs(name: str, addrs: list) -> None:
         host, _, port = addr.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) <= 65535:
             raise ConfigError(f"config field {name}: expected HOST:PORT entries, got {addr!r}")
+
+
+PG_SCHEMES = ("postgresql://", "postgres://")
+
+
+def redact(url: str) -> str:
+    """A database URL (or "k=URL") without its password, for error messages."""
+    return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 def check_jwks_url(url: str) -> None:

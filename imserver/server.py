@@ -27,7 +27,7 @@ from .jwks import JwksKeys, TokenVerifier
 from .media import open_media
 from .metrics import Metrics
 from .protocol import ProtocolError, dumps, error_frame
-from .store import StoreError, StoreUnavailable, open_store
+from .store import StoreError, StoreUnavailable, open_stores
 from .store.base import event_fields, now_ms
 
 log = logging.getLogger("imserver.server")
@@ -101,8 +101,8 @@ class Node:
                 if cfg.jwt_jwks_url else None)
         self.tokens = TokenVerifier(hs_secret, jwks, cfg.token_leeway_s, cfg.jwt_issuer, cfg.jwt_audience)
         self.metrics = Metrics()
-        self.store = open_store(cfg.resolved_database_url(), max_batch=cfg.group_commit_max_batch,
-                                commit_delay_s=cfg.group_commit_delay_ms / 1000)
+        self.store = open_stores(cfg.database_urls(), cfg.shard_replicas(), max_batch=cfg.group_commit_max_batch,
+                                 commit_delay_s=cfg.group_commit_delay_ms / 1000)
         self.store.on_commit = self._on_commit
         self.fanout = open_fanout(cfg.redis_url, self.node_id, self.deliver_local,
                                   on_reconnect=self._on_fanout_reconnect, metrics=self.metrics,

@@ -1,4 +1,6 @@
-"""Durable message storage: SQLite (embedded default) and PostgreSQL (asyncpg)."""
-from .base import GroupResult, ReceiptResult, SendResult, Store, StoreError, StoreUnavailable, open_store
+"""Durable message storage: SQLite (embedded default), PostgreSQL (asyncpg), and PostgreSQL shards."""
+from .base import (GroupResult, ReceiptResult, SendResult, Store, StoreError, StoreUnavailable, open_store,
+                   open_stores)
 
-__all__ = ["GroupResult", "ReceiptResult", "SendResult", "Store", "StoreError", "StoreUnavailable", "open_store"]
+__all__ = ["GroupResult", "ReceiptResult", "SendResult", "Store", "StoreError", "StoreUnavailable", "open_store",
+           "open_stores"]

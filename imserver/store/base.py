@@ -243,24 +243,8 @@ def migration_steps(current: int) -> range:
 
 
 class Store(ABC):
-    """Backend-neutral API; implementations: sqlite.SQLiteStore, postgres.PostgresStore."""
-
-    def __init__(self, max_batch: int = 1024, on_commit=None, commit_delay_s: float = 0.0,
-                 commit_delay_below: int = 64):
-        self.max_batch = max_batch
-        # Like PostgreSQL's commit_delay: when fewer than commit_delay_below operations are
-        # queued, wait commit_delay_s for more before committing.  Every commit costs an fsync
-        # (~0.2 ms of kernel CPU here) and a thread hand-off; at moderate load without the delay
-        # batches hold 1-3 messages and those per-commit costs dominate CPU per message.
-        self.commit_delay_s = commit_delay_s
-        self.commit_delay_below = commit_delay_below
-        self._queue: list[WriteOp] = []
-        self._wake: asyncio.Event | None = None
-        self._writer: asyncio.Task | None = None
-        self._closing = False
-        self.on_commit = on_commit   # callback(batch_size, commit_seconds) for metrics
-        self.inflight = 0
-        self.schema_change: tuple[int, int] | None = None   # (version before, after) once migrate() ran
+    """Backend-neutral API (server.py and admin.py use only this); implementations: sqlite.SQLiteStore and
+    postgres.PostgresStore (one database each, group commit) and sharded.ShardedStore (routes to several)."""
 
     # ---- lifecycle -----------------------------------------------------------------------
     @abstractmethod
@@ -269,93 +253,16 @@ class Store(ABC):
     @abstractmethod
     async def migrate(self) -> None: ...
 
-    async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
-        self._writer = asyncio.get_running_loop().create_task(self._write_loop(), name="imserver-writer")
+    @abstractmethod
+    async def start(self) -> None: ...
 
+    @abstractmethod
     async def close(self) -> None:
         """Finish every queued operation (drain), then close connections."""
-        self._closing = True
-        if self._writer is not None:
-            self._wake.set()
-            while self._queue or self.inflight:
-                await asyncio.sleep(0.005)
-            self._writer.cancel()
-            try:
-                await self._writer
-            except asyncio.CancelledError:
-                pass
-            self._writer = None
-        await self._close_backend()
 
     @abstractmethod
-    async def _close_backend(self) -> None: ...
-
-    # ---- group commit --------------------------------------------------------------------
     def submit(self, name: str, *args) -> asyncio.Future:
         """Queue a write; the future resolves after the commit that includes it."""
-        fut = self._loop.create_future()
-        self._queue.append(WriteOp(name, args, fut))
-        self.inflight += 1
-        self._wake.set()
-        return fut
-
-    async def _write_loop(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            if self.commit_delay_s and len(self._queue) < self.commit_delay_below and not self._closing:
-                await asyncio.sleep(self.commit_delay_s)
-            while self._queue:
-                batch = self._queue[: self.max_batch]
-                del self._queue[: self.max_batch]
-                t0 = time.perf_counter()
-                results = await self._run_isolating(batch)
-                elapsed = time.perf_counter() - t0
-                if self.on_commit is not None:
-                    self.on_commit(len(batch), elapsed)
-                for op, res in zip(batch, results):
-                    self.inflight -= 1
-                    if op.future.done():
-                        continue
-                    if isinstance(res, BaseException):
-                        op.future.set_exception(res)
-                    else:
-                        op.future.set_result(res)
-
-    async def _run_isolating(self, batch: list[WriteOp]) -> list:
-        """Run ``batch``; when one of its rows makes the database refuse the transaction, bisect
-        so that row fails alone (``rejected``) and the rest commit.  A database failure (I/O,
-        connection lost) fails the whole batch with StoreUnavailable: resending may succeed."""
-        try:
-            return await self._run_batch(batch)
-        except Exception as exc:
-            if not self._is_row_error(exc):
-                log.error("commit failed", exc_info=exc,
-                          extra={"ops": len(batch), "error": type(exc).__name__})
-                await self._after_failure()
-                return [StoreUnavailable(f"commit failed: {type(exc).__name__}")] * len(batch)
-            if len(batch) == 1:
-                op = batch[0]
-                log.error("operation rejected by the database", exc_info=exc,
-                          extra={"op": op.name, "user": op.args[0], "error": type(exc).__name__})
-                return [StoreError("rejected", f"the database refused this {op.name} ({type(exc).__name__}); "
-                                               "resending it unchanged fails again")]
-        mid = len(batch) // 2   # halves in order: a sender's messages keep their order
-        return await self._run_isolating(batch[:mid]) + await self._run_isolating(batch[mid:])
-
-    @staticmethod
-    def _is_row_error(exc: BaseException) -> bool:
-        """True when ``exc`` comes from the values of an operation rather than from the database
-        being unavailable (backends add their driver's data and integrity errors)."""
-        return isinstance(exc, (ValueError, TypeError, OverflowError))
-
-    async def _after_failure(self) -> None:
-        """Hook: e.g. reconnect after a failed batch."""
-
-    @abstractmethod
-    async def _run_batch(self, batch: list[WriteOp]) -> list: ...
 
     # ---- writes (queued) -----------------------------------------------------------------
     def send(self, sender, client_msg_id, conv, to, body, media) -> asyncio.Future:
@@ -463,6 +370,114 @@ class Store(ABC):
     async def ping(self) -> bool: ...
 
 
+class GroupCommitStore(Store):
+    """One database written through one group-commit writer (see the module docstring)."""
+
+    def __init__(self, max_batch: int = 1024, on_commit=None, commit_delay_s: float = 0.0,
+                 commit_delay_below: int = 64):
+        self.max_batch = max_batch
+        # Like PostgreSQL's commit_delay: when fewer than commit_delay_below operations are
+        # queued, wait commit_delay_s for more before committing.  Every commit costs an fsync
+        # (~0.2 ms of kernel CPU here) and a thread hand-off; at moderate load without the delay
+        # batches hold 1-3 messages and those per-commit costs dominate CPU per message.
+        self.commit_delay_s = commit_delay_s
+        self.commit_delay_below = commit_delay_below
+        self._queue: list[WriteOp] = []
+        self._wake: asyncio.Event | None = None
+        self._writer: asyncio.Task | None = None
+        self._closing = False
+        self.on_commit = on_commit   # callback(batch_size, commit_seconds) for metrics
+        self.inflight = 0
+        self.schema_change: tuple[int, int] | None = None   # (version before, after) once migrate() ran
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._writer = asyncio.get_running_loop().create_task(self._write_loop(), name="imserver-writer")
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._writer is not None:
+            self._wake.set()
+            while self._queue or self.inflight:
+                await asyncio.sleep(0.005)
+            self._writer.cancel()
+            try:
+                await self._writer
+            except asyncio.CancelledError:
+                pass
+            self._writer = None
+        await self._close_backend()
+
+    @abstractmethod
+    async def _close_backend(self) -> None: ...
+
+    # ---- group commit --------------------------------------------------------------------
+    def submit(self, name: str, *args) -> asyncio.Future:
+        fut = self._loop.create_future()
+        self._queue.append(WriteOp(name, args, fut))
+        self.inflight += 1
+        self._wake.set()
+        return fut
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self.commit_delay_s and len(self._queue) < self.commit_delay_below and not self._closing:
+                await asyncio.sleep(self.commit_delay_s)
+            while self._queue:
+                batch = self._queue[: self.max_batch]
+                del self._queue[: self.max_batch]
+                t0 = time.perf_counter()
+                results = await self._run_isolating(batch)
+                elapsed = time.perf_counter() - t0
+                if self.on_commit is not None:
+                    self.on_commit(len(batch), elapsed)
+                for op, res in zip(batch, results):
+                    self.inflight -= 1
+                    if op.future.done():
+                        continue
+                    if isinstance(res, BaseException):
+                        op.future.set_exception(res)
+                    else:
+                        op.future.set_result(res)
+
+    async def _run_isolating(self, batch: list[WriteOp]) -> list:
+        """Run ``batch``; when one of its rows makes the database refuse the transaction, bisect
+        so that row fails alone (``rejected``) and the rest commit.  A database failure (I/O,
+        connection lost) fails the whole batch with StoreUnavailable: resending may succeed."""
+        try:
+            return await self._run_batch(batch)
+        except Exception as exc:
+            if not self._is_row_error(exc):
+                log.error("commit failed", exc_info=exc,
+                          extra={"ops": len(batch), "error": type(exc).__name__})
+                await self._after_failure()
+                return [StoreUnavailable(f"commit failed: {type(exc).__name__}")] * len(batch)
+            if len(batch) == 1:
+                op = batch[0]
+                log.error("operation rejected by the database", exc_info=exc,
+                          extra={"op": op.name, "user": op.args[0], "error": type(exc).__name__})
+                return [StoreError("rejected", f"the database refused this {op.name} ({type(exc).__name__}); "
+                                               "resending it unchanged fails again")]
+        mid = len(batch) // 2   # halves in order: a sender's messages keep their order
+        return await self._run_isolating(batch[:mid]) + await self._run_isolating(batch[mid:])
+
+    @staticmethod
+    def _is_row_error(exc: BaseException) -> bool:
+        """True when ``exc`` comes from the values of an operation rather than from the database
+        being unavailable (backends add their driver's data and integrity errors)."""
+        return isinstance(exc, (ValueError, TypeError, OverflowError))
+
+    async def _after_failure(self) -> None:
+        """Hook: e.g. reconnect after a failed batch."""
+
+    @abstractmethod
+    async def _run_batch(self, batch: list[WriteOp]) -> list: ...
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -478,3 +493,13 @@ def open_store(url: str, max_batch: int = 1024, commit_delay_s: float = 0.0) -> 
         raise ValueError(f"unsupported database_url {url.split('://')[0]}://")
     store.commit_delay_s = commit_delay_s
     return store
+
+
+def open_stores(urls: list[str], replicas: dict[int, list[str]], max_batch: int = 1024,
+                commit_delay_s: float = 0.0) -> Store:
+    """The configured storage: one database, or conversations sharded over several PostgreSQL primaries (one shard
+    with read replicas is sharded too: the replica routing lives in ShardedStore)."""
+    if len(urls) == 1 and not replicas:
+        return open_store(urls[0], max_batch=max_batch, commit_delay_s=commit_delay_s)
+    from .sharded import open_sharded
+    return open_sharded(urls, replicas, max_batch=max_batch, commit_delay_s=commit_delay_s)

@@ -12,8 +12,8 @@ import asyncio
 import asyncpg
 
 from .base import (HISTORY_COLUMNS, SCHEMA_VERSION, DeleteConversationResult, DeleteMessageResult, EraseResult,
-                   GroupResult, ReceiptResult, SendResult, Store, StoreError, WriteOp, blocked_add, blocked_send,
-                   check_amendable, check_group, check_remove, check_role_change, history_row, inbox_row,
+                   GroupCommitStore, GroupResult, ReceiptResult, SendResult, StoreError, WriteOp, blocked_add,
+                   blocked_send, check_amendable, check_group, check_remove, check_role_change, history_row, inbox_row,
                    migration_steps, now_ms, receipt_plan, require_role, send_target)
 
 SCHEMA = """
@@ -66,12 +66,22 @@ def _peer(pair: tuple, user: str) -> str:
     return pair[0] if pair[1] == user else pair[1]
 
 
-class PostgresStore(Store):
-    def __init__(self, dsn: str, max_batch: int = 1024):
+# A WAL position as a number (bytes since 0/0), comparable between a primary and its replicas.
+_LSN_SQL = "SELECT pg_wal_lsn_diff({}, '0/0')::bigint"
+COMMIT_LSN_SQL = _LSN_SQL.format("pg_current_wal_lsn()")
+REPLAY_LSN_SQL = _LSN_SQL.format("pg_last_wal_replay_lsn()")
+
+
+class PostgresStore(GroupCommitStore):
+    def __init__(self, dsn: str, max_batch: int = 1024, track_lsn: bool = False):
         super().__init__(max_batch=max_batch)
         self.dsn = dsn
         self._wconn: asyncpg.Connection | None = None
         self._pool: asyncpg.Pool | None = None
+        # With read replicas: the WAL position after the last commit, read before that commit's futures resolve
+        # (so a write is never recorded behind its commit; see replicas.py).
+        self.track_lsn = track_lsn
+        self.commit_lsn = 0
 
     async def _connect_writer(self) -> None:
         self._wconn = await asyncpg.connect(self.dsn, timeout=10,
@@ -83,6 +93,16 @@ class PostgresStore(Store):
         await self.migrate()
         self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=4, timeout=10,
                                                server_settings={"application_name": "imserver-reader"})
+
+    async def open_replica(self) -> None:
+        """Only a read pool, connecting on first use (a read replica: no writer, no migration, may be down)."""
+        self._pool = await asyncpg.create_pool(self.dsn, min_size=0, max_size=4, timeout=2,
+                                               server_settings={"application_name": "imserver-replica-reader"})
+
+    async def replay_lsn(self) -> int | None:
+        """How far this replica has replayed its primary's WAL (None on a primary)."""
+        async with self._pool.acquire(timeout=2) as c:
+            return await c.fetchval(REPLAY_LSN_SQL)
 
     async def migrate(self) -> None:
         async with self._wconn.transaction():
@@ -141,6 +161,8 @@ class PostgresStore(Store):
                 except StoreError as exc:
                     results.append(exc)
                 i += 1
+        if self.track_lsn:
+            self.commit_lsn = await c.fetchval(COMMIT_LSN_SQL)
         return results
 
     async def _bulk_send(self, c, ts, ops: list[tuple]) -> list:

@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .base import (HISTORY_COLUMNS, SCHEMA_VERSION, DeleteConversationResult, DeleteMessageResult, EraseResult,
-                   GroupResult, ReceiptResult, SendResult, Store, StoreError, WriteOp, blocked_add, blocked_send,
-                   check_amendable, check_group, check_remove, check_role_change, history_row, inbox_row,
+                   GroupCommitStore, GroupResult, ReceiptResult, SendResult, StoreError, WriteOp, blocked_add,
+                   blocked_send, check_amendable, check_group, check_remove, check_role_change, history_row, inbox_row,
                    migration_steps, now_ms, receipt_plan, require_role, send_target)
 
 SCHEMA = [
@@ -71,7 +71,7 @@ def _connect(path: str) -> sqlite3.Connection:
     return conn
 
 
-class SQLiteStore(Store):
+class SQLiteStore(GroupCommitStore):
     def __init__(self, path: str, max_batch: int = 1024):
         super().__init__(max_batch=max_batch)
         self.path = path

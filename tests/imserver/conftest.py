@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -100,28 +101,104 @@ def redis_url():
         r.stop()
 
 
+class PgCluster:
+    """A PostgreSQL 15 cluster of our own (initdb/pg_ctl as the postgres user) on a free loopback port, which a test
+    may kill -9 and restart; ``replica_of`` makes it a streaming replica (pg_basebackup -R) of another cluster."""
+
+    def __init__(self, root: Path, name: str = "pg"):
+        self.dir = root / name
+        self.data = self.dir / "data"
+        self.port = free_port()
+
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    @staticmethod
+    def available() -> bool:
+        return (PG_BIN / "initdb").exists() and shutil.which("runuser") is not None
+
+    @staticmethod
+    def _run(*args) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=60)
+
+    def _mkdir(self) -> None:
+        self.dir.mkdir(parents=True)
+        for d in (self.dir.parent, self.dir):
+            shutil.chown(d, "postgres")
+            d.chmod(0o755)
+
+    def init(self) -> "PgCluster":
+        self._mkdir()
+        self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres")
+        return self
+
+    def replica_of(self, primary: "PgCluster", apply_delay_s: float = 0) -> "PgCluster":
+        self._mkdir()
+        self._run(str(PG_BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
+                  "-D", str(self.data), "-R", "-X", "stream")
+        if apply_delay_s:
+            with open(self.data / "postgresql.auto.conf", "a") as fh:
+                fh.write(f"recovery_min_apply_delay = '{int(apply_delay_s * 1000)}ms'\n")
+        return self
+
+    def start(self) -> "PgCluster":
+        """Start (after a kill -9, retried while the dead postmaster's backends are still exiting)."""
+        for attempt in range(20):
+            try:
+                self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "pg.log"), "-o",
+                          f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir}", "-w", "start")
+                return self
+            except subprocess.CalledProcessError:
+                if attempt == 19:
+                    raise
+                time.sleep(0.25)
+
+    def kill9(self) -> None:
+        """A crash: SIGKILL to the postmaster (its backends exit when they see it gone)."""
+        os.kill(int((self.data / "postmaster.pid").read_text().split()[0]), signal.SIGKILL)
+
+    def stop(self) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m",
+                        "immediate", "stop"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+
+
+@pytest.fixture
+def pg_cluster_factory():
+    """make(name) → an unstarted PgCluster of this test (stopped at teardown); under /tmp, which the postgres user
+    can traverse (pytest's tmp_path may not be)."""
+    if not PgCluster.available():
+        pytest.skip("PostgreSQL 15 binaries not installed (needed for clusters of the test's own)")
+    root = Path(tempfile.mkdtemp(prefix="imserver-pgc-"))
+    clusters = []
+
+    def make(name: str) -> PgCluster:
+        c = PgCluster(root, name)
+        clusters.append(c)
+        return c
+
+    yield make
+    for c in clusters:
+        c.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def pg_admin_dsn():
     dsn = os.environ.get("IMPLAN_TEST_PG_DSN")
     if dsn:
         yield dsn
         return
-    if not (PG_BIN / "initdb").exists() or not shutil.which("runuser"):
+    if not PgCluster.available():
         pytest.skip("IMPLAN_TEST_PG_DSN not set and PostgreSQL 15 binaries not installed")
-    d = Path(tempfile.mkdtemp(prefix="imserver-pg-"))
-    shutil.chown(d, "postgres")
-    port = free_port()
-    run = lambda *a: subprocess.run(["runuser", "-u", "postgres", "--", *a], check=True,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    run(str(PG_BIN / "initdb"), "-D", str(d / "data"), "-A", "trust", "-U", "postgres")
-    run(str(PG_BIN / "pg_ctl"), "-D", str(d / "data"), "-l", str(d / "pg.log"), "-o",
-        f"-c listen_addresses=127.0.0.1 -p {port} -k {d}", "-w", "start")
+    root = Path(tempfile.mkdtemp(prefix="imserver-pg-"))
+    cluster = PgCluster(root).init().start()
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        yield cluster.dsn
     finally:
-        subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D", str(d / "data"),
-                        "-m", "immediate", "stop"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        shutil.rmtree(d, ignore_errors=True)
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 async def _pg_admin(dsn: str, sql: str) -> None:
@@ -134,22 +211,49 @@ async def _pg_admin(dsn: str, sql: str) -> None:
 
 
 @pytest.fixture
-async def pg_dsn(pg_admin_dsn):
-    """A fresh database per test, dropped afterwards."""
-    name = "imserver_test_" + uuid.uuid4().hex[:12]
-    await _pg_admin(pg_admin_dsn, f"CREATE DATABASE {name}")
+async def pg_databases(pg_admin_dsn):
+    """make() → the DSN of a fresh database; all are dropped afterwards."""
+    names = []
     base = pg_admin_dsn.rsplit("/", 1)[0]
-    try:
-        yield f"{base}/{name}"
-    finally:
+
+    async def make() -> str:
+        name = "imserver_test_" + uuid.uuid4().hex[:12]
+        await _pg_admin(pg_admin_dsn, f"CREATE DATABASE {name}")
+        names.append(name)
+        return f"{base}/{name}"
+
+    yield make
+    for name in names:
         await _pg_admin(pg_admin_dsn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+async def pg_dsn(pg_databases):
+    """A fresh database per test, dropped afterwards."""
+    return await pg_databases()
+
+
+@pytest.fixture
+async def pg_shard_dsns(pg_databases):
+    """Two fresh databases: the primaries of two shards."""
+    return [await pg_databases(), await pg_databases()]
+
+
+def _database_url(request, tmp_path, kind: str) -> str:
+    return f"sqlite:///{tmp_path}/im.db" if kind == "sqlite" else request.getfixturevalue("pg_dsn")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/im.db"
-    return request.getfixturevalue("pg_dsn")
+    return _database_url(request, tmp_path, request.param)
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "pg-shards"])
+def storage(request, tmp_path):
+    """A node's storage settings: SQLite, one PostgreSQL database, or conversations over two PostgreSQL shards."""
+    if request.param == "pg-shards":
+        return {"database_shards": request.getfixturevalue("pg_shard_dsns")}
+    return {"database_url": _database_url(request, tmp_path, request.param)}
 
 
 @pytest.fixture
@@ -199,8 +303,8 @@ async def node_factory(tmp_path):
 
 
 @pytest.fixture
-async def node(node_factory, database_url):
-    return await node_factory(database_url=database_url)
+async def node(node_factory, storage):
+    return await node_factory(**storage)
 
 
 @pytest.fixture

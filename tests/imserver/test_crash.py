@@ -23,7 +23,7 @@ N_PAIRS = 4
 WINDOW = 16
 
 
-def _start_server(tmp_path, database_url, port, secret, redis_url=None, name="imserver"):
+def _start_server(tmp_path, database_url, port, secret, redis_url=None, name="imserver", **extra):
     cfg = tmp_path / f"{name}.yaml"
     values = {
         "listen_port": port, "media_backend": "none", "data_dir": str(tmp_path / f"data-{name}"),
@@ -32,6 +32,7 @@ def _start_server(tmp_path, database_url, port, secret, redis_url=None, name="im
         "log_level": "warning", "node_id": name}
     if redis_url:
         values["redis_url"] = redis_url
+    values.update(extra)
     cfg.write_text(yaml.safe_dump(values))
     return subprocess.Popen([sys.executable, "-m", "imserver", "serve", "--config", str(cfg)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
