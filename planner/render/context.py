@@ -6,8 +6,9 @@ gives the same context, hence byte-identical files.
 Mapping from the planner's tiers to what gets deployed:
 
     gateway, message  → imserver nodes (one stateless process type serves both tiers)
-    database          → PostgreSQL (first host primary, the others streaming replicas)
-    cache             → Redis (pub/sub fan-out between imserver nodes)
+    database          → PostgreSQL: the plan's topology shards x (1 primary + replicas); imserver spreads
+                        conversations over the shards' primaries (database_shards)
+    cache             → Redis (pub/sub fan-out between imserver nodes): single, Sentinel or Redis Cluster
     load_balancer     → HAProxy (own servers); on a public cloud the provider's load balancer
     object_storage    → MinIO (own servers); on a public cloud the provider's object storage
 
@@ -314,6 +315,30 @@ def bom_rows(entry: dict, groups: list[dict], witness: dict | None = None) -> li
     return rows
 
 
+def layout_of(entry: dict, groups: list[dict]) -> dict:
+    """The stateful tiers' layout the bundle deploys: the plan's `topology` (schema 2.2), or for an older plan the
+    layout its node rows imply (one database shard, its other hosts replicas; one Redis master)."""
+    found = {t["tier"]: t for t in entry.get("topology") or []}
+    db_hosts = sum(g["total_count"] for g in groups if "postgresql" in g["roles"])
+    redis_hosts = sum(g["total_count"] for g in groups if "redis" in g["roles"])
+    db = found.get("database")
+    cache = found.get("cache")
+    media = found.get("object_storage")
+    if db and db["nodes"] != db_hosts:
+        raise PlannerError(f"plan: topology database runs on {db['nodes']} nodes but the node rows hold {db_hosts} "
+                           "database hosts")
+    return {
+        "database_shards": db["shards"] if db else (1 if db_hosts else 0),
+        "database_copies": db["replicas_per_shard"] + 1 if db else max(db_hosts, 1),
+        "redis_mode": cache["mode"] if cache else ("sentinel" if redis_hosts >= 2 else "single"),
+        "redis_masters": cache["shards"] if cache else 1,
+        "redis_replicas": cache["replicas_per_shard"] if cache else max(redis_hosts - 1, 0),
+        "minio_distributed": bool(media),
+        "media_redundancy": next((n.get("redundancy") for n in entry["nodes"] if n.get("tier") == "object_storage"
+                                  and n.get("redundancy")), ""),
+    }
+
+
 def region_of(groups: list[dict]) -> str:
     return groups[0]["region"] if groups else ""
 
@@ -370,6 +395,7 @@ def build_context(plan: dict, strategy: str, *, wheel_name: str | None = None) -
         "retention_days": retention.get("message_days", 0) or 0,
         "wheel_name": wheel_name or "",
         "witness": witness,
+        "layout": layout_of(entry, groups),
         "backup": backup_target(entry, groups) if "postgresql" in roles_present else None,
         "bom": bom_rows(entry, groups, witness),
     }

@@ -1,6 +1,6 @@
 """Prometheus as the bundle configures it (issue 11, part 4): the scrape configuration and alert rules rendered by
-Ansible for a synthetic inventory (12 PostgreSQL, 65 imserver with 2 processes each, 2 Redis, 1 Prometheus host),
-checked by `promtool check config` (which also loads the rules) and `promtool test rules` with series that must
+Ansible for a synthetic inventory (12 PostgreSQL, 65 imserver with 2 processes each, 2 Redis, 1 Prometheus, 12
+MinIO hosts), checked by `promtool check config` (which also loads the rules) and `promtool test rules` with series that must
 raise each alert (node down, disk, replication lag, a missing replica, an old backup, imserver errors and ack
 latency) and series that must not.
 """
@@ -40,7 +40,7 @@ def test_promtool_accepts_the_configuration_and_the_rules(rendered):
 def test_every_host_and_every_imserver_process_is_scraped_on_its_private_address(rendered):
     config = yaml.safe_load((rendered[1] / "prometheus.yml").read_text())
     jobs = {j["job_name"]: [t for sc in j["static_configs"] for t in sc["targets"]] for j in config["scrape_configs"]}
-    assert len(jobs["node"]) == 12 + 65 + 2 + 1 and "10.0.1.3:9100" in jobs["node"]
+    assert len(jobs["node"]) == 12 + 65 + 2 + 1 + 12 and "10.0.1.3:9100" in jobs["node"]
     assert len(jobs["imserver"]) == 65 * 2 and {"10.0.2.7:8765", "10.0.2.7:8766"} <= set(jobs["imserver"])
     assert len(jobs["postgres"]) == 12 and "10.0.1.12:9187" in jobs["postgres"]
     assert next(j for j in config["scrape_configs"] if j["job_name"] == "imserver")["metrics_path"] == "/metrics"
