@@ -219,3 +219,4 @@ def test_a_redis_cluster_plan_runs_enough_instances_and_imserver_knows_them_all(
                  **common)["nftables.conf.j2"]
     ports = re.search(r"ip saddr 10\.0\.0\.0/8 tcp dport \{ ([^}]*) \}", fw).group(1).replace(" ", "").split(",")
     assert {"6379", "6380", "6381", "16379", "16380", "16381"} <= set(ports)
+
