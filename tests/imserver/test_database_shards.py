@@ -133,6 +133,13 @@ async def _grows(senders, by: int, timeout: float = 30) -> None:
             await asyncio.sleep(0.01)
 
 
+async def until_acked(client: ImClient, frame: dict, timeout_s: float = 20) -> None:
+    """Resend ``frame`` until it is acked: after a restarted primary, once imserver's writer has reconnected."""
+    async with asyncio.timeout(timeout_s):
+        while (await client.submit(frame))["type"] != "ack":
+            await asyncio.sleep(0.2)
+
+
 async def test_kill_9_one_shard_primary_under_load(pg_cluster_factory, tmp_path, mint, secret):
     """Sends to the dead shard get `unavailable` until it is restarted; the other shard keeps acking; afterwards
     every acked message is stored exactly once, in order, per conversation (test_crash's checker)."""
@@ -164,10 +171,7 @@ async def test_kill_9_one_shard_primary_under_load(pg_cluster_factory, tmp_path,
         assert info.value.code == "unavailable"
         await _grows(side[0], 100)                            # shard 0 keeps acking while shard 1 is down
         shards[1].start()
-        async with asyncio.timeout(20):                       # until the writer has reconnected
-            while (await probe.submit({"type": "send", "client_msg_id": "p-1", "to": peer, "body": "x"}))["type"] \
-                    != "ack":
-                await asyncio.sleep(0.2)
+        await until_acked(probe, {"type": "send", "client_msg_id": "p-1", "to": peer, "body": "x"})
         stops[0].set()
         await asyncio.wait_for(asyncio.gather(*tasks[0]), 30)
         for s in everyone:
