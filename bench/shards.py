@@ -4,7 +4,7 @@ Usage (as root: the clusters run as the postgres user):
     python bench/shards.py [--shards 1,2,4] [--connections 200] [--duration-s 8]
 Each row: fresh PostgreSQL 15 clusters of their own (tests/imserver/conftest.py's PgCluster, fsync and
 synchronous_commit on), one `imserver serve` with database_shards, and `imserver bench --scenario durable --url`
-closed loop against it.  Prints a markdown table (docs/performance.md, section 7).
+closed loop against it.  Prints a markdown table (docs/performance.md, section 6).
 """
 from __future__ import annotations
 

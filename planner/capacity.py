@@ -79,14 +79,18 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "gateway": ("connections_per_vcpu", "memory_kib_per_connection", "deliveries_per_s_per_vcpu"),
     "message": ("msgs_per_s_per_vcpu", "base_memory_gib"),
     "database": ("durable_writes_per_s_per_vcpu", "max_durable_writes_per_s_per_primary", "hot_data_fraction",
-                 "row_overhead_bytes"),
+                 "row_overhead_bytes", "history_reads_per_delivery", "history_rows_per_s_per_vcpu",
+                 "inbox_queries_per_s_per_vcpu"),
     "cache": ("pubsub_ops_per_s_per_vcpu", "memory_kib_per_connection"),
     "load_balancer": ("connections_per_vcpu", "memory_kib_per_connection", "mbps_per_vcpu"),
     "node": ("os_reserved_memory_gib",),
     "serverless": ("handler_ms_per_event", "handler_ms_per_delivery", "function_memory_mb",
-                   "worker_cpu_ms_per_request", "history_reads_per_delivery", "item_overhead_bytes"),
+                   "worker_cpu_ms_per_request", "item_overhead_bytes"),
 }
 UTILIZATION_KEYS = ("target_cpu_utilization", "target_memory_utilization")
+# coefficients that moved to another tier: a profile written before the move gets the new place in its error
+MOVED = {("serverless", "history_reads_per_delivery"): "database.history_reads_per_delivery (since 2026-12-06: "
+                                                        "the database tier's copies serve the same reads)"}
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,8 @@ def _read(path: Path) -> _ProfileFile:
             raise ProfileError(f"{path}: tiers.{tier}: unknown tier (expected one of {', '.join(REQUIRED)})")
         for key, value in values.items():
             known = REQUIRED[tier] + UTILIZATION_KEYS
+            if (tier, key) in MOVED:
+                raise ProfileError(f"{path}: tiers.{tier}.{key}: moved to {MOVED[tier, key]}")
             if key not in known:
                 raise ProfileError(f"{path}: tiers.{tier}.{key}: unknown coefficient "
                                    f"(expected one of {', '.join(known)})")

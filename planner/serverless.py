@@ -149,7 +149,7 @@ def aws_usage(demand: Demand, workload: Workload, profile: CapacityProfile) -> A
         seconds_per_s = (invocations_per_s * ms_event + (t.fanout + t.acks) * ms_delivery) / 1000
         writes_per_s = t.inbound_messages * wru_message + s.receipts_per_s * wru_event + 2 * t.connects
         reads_per_s = (EVENTUALLY_CONSISTENT_READ_UNITS * t.fanout
-                       + p("serverless", "history_reads_per_delivery") * t.deliveries * rru_history)
+                       + p("database", "history_reads_per_delivery") * t.deliveries * rru_history)
         totals["conn_min"] += conn_min
         totals["messages"] += _per_month(frames + keepalive_per_s)
         totals["keepalive"] += _per_month(keepalive_per_s)
@@ -197,7 +197,7 @@ def cloudflare_usage(demand: Demand, workload: Workload, profile: CapacityProfil
         seconds += _per_month(handler_runs * ms_event + (t.fanout + t.acks) * ms_delivery) / 1000
         written += _per_month(t.inbound_messages + s.receipts_per_s + 2 * t.connects)
         # the conversation's member rows per delivery, and the history reads
-        read += _per_month(t.deliveries * (1 + p("serverless", "history_reads_per_delivery")))
+        read += _per_month(t.deliveries * (1 + p("database", "history_reads_per_delivery")))
     return CloudflareUsage(worker_requests=upgrades, worker_cpu_ms=upgrades * p("serverless", "worker_cpu_ms_per_request"),
                            do_requests=requests, do_gb_seconds=seconds * gb, rows_written=written, rows_read=read,
                            storage_gb=retained_item_gb(demand, workload, profile))

@@ -121,9 +121,9 @@ def shards_needed(rule: ShardRule, vcpu: float, memory_gib: float, node_vcpu: fl
     """Shards of one node size and what decided their number ("vcpu", "memory", "writes per primary",
     "storage"); None when the node cannot hold a shard (no usable memory, or no disk where data must be stored).
 
-    vcpu and memory_gib are one copy's needs at target utilization; data_tb one copy's stored data at the
-    fill ratio (own servers, whose disks hold it)."""
-    by_cpu = surviving_nodes_needed(vcpu, 0, node_vcpu, node_memory_gib, reserved_gib)
+    vcpu and memory_gib are one copy's needs at target utilization (vcpu: applying every write; the reads are the
+    rule's); data_tb one copy's stored data at the fill ratio (own servers, whose disks hold it)."""
+    by_cpu = rule.shards_for_vcpu(vcpu, node_vcpu)
     by_memory = surviving_nodes_needed(0, memory_gib, node_vcpu, node_memory_gib, reserved_gib)
     if by_cpu is None or by_memory is None:
         return None
@@ -189,11 +189,12 @@ def usage(group: Group, counts: tuple[int, ...], vcpu: float, memory_gib: float,
     peak = max(range(len(counts)), key=lambda h: (group.raw_vcpu[h], group.raw_memory_gib[h]))
     n = counts[peak]
     usable_memory = memory_gib - reserved_gib
-    if group.shard_rule is not None:
-        shards = n // group.shard_rule.copies
-        found = shards_needed(group.shard_rule, max(group.vcpu), max(group.memory_gib), vcpu, memory_gib,
-                              reserved_gib)
-        return TierUsage(group.name, group.raw_vcpu[peak] / (shards * vcpu) if shards else 0.0,
+    rule = group.shard_rule
+    if rule is not None:
+        shards = n // rule.copies
+        found = shards_needed(rule, max(group.vcpu), max(group.memory_gib), vcpu, memory_gib, reserved_gib)
+        return TierUsage(group.name, rule.node_vcpu(max(group.vcpu), shards) * rule.cpu_utilization / vcpu
+                         if shards else 0.0,
                          group.raw_memory_gib[peak] / (shards * usable_memory) if shards else 0.0,
                          "availability (minimum nodes)" if shards <= 1 else (found[1] if found else "memory"))
     cpu_util = group.raw_vcpu[peak] / (n * vcpu) if n else 0.0

@@ -193,6 +193,8 @@ PROFILE_HEAD = "schema: implan-capacity-profile/1\nname: mine\nas_of: 2026-11-01
                                                         "a number in (0, 1]")),
     ("  gateway:\n    conections_per_vcpu: {value: 1, unit: u, source: s, as_of: 2026-01-01, basis: measured}\n",
      ("tiers.gateway.conections_per_vcpu", "unknown coefficient")),
+    ("  serverless:\n    history_reads_per_delivery: {value: 1, unit: u, source: s, as_of: 2026-01-01, basis: estimate}\n",
+     ("tiers.serverless.history_reads_per_delivery", "moved to database.history_reads_per_delivery")),
 ])
 def test_profile_bad_content(cli, tmp_path, body, needles):
     path = tmp_path / "profile.yaml"

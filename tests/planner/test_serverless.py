@@ -49,7 +49,7 @@ def hand_profile(profile):
     p = profile.value
     assert (p("serverless", "handler_ms_per_event"), p("serverless", "handler_ms_per_delivery"),
             p("serverless", "function_memory_mb"), p("serverless", "worker_cpu_ms_per_request"),
-            p("serverless", "history_reads_per_delivery"), p("serverless", "item_overhead_bytes")) == (
+            p("database", "history_reads_per_delivery"), p("serverless", "item_overhead_bytes")) == (
         15, 2, 256, 2, 1, 100)
     return profile
 

@@ -1,5 +1,6 @@
 """The database tier as shards x (1 primary + replicas) (issue 16 part 4): known answers for the vertical vs
-horizontal choice, the write ceiling of one primary, monotonicity in the write rate, the plan's topology."""
+horizontal choice, the write ceiling of one primary, the reads the copies serve, monotonicity in the write rate,
+the plan's topology."""
 
 from __future__ import annotations
 
@@ -23,11 +24,13 @@ def _big(usd_per_hour: float) -> dict:
     return {"type": "big", "vcpu": 8, "memory_gib": 64, "on_demand_per_hour": usd_per_hour}
 
 
-def _database_plan(tmp_path, profile, offerings, vcpu, memory_gib, min_shards=1, copies=2):
+def _database_plan(tmp_path, profile, offerings, vcpu, memory_gib, min_shards=1, copies=2, history=0.0, inbox=0.0):
     """A public plan whose only load is a database of one copy's `vcpu` and `memory_gib` (at target
-    utilization), `copies` copies per shard and a write-ceiling floor of `min_shards`."""
+    utilization), `copies` copies per shard, a write-ceiling floor of `min_shards`, and `history` vCPU of
+    history reads and `inbox` vCPU of inbox queries per shard."""
     catalog = load_catalog(write_catalogs(tmp_path / "cat", {"cloudx": free_public(offerings)}))
-    rule = ShardRule(copies=copies, min_shards=min_shards, system="PostgreSQL")
+    rule = ShardRule(copies=copies, min_shards=min_shards, system="PostgreSQL", history_read_vcpu=history,
+                     inbox_read_vcpu_per_shard=inbox)
     database = TierRequirement("database", (float(vcpu),) * 24, (float(memory_gib),) * 24, True, False, copies, rule)
     ctx = context_with(quiet_workload(), profile, catalog, {"database": database})
     plan = plan_strategy(ctx, "public")
@@ -75,6 +78,47 @@ def test_three_copies_triple_the_nodes_not_the_shards(tmp_path, profile):
     rows, topology, _ = _database_plan(tmp_path, profile, [SMALL, _big(0.50)], 4, 24, copies=3)
     assert rows == [("small", 9, 657.0)]
     assert (topology.shards, topology.replicas_per_shard) == (3, 2)
+
+
+def test_the_copies_serve_the_reads(tmp_path, profile):
+    # writes 2 vCPU (every copy applies them), history reads 4 vCPU over all copies, inbox 1.5 vCPU per shard
+    # over its copies, 4 GiB; per node: (2 + 4/copies) / shards + 1.5/copies <= node vCPU.
+    #   2 copies, small (2 vCPU): shards >= (2 + 2) / (2 - 0.75) = 3.2 -> 4 -> 8 nodes = $584   <- optimum
+    #             big (8 vCPU, $365): shards >= 4 / 7.25 -> 1 -> 2 nodes = $730
+    rows, topology, used = _database_plan(tmp_path, profile, [SMALL, _big(0.50)], 2, 4, history=4, inbox=1.5)
+    assert rows == [("small", 8, 584.0)]
+    assert (topology.shards, topology.replicas_per_shard) == (4, 1)
+    assert used.binding_resource == "vcpu"
+    assert used.peak_utilization_cpu == pytest.approx((4 / 4 + 0.75) / 2)   # 1.75 of 2 vCPU
+    #   3 copies, small: shards >= (2 + 4/3) / (2 - 0.5) = 2.2 -> 3 -> 9 nodes: a third copy takes reads
+    rows, topology, _ = _database_plan(tmp_path / "3", profile, [SMALL, _big(0.50)], 2, 4, copies=3, history=4,
+                                       inbox=1.5)
+    assert rows == [("small", 9, 657.0)]
+    assert topology.shards == 3
+    #   without the reads: small 2 / 2 -> 1 shard x 2 = 2 nodes ($146)
+    rows, _, _ = _database_plan(tmp_path / "0", profile, [SMALL, _big(0.50)], 2, 4)
+    assert rows == [("small", 2, 146.0)]
+
+
+def test_a_node_that_cannot_carry_its_share_of_every_inbox_query_is_not_a_candidate(tmp_path, profile):
+    # inbox 4.5 vCPU per shard over 2 copies = 2.25 vCPU on every node, whatever the shard count: more than a
+    # small node's 2, so only big nodes: (2 + 0) / (8 - 2.25) -> 1 shard -> 2 nodes = $730
+    rows, topology, _ = _database_plan(tmp_path, profile, [SMALL, _big(0.50)], 2, 4, inbox=4.5)
+    assert rows == [("big", 2, 730.0)]
+    assert ShardRule(2, 1, "PostgreSQL", inbox_read_vcpu_per_shard=4.5).shards_for_vcpu(2, 2) is None
+
+
+def test_the_default_read_load_from_deliveries_and_connections(profile):
+    workload = Workload.model_validate({"users": {"mau": 2_000_000}, "saas": {"compare": False}})
+    demand = compute_demand(workload, profile)
+    rule = tier_requirements(workload, demand, profile)["database"].shard_rule
+    p, util = profile.value, profile.cpu_utilization("database")
+    rows = max(x.deliveries_per_s for x in demand.slices) * p("database", "history_reads_per_delivery")
+    assert rule.history_read_vcpu == pytest.approx(rows / p("database", "history_rows_per_s_per_vcpu") / util)
+    inbox = max(x.new_connections_per_s for x in demand.slices)
+    assert rule.inbox_read_vcpu_per_shard == pytest.approx(inbox / p("database", "inbox_queries_per_s_per_vcpu")
+                                                           / util)
+    assert rule.history_read_vcpu > 0 and rule.inbox_read_vcpu_per_shard > 0 and rule.cpu_utilization == util
 
 
 def test_write_shards_needed_from_the_ceiling_at_target_utilization():
