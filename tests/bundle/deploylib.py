@@ -95,9 +95,11 @@ def ansible_env(ansible_dir: Path) -> dict:
                 ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_CONFIG=str(ansible_dir / "ansible.cfg"))
 
 
-def playbook(ansible_dir: Path, inventory: Path, log: Path) -> tuple[int, str]:
-    """Run site.yml against an inventory file; the whole output goes to `log`."""
-    proc = subprocess.run(["ansible-playbook", "-i", str(inventory), "site.yml"], cwd=ansible_dir,
+def playbook(ansible_dir: Path, inventory: Path, log: Path, limit: str | None = None) -> tuple[int, str]:
+    """Run site.yml against an inventory file (only on the hosts `limit` names, if given); the whole output
+    goes to `log`."""
+    proc = subprocess.run(["ansible-playbook", "-i", str(inventory), "site.yml", *(["--limit", limit] if limit else [])],
+                          cwd=ansible_dir,
                           env=ansible_env(ansible_dir), capture_output=True, text=True, timeout=PLAYBOOK_TIMEOUT_S)
     log.write_text(proc.stdout + proc.stderr)
     return proc.returncode, proc.stdout
@@ -120,9 +122,9 @@ def recap_all(stdout: str) -> dict:
     return totals
 
 
-def stop_all(run_dir: Path) -> None:
-    """Stop every service that left a pidfile in `run_dir`."""
-    for pidfile in sorted(run_dir.glob("*.pid")):
+def stop_all(run_dir: Path, pattern: str = "*.pid") -> None:
+    """Stop every service that left a pidfile matching `pattern` in `run_dir`."""
+    for pidfile in sorted(run_dir.glob(pattern)):
         subprocess.run(["start-stop-daemon", "--stop", "--pidfile", str(pidfile), "--retry=TERM/15/KILL/5",
                         "--oknodo", "--quiet"], check=False)
 
@@ -168,16 +170,18 @@ class Deployment:
 
 
 @contextmanager
-def deployed(prefix: str, plan_fixture: str, hosts: Callable[[Path], dict[str, dict]]) -> Iterator[Deployment]:
-    """Render the private bundle of `plan_fixture`, run its playbook once on the hosts `hosts(base)` names (each
-    host's own variables over local_host_vars), assert it succeeded, yield; always stop and remove everything."""
+def deployed(prefix: str, plan_fixture: str, hosts: Callable[[Path], dict[str, dict]],
+             wheel: tuple[str, bytes] | None = None) -> Iterator[Deployment]:
+    """Render the private bundle of `plan_fixture` (with the imserver `wheel` when a host runs imserver), run its
+    playbook once on the hosts `hosts(base)` names (each host's own variables over local_host_vars), assert it
+    succeeded, yield; always stop and remove everything."""
     base = Path(tempfile.mkdtemp(prefix=f"implan-{prefix}-"))
     host_vars = hosts(base)
     roots = {h: base / h for h in host_vars}
     try:
         base.chmod(0o755)                   # the postgres user must traverse it
         bundle = base / "bundle"
-        write_bundle(render_bundle(load_fixture_plan(plan_fixture), "private"), bundle)
+        write_bundle(render_bundle(load_fixture_plan(plan_fixture), "private", wheel=wheel), bundle)
         inventory = {"all": {"hosts": {h: {**local_host_vars(base), "implan_root": str(roots[h]), **v}
                                        for h, v in host_vars.items()}}}
         inv = base / "inventory.yml"
@@ -188,8 +192,10 @@ def deployed(prefix: str, plan_fixture: str, hosts: Callable[[Path], dict[str, d
         assert rc == 0, (base / "run1.log").read_text()[-4000:]
         yield Deployment(base, roots, bundle, inv)
     finally:
-        for r in roots.values():
-            stop_all(r / "run" / "implan")
+        # imserver first: PostgreSQL's shutdown waits for its clients to disconnect
+        for pattern in ("implan-imserver-*.pid", "*.pid"):
+            for r in roots.values():
+                stop_all(r / "run" / "implan", pattern)
         shutil.rmtree(base, ignore_errors=True)
 
 

@@ -61,7 +61,9 @@ class Sender:
         self.acked: dict[str, tuple] = {}  # client_msg_id → (conv, seq)
         self.n = 0
 
-    async def run(self, client: ImClient, stop: asyncio.Event):
+    async def run(self, client: ImClient, stop: asyncio.Event, interval_s: float = 0.0):
+        """Pipeline sends (at most WINDOW unacked) until `stop`; `interval_s` apart when the server's rate
+        limits are its defaults (a deployed server)."""
         slots = asyncio.Semaphore(WINDOW)
         pending = set()
 
@@ -79,6 +81,8 @@ class Sender:
             fut = client.submit({"type": "send", "client_msg_id": cmid, "to": self.peer, "body": f"{cmid} body"})
             fut.add_done_callback(lambda f, c=cmid: done(c, f))
             pending.add(fut)
+            if interval_s:
+                await asyncio.sleep(interval_s)
         await asyncio.gather(*pending, return_exceptions=True)
 
     async def resend_outbox(self, client: ImClient):
@@ -89,6 +93,32 @@ class Sender:
             r = await asyncio.wait_for(fut, 30)
             assert r["type"] == "ack", r
             self.acked[cmid] = (r["conv"], r["seq"])
+
+
+async def acked_grows(senders, by: int, timeout_s: float = 30) -> None:
+    """Until the senders together have `by` more acked messages than now."""
+    start = sum(len(s.acked) for s in senders)
+    async with asyncio.timeout(timeout_s):
+        while sum(len(s.acked) for s in senders) < start + by:
+            await asyncio.sleep(0.01)
+
+
+async def until_acked(client: ImClient, frame: dict, timeout_s: float = 20) -> None:
+    """Resend ``frame`` until it is acked: after a restarted primary, once imserver's writer has reconnected."""
+    async with asyncio.timeout(timeout_s):
+        while (await client.submit(frame))["type"] != "ack":
+            await asyncio.sleep(0.2)
+
+
+async def stop_resend_check(stop: asyncio.Event, tasks, senders, clients: dict, readers: dict) -> None:
+    """Stop the senders still running, resend every outbox in order, then the checker over each conversation's
+    history (read by ``readers[conv]``): every message sent is stored once, in order."""
+    stop.set()
+    await asyncio.wait_for(asyncio.gather(*tasks), 60)
+    for s in senders:
+        await s.resend_outbox(clients[s.user])
+    histories = {conv: await reader.sync_all(conv) for conv, reader in readers.items()}
+    assert check(senders, histories) == sum(len(s.sent) for s in senders)
 
 
 def check(senders, history_by_conv):

@@ -17,7 +17,7 @@ from imserver.protocol import direct_conv_id
 from imserver.store.sharded import shard_of
 
 from test_admin import admin_node, call  # noqa: F401  (admin_node is a fixture)
-from test_crash import Sender, _start_server, _wait_ready, check
+from test_crash import Sender, _start_server, _wait_ready, acked_grows, stop_resend_check, until_acked
 
 
 def test_shard_mapping_is_crc32_mod_n_with_known_answers():
@@ -122,24 +122,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-async def _acked(senders) -> int:
-    return sum(len(s.acked) for s in senders)
-
-
-async def _grows(senders, by: int, timeout: float = 30) -> None:
-    start = await _acked(senders)
-    async with asyncio.timeout(timeout):
-        while await _acked(senders) < start + by:
-            await asyncio.sleep(0.01)
-
-
-async def until_acked(client: ImClient, frame: dict, timeout_s: float = 20) -> None:
-    """Resend ``frame`` until it is acked: after a restarted primary, once imserver's writer has reconnected."""
-    async with asyncio.timeout(timeout_s):
-        while (await client.submit(frame))["type"] != "ack":
-            await asyncio.sleep(0.2)
-
-
 async def test_kill_9_one_shard_primary_under_load(pg_cluster_factory, tmp_path, mint, secret):
     """Sends to the dead shard get `unavailable` until it is restarted; the other shard keeps acking; afterwards
     every acked message is stored exactly once, in order, per conversation (test_crash's checker)."""
@@ -158,7 +140,7 @@ async def test_kill_9_one_shard_primary_under_load(pg_cluster_factory, tmp_path,
         side = {k: [s for i in on[k] for s in senders[i]] for k in (0, 1)}
         stops = {k: asyncio.Event() for k in (0, 1)}
         tasks = {k: [asyncio.create_task(s.run(clients[s.user], stops[k])) for s in side[k]] for k in (0, 1)}
-        await _grows(everyone, 300)
+        await acked_grows(everyone, 300)
         shards[1].kill9()
         await asyncio.sleep(0.5)
         stops[1].set()             # like a client seeing `unavailable`: stop, resend the outbox in order later
@@ -169,15 +151,11 @@ async def test_kill_9_one_shard_primary_under_load(pg_cluster_factory, tmp_path,
         with pytest.raises(RequestError) as info:
             await probe.send("x", to=peer, client_msg_id="p-1")
         assert info.value.code == "unavailable"
-        await _grows(side[0], 100)                            # shard 0 keeps acking while shard 1 is down
+        await acked_grows(side[0], 100)                            # shard 0 keeps acking while shard 1 is down
         shards[1].start()
         await until_acked(probe, {"type": "send", "client_msg_id": "p-1", "to": peer, "body": "x"})
-        stops[0].set()
-        await asyncio.wait_for(asyncio.gather(*tasks[0]), 30)
-        for s in everyone:
-            await s.resend_outbox(clients[s.user])
-        histories = {f"d:a{i}:b{i}": await clients[f"a{i}"].sync_all(f"d:a{i}:b{i}") for i in pairs}
-        assert check(everyone, histories) == sum(len(s.sent) for s in everyone)
+        await stop_resend_check(stops[0], tasks[0], everyone, clients,
+                                {f"d:a{i}:b{i}": clients[f"a{i}"] for i in pairs})
         for c in list(clients.values()) + [probe]:
             await c.close()
     finally:

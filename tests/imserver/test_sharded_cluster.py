@@ -24,8 +24,7 @@ from conftest import free_port
 from imserver.client import ImClient, RequestError
 from imserver.store.sharded import shard_of
 from rcluster import RedisCluster
-from test_crash import Sender, _start_server, _wait_ready, check
-from test_database_shards import _grows, until_acked
+from test_crash import Sender, _start_server, _wait_ready, acked_grows, check, until_acked
 
 PAIRS = range(6)        # d:a{i}:b{i}: shard 0 for i in 0, 3, 4; shard 1 for 1, 2, 5
 REPLICA_MARGIN_S = 1.5  # a message acked this long before the kill has reached the replica
@@ -84,7 +83,7 @@ async def test_kill_9_of_a_shard_primary_with_replicas_and_redis_cluster(pg_clus
         stops = {k: asyncio.Event() for k in (0, 1)}
         tasks = {k: [asyncio.create_task(s.run(clients[s.user], stops[k])) for s in side[k]] for k in (0, 1)}
 
-        await _grows(everyone, 300)
+        await acked_grows(everyone, 300)
         replicated = {_conv(i): _max_acked_seq(everyone, _conv(i)) for i in on[1]}
         await asyncio.sleep(REPLICA_MARGIN_S)
         primaries[1].kill9()
@@ -109,7 +108,7 @@ async def test_kill_9_of_a_shard_primary_with_replicas_and_redis_cluster(pg_clus
         assert _conv(i) in {row["conv"] for row in inbox}
         await reader.close()
 
-        await _grows(side[0], 100)                            # shard 0 carries on
+        await acked_grows(side[0], 100)                            # shard 0 carries on
         primaries[1].start()
         await until_acked(probe, {"type": "send", "client_msg_id": "p-2", "to": peer, "body": "x"})
         stops[0].set()
