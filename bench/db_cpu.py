@@ -11,7 +11,10 @@ through imserver's own store (PostgresStore) with 1:1 conversations. Then, per p
   loop, `--workers` x 8 in flight), each to a random seeded conversation;
 - history: `--workers` concurrent readers call `history` (a page of each of `--pages` messages after a random
   sequence number) for random members;
-- inbox: `--workers` concurrent readers call `inbox` for random users.
+- inbox: `--workers` concurrent readers call `inbox` for random users (each in about 2 x `--convs-per-user`
+  conversations);
+- inbox-elsewhere: the same for users with no conversation in this database (what every other shard of a
+  sharded deployment answers for each inbox).
 
 PostgreSQL's CPU is the user+system time of the postmaster's processes (/proc) over the phase, so the bench
 client's own CPU (imserver's store code runs in it) is not counted. Prints JSON per phase: operations/s and
@@ -127,8 +130,10 @@ async def reads_phase(name: str, store: PostgresStore, convs, args, pid: int, pa
             if name == "history":
                 user, _, conv, last = rng.choice(convs)
                 rows, _ = await store.history(user, conv, rng.randrange(0, max(1, last - page)), page)
-            else:
+            elif name == "inbox":
                 rows = await store.inbox(rng.choice(users))
+            else:                       # a user none of whose conversations is on this shard
+                rows = await store.inbox(f"elsewhere{rng.randrange(10**6)}")
             counts["rows"] += len(rows)     # after the await: `+=` around an await would lose other readers' counts
             counts["reads"] += 1
 
@@ -159,6 +164,7 @@ async def main_async(args) -> dict:
         for page in args.pages:
             out["phases"].append(await reads_phase("history", store, convs, args, pid, page))
         out["phases"].append(await reads_phase("inbox", store, convs, args, pid))
+        out["phases"].append(await reads_phase("inbox-elsewhere", store, convs, args, pid))
         await store.close()
         return out
     finally:

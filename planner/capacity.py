@@ -80,7 +80,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "message": ("msgs_per_s_per_vcpu", "base_memory_gib"),
     "database": ("durable_writes_per_s_per_vcpu", "max_durable_writes_per_s_per_primary", "hot_data_fraction",
                  "row_overhead_bytes", "history_reads_per_delivery", "history_rows_per_s_per_vcpu",
-                 "inbox_queries_per_s_per_vcpu"),
+                 "inbox_queries_per_s_per_vcpu", "inbox_conversations_per_s_per_vcpu", "inbox_conversations_per_user"),
     "cache": ("pubsub_ops_per_s_per_vcpu", "memory_kib_per_connection"),
     "load_balancer": ("connections_per_vcpu", "memory_kib_per_connection", "mbps_per_vcpu"),
     "node": ("os_reserved_memory_gib",),

@@ -254,15 +254,18 @@ def tier_requirements(workload: Workload, demand: Demand, profile: CapacityProfi
 def database_shard_rule(workload: Workload, demand: Demand, profile: CapacityProfile) -> ShardRule:
     """The database's copies per shard, the shards one primary's write ceiling asks for at the peak, and the
     read load its copies serve at the peak (a stateful tier is sized for the busiest slice all day): history
-    rows read back per delivery (device sync, scrolling) and one inbox query per new connection, on every shard."""
+    rows read back per delivery (device sync, scrolling), and one inbox query per new connection, which every
+    shard answers (its fixed cost) and whose conversation rows each come from one shard."""
     p = profile.value
     util = profile.cpu_utilization("database")
     peak_writes = max(x.durable_writes_per_s for x in demand.slices)
     peak_history_rows = max(x.deliveries_per_s for x in demand.slices) * p("database", "history_reads_per_delivery")
-    peak_inbox_queries = max(x.new_connections_per_s for x in demand.slices)
+    peak_inboxes = max(x.new_connections_per_s for x in demand.slices)
+    inbox_rows = peak_inboxes * p("database", "inbox_conversations_per_user")
+    spread_vcpu = (peak_history_rows / p("database", "history_rows_per_s_per_vcpu")
+                   + inbox_rows / p("database", "inbox_conversations_per_s_per_vcpu"))
     ceiling = p("database", "max_durable_writes_per_s_per_primary")
     return ShardRule(copies=database_copies(workload), min_shards=write_shards_needed(peak_writes, ceiling, util),
-                     system="PostgreSQL",
-                     history_read_vcpu=peak_history_rows / p("database", "history_rows_per_s_per_vcpu") / util,
-                     inbox_read_vcpu_per_shard=peak_inbox_queries / p("database", "inbox_queries_per_s_per_vcpu") / util,
+                     system="PostgreSQL", spread_read_vcpu=spread_vcpu / util,
+                     inbox_read_vcpu_per_shard=peak_inboxes / p("database", "inbox_queries_per_s_per_vcpu") / util,
                      cpu_utilization=util)

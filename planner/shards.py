@@ -4,15 +4,17 @@ The database tier is not a pool of interchangeable nodes: imserver spreads conve
 shard is one PostgreSQL primary that takes the shard's writes and `copies - 1` streaming replicas of the same
 size that hold the same data (one takes over when the primary is lost; they serve reads). Every copy applies
 all of its shard's writes (the primary commits them, a replica replays them: counted at the same cost, which
-overstates a replica's replay); history reads go to one shard and spread over its copies; every shard answers
-every inbox query (a user's conversations live on all shards), spread over its copies. So, per node,
+overstates a replica's replay); a history read goes to one shard, and so do the rows of an inbox query for the
+conversations that shard holds: these spread over every copy of every shard; but every shard answers every inbox
+query (a user's conversations may live on any shard), so each pays the query's fixed cost, spread over its copies
+only. So, per node,
 
-    vCPU = (writes + history reads / copies) / shards + inbox reads per shard / copies
+    vCPU = (writes + spread reads / copies) / shards + inbox queries per shard / copies
 
 and
 
     nodes = shards x copies
-    shards >= (writes + history reads / copies) / (node vCPU - inbox reads per shard / copies)
+    shards >= (writes + spread reads / copies) / (node vCPU - inbox queries per shard / copies)
     shards >= one copy's working set / node memory       (every copy keeps its shard's hot data)
     shards >= peak durable writes / (ceiling per primary x target CPU utilization)
     shards >= one copy's data / node disk                (own servers: each copy stores its shard)
@@ -39,13 +41,13 @@ class ShardRule:
     copies: int  # per shard: one primary and copies - 1 replicas
     min_shards: int  # from the write ceiling of one primary
     system: str  # the engine whose primaries and replicas these are (PostgreSQL)
-    history_read_vcpu: float = 0.0  # the tier's history reads (sync pages), spread over every copy of every shard
-    inbox_read_vcpu_per_shard: float = 0.0  # inbox queries, which every shard answers, spread over its copies
+    spread_read_vcpu: float = 0.0  # history pages and inbox rows: each on one shard, over every copy of every shard
+    inbox_read_vcpu_per_shard: float = 0.0  # the fixed cost of the inbox queries every shard answers, over its copies
     cpu_utilization: float = 1.0  # the tier's target: the read vCPU above are divided by it, as the group's vCPU
 
     def node_vcpu(self, write_vcpu: float, shards: int) -> float:
         """vCPU one node of the tier needs with `shards` shards (write_vcpu: one copy's, i.e. all writes)."""
-        return (write_vcpu + self.history_read_vcpu / self.copies) / shards + self.inbox_read_vcpu_per_shard / self.copies
+        return (write_vcpu + self.spread_read_vcpu / self.copies) / shards + self.inbox_read_vcpu_per_shard / self.copies
 
     def shards_for_vcpu(self, write_vcpu: float, node_vcpu: float) -> int | None:
         """Fewest shards whose nodes of `node_vcpu` carry the tier's writes and reads; None when one node cannot
@@ -53,7 +55,7 @@ class ShardRule:
         spare = node_vcpu - self.inbox_read_vcpu_per_shard / self.copies
         if spare <= EPS:
             return None
-        return max(1, math.ceil((write_vcpu + self.history_read_vcpu / self.copies) / spare - EPS))
+        return max(1, math.ceil((write_vcpu + self.spread_read_vcpu / self.copies) / spare - EPS))
 
 
 def ha_copies(workload) -> int:

@@ -29,7 +29,7 @@ def _database_plan(tmp_path, profile, offerings, vcpu, memory_gib, min_shards=1,
     utilization), `copies` copies per shard, a write-ceiling floor of `min_shards`, and `history` vCPU of
     history reads and `inbox` vCPU of inbox queries per shard."""
     catalog = load_catalog(write_catalogs(tmp_path / "cat", {"cloudx": free_public(offerings)}))
-    rule = ShardRule(copies=copies, min_shards=min_shards, system="PostgreSQL", history_read_vcpu=history,
+    rule = ShardRule(copies=copies, min_shards=min_shards, system="PostgreSQL", spread_read_vcpu=history,
                      inbox_read_vcpu_per_shard=inbox)
     database = TierRequirement("database", (float(vcpu),) * 24, (float(memory_gib),) * 24, True, False, copies, rule)
     ctx = context_with(quiet_workload(), profile, catalog, {"database": database})
@@ -81,7 +81,7 @@ def test_three_copies_triple_the_nodes_not_the_shards(tmp_path, profile):
 
 
 def test_the_copies_serve_the_reads(tmp_path, profile):
-    # writes 2 vCPU (every copy applies them), history reads 4 vCPU over all copies, inbox 1.5 vCPU per shard
+    # writes 2 vCPU (every copy applies them), spread reads 4 vCPU over all copies, inbox 1.5 vCPU per shard
     # over its copies, 4 GiB; per node: (2 + 4/copies) / shards + 1.5/copies <= node vCPU.
     #   2 copies, small (2 vCPU): shards >= (2 + 2) / (2 - 0.75) = 3.2 -> 4 -> 8 nodes = $584   <- optimum
     #             big (8 vCPU, $365): shards >= 4 / 7.25 -> 1 -> 2 nodes = $730
@@ -113,12 +113,15 @@ def test_the_default_read_load_from_deliveries_and_connections(profile):
     demand = compute_demand(workload, profile)
     rule = tier_requirements(workload, demand, profile)["database"].shard_rule
     p, util = profile.value, profile.cpu_utilization("database")
-    rows = max(x.deliveries_per_s for x in demand.slices) * p("database", "history_reads_per_delivery")
-    assert rule.history_read_vcpu == pytest.approx(rows / p("database", "history_rows_per_s_per_vcpu") / util)
-    inbox = max(x.new_connections_per_s for x in demand.slices)
-    assert rule.inbox_read_vcpu_per_shard == pytest.approx(inbox / p("database", "inbox_queries_per_s_per_vcpu")
+    history_rows = max(x.deliveries_per_s for x in demand.slices) * p("database", "history_reads_per_delivery")
+    inboxes = max(x.new_connections_per_s for x in demand.slices)
+    inbox_rows = inboxes * p("database", "inbox_conversations_per_user")
+    assert rule.spread_read_vcpu == pytest.approx((history_rows / p("database", "history_rows_per_s_per_vcpu")
+                                                   + inbox_rows / p("database", "inbox_conversations_per_s_per_vcpu"))
+                                                  / util)
+    assert rule.inbox_read_vcpu_per_shard == pytest.approx(inboxes / p("database", "inbox_queries_per_s_per_vcpu")
                                                            / util)
-    assert rule.history_read_vcpu > 0 and rule.inbox_read_vcpu_per_shard > 0 and rule.cpu_utilization == util
+    assert rule.spread_read_vcpu > 0 and rule.inbox_read_vcpu_per_shard > 0 and rule.cpu_utilization == util
 
 
 def test_write_shards_needed_from_the_ceiling_at_target_utilization():
