@@ -1,6 +1,7 @@
-"""Executors (planner.executor): a sweep and an uncertainty run give the same JSON in this process, in 2 local
-worker processes and on a real 2-worker Dask cluster on 127.0.0.1; bad --executor / --address combinations, an
-unreachable or silent address and a missing `distributed` are one line and exit 2."""
+"""Executors (planner.executor) and `implan batch`: a sweep, an uncertainty run and a batch give the same JSON in
+this process, in 2 local worker processes and on a real 2-worker Dask cluster on 127.0.0.1; bad --executor /
+--address combinations, an unreachable or silent address and a missing `distributed` are one line and exit 2;
+batch totals are the sums of its per-workload figures; a bad batch file stops the run before any solve."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ users:
   dau_per_mau: {dist: triangular, low: 0.3, mode: 0.5, high: 0.6}
 uncertainty: {price_change: {compute: {dist: uniform, low: -0.2, high: 0.2}}}
 """
+# three apps on the tiny catalog: SaaS wins the small one, public the middle one, private the large one
+APPS = {"small.yaml": "name: small-app\nusers: {mau: 20000}\n",
+        "middle.yaml": "name: middle-app\nusers: {mau: 500000}\nstrategies: [public, private, serverless]\n",
+        "large.yaml": "name: large-app\nusers: {mau: 5000000}\nstrategies: [public, private]\n"}
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +98,12 @@ def test_an_uncertainty_run_is_the_same_sequential_pooled_and_on_dask(cli, dask_
     assert len({r["monthly_cost_usd"]["public"] for r in data["sample_results"]}) > 1  # the samples differ
 
 
+def test_a_batch_is_the_same_sequential_pooled_and_on_dask(cli, dask_address, tmp_path):
+    data = _three_ways(cli, dask_address, "batch", *_write(tmp_path, APPS), "--pricing", TINY_DIR)
+    assert [w["name"] for w in data["workloads"]] == ["small-app", "middle-app", "large-app"]
+    assert [w["cheapest_choice"]["kind"] for w in data["workloads"]] == ["saas", "strategy", "strategy"]
+
+
 def test_the_shared_inputs_reach_each_dask_worker_once_not_with_every_task(dask_address):
     from planner.executor import DaskExecutor
 
@@ -116,11 +127,88 @@ def _times_seen(i: int, shared: Counted) -> tuple[int, str]:
     return i, type(shared).__name__.lower()
 
 
+# ---------- implan batch ----------
+
+def test_batch_totals_are_the_sums_of_its_workloads(cli, tmp_path):
+    data = _json(cli("batch", *_write(tmp_path, APPS), "--pricing", TINY_DIR, "--jobs", "1", "--format", "json"))
+    apps, totals = data["workloads"], data["totals"]
+    assert data["strategies"] == ["public", "private", "hybrid", "serverless"]  # the union of what each asks
+    for name in ("public", "private"):
+        assert totals["strategies"][name]["monthly_cost_usd"] == pytest.approx(
+            sum(w["strategies"][name]["monthly_cost_usd"] for w in apps), abs=0.01)
+        assert totals["strategies"][name]["missing"] == []
+    # hybrid is asked by the small app only: no portfolio total, and the others are named
+    assert totals["strategies"]["hybrid"] == {"monthly_cost_usd": None, "missing": [str(tmp_path / "middle.yaml"),
+                                                                                    str(tmp_path / "large.yaml")]}
+    choices = []
+    for w in apps:
+        priced = {n: s["monthly_cost_usd"] for n, s in w["strategies"].items() if s["monthly_cost_usd"] is not None}
+        best = min(priced, key=priced.get)
+        assert w["cheapest_strategy"] == {"name": best, "monthly_cost_usd": priced[best]}
+        choices.append(min(priced[best], w["cheapest_saas"]["monthly_cost_usd"]))
+        assert w["cheapest_choice"]["monthly_cost_usd"] == choices[-1]
+    assert totals["cheapest_choices_monthly_cost_usd"] == pytest.approx(sum(choices), abs=0.01)
+    assert totals["cheapest_strategies_monthly_cost_usd"] == pytest.approx(
+        sum(w["cheapest_strategy"]["monthly_cost_usd"] for w in apps), abs=0.01)
+    assert totals["cheapest_saas_monthly_cost_usd"] == pytest.approx(
+        sum(w["cheapest_saas"]["monthly_cost_usd"] for w in apps), abs=0.01)
+
+
+def test_a_batch_cost_is_what_compare_says_for_that_file(cli, tmp_path):
+    paths = _write(tmp_path, APPS)
+    data = _json(cli("batch", *paths, "--pricing", TINY_DIR, "-s", "private", "--jobs", "1", "--format", "json"))
+    compared = _json(cli("compare", paths[1], "--pricing", TINY_DIR, "-s", "private", "--format", "json"))
+    assert data["strategies"] == ["private"]  # --strategy applies to every workload
+    assert data["workloads"][1]["strategies"]["private"]["monthly_cost_usd"] == pytest.approx(
+        compared["strategies"][0]["monthly_cost_usd"], abs=0.01)
+
+
+def test_batch_table_and_markdown_show_the_portfolio_row(cli, tmp_path):
+    paths = _write(tmp_path, APPS)
+    data = _json(cli("batch", *paths, "--pricing", TINY_DIR, "--jobs", "1", "--format", "json"))
+    total = f"${data['totals']['cheapest_choices_monthly_cost_usd']:,.0f}"
+    for fmt in ("table", "markdown"):
+        result = cli("batch", *paths, "--pricing", TINY_DIR, "--jobs", "1", "--format", fmt)
+        assert result.exit_code == 0 and "portfolio (3)" in result.stdout and total in result.stdout
+        assert "hybrid: no portfolio total" in result.stdout
+
+
+def test_a_bad_batch_file_is_named_before_any_solve(cli, tmp_path, monkeypatch):
+    import planner.sweep as sweep
+
+    solved = []
+    monkeypatch.setattr(sweep, "solve_case", lambda *a: solved.append(a))
+    paths = _write(tmp_path, {**APPS, "broken.yaml": "users: {mau: -5}\n"})
+    result = cli("batch", *paths, "--pricing", TINY_DIR, "--jobs", "1")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert str(tmp_path / "broken.yaml") in result.stderr and "users.mau" in result.stderr
+    assert solved == []
+    missing = cli("batch", paths[0], tmp_path / "nope.yaml", "--pricing", TINY_DIR)
+    assert missing.exit_code == 2 and "nope.yaml: workload file not found" in missing.stderr
+
+
+def test_a_workload_given_twice_is_an_error(cli, tmp_path):
+    (path,) = _write(tmp_path, {"a.yaml": APPS["small.yaml"]})
+    result = cli("batch", path, tmp_path / "." / "a.yaml", "--pricing", TINY_DIR)
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "given twice" in result.stderr
+
+
+def test_the_batch_json_contract_is_documented(cli, tmp_path):
+    data = _json(cli("batch", *_write(tmp_path, APPS), "--pricing", TINY_DIR, "--jobs", "1", "--format", "json"))
+    doc = (ROOT / "docs" / "batch.md").read_text(encoding="utf-8")
+    w = data["workloads"][0]
+    keys = (list(data) + list(w) + list(w["strategies"]["public"]) + list(w["cheapest_choice"])
+            + list(data["totals"]) + list(data["totals"]["strategies"]["public"]))
+    missing = [k for k in keys if f"`{k}`" not in doc]
+    assert not missing, f"docs/batch.md does not describe {missing}"
+
+
 # ---------- bad --executor / --address ----------
 
 COMMANDS = [("sweep", "--pricing", TINY_DIR, "--mau", "10k..20k", "--steps", "2", "-s", "public"),
             ("uncertainty", ROOT / "docs" / "examples" / "uncertain-chat.yaml", "--pricing", TINY_DIR, "-s", "public",
-             "--samples", "2")]
+             "--samples", "2"),
+            ("batch", ROOT / "planner" / "data" / "default-workload.yaml", "--pricing", TINY_DIR, "-s", "public")]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=[c[0] for c in COMMANDS])
