@@ -26,11 +26,12 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "docs" / "examples" / "uncertain-chat.yaml"
 
 
-def run(samples: int, jobs: int, seed: int, strategies: list[str]) -> tuple[float, dict]:
+def run(samples: int, seed: int, strategies: list[str], where: list[str]) -> tuple[float, dict]:
+    """Wall time and JSON of one `implan uncertainty` process; `where`: --jobs J, or --executor dask --address A."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "u.json"
         command = [sys.executable, "-m", "planner", "uncertainty", str(EXAMPLE), "--samples", str(samples),
-                   "--jobs", str(jobs), "--seed", str(seed), "--format", "json", "--out", str(out)]
+                   "--seed", str(seed), "--format", "json", "--out", str(out), *where]
         command += [arg for name in strategies for arg in ("--strategy", name)]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         t0 = time.perf_counter()
@@ -39,14 +40,20 @@ def run(samples: int, jobs: int, seed: int, strategies: list[str]) -> tuple[floa
         return wall, json.loads(out.read_text(encoding="utf-8"))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=100)
-    parser.add_argument("--jobs", type=int, default=2)
+def parse_args(doc: str, samples: int, workers: str) -> argparse.Namespace:
+    """The options of this bench and bench/executor_bench.py: --samples, --seed, --strategy and the number of
+    workers (`workers` names the flag; 2 by default)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=samples)
+    parser.add_argument(workers, type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--strategy", action="append", default=[], help="repeatable; default: the workload's")
-    args = parser.parse_args()
-    wall, data = run(args.samples, args.jobs, args.seed, args.strategy)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args(__doc__, 100, "--jobs")
+    wall, data = run(args.samples, args.seed, args.strategy, ["--jobs", str(args.jobs)])
     cases = data["solves"]["cases"]
     flags = "".join(f" -s {name}" for name in args.strategy)
     print(f"implan uncertainty {EXAMPLE.relative_to(ROOT)} --samples {args.samples} --jobs {args.jobs}{flags}: "

@@ -13,23 +13,25 @@ and bisection keeps the invariant that the two ends of the bracket are on opposi
 always contains a real crossing. Crossings between two grid points that cancel out (cross and cross back) are not
 seen: use more --steps.
 
-The grid points are independent solves: with jobs > 1 they run in that many worker processes (each loads the
-catalogs once), the largest MAU first since it takes longest; the bisection steps depend on each other and run in
-order. The results are the same whatever the number of jobs: each point is the same deterministic solve.
+The grid points are independent solves: they go to the executor (planner.executor: worker processes, or a Dask
+cluster), the largest MAU first since it takes longest; the bisection steps depend on each other and run in order
+in this process. The results are the same whatever the executor: each point is the same deterministic solve.
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing
 import re
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from planner.errors import PlannerError
+from planner.executor import Executor, LocalExecutor
 from planner.formats import usd_cents, usd_whole
+
+if TYPE_CHECKING:
+    from planner.workload import Workload
 
 PUBLIC = "public"
 ALTERNATIVES = ("private", "hybrid", "serverless")
@@ -94,16 +96,14 @@ class Point:
                                                                      "monthly_cost_usd": self.saas_usd}}
 
 
-def solve_case(workload_path: Path | None, overrides: list[str], profile, catalog, solver: str,
-               strategies: list[str]) -> Point:
-    """One solve of the workload with `overrides`: the strategies asked for and the cheapest priced SaaS offer
-    (what a sweep point and an uncertainty sample both are)."""
+def solve_case(workload: Workload, strategies: list[str], profile, catalog, solver: str) -> Point:
+    """One solve of a validated workload: the strategies asked for and the cheapest priced SaaS offer (what a sweep
+    point, an uncertainty sample and a batch entry each are). The workload is validated by the caller, before any
+    solve starts, and travels to wherever this runs, so a worker needs none of the caller's files."""
     from planner.optimize import plan
-    from planner.workload import load_workload
 
-    wl = load_workload(workload_path, list(overrides))
-    p = Point(wl.users.mau)
-    result = plan(wl, profile, catalog, strategies, solver)
+    p = Point(workload.users.mau)
+    result = plan(workload, profile, catalog, strategies, solver)
     for s in result.strategies:
         p.costs[s.name] = None if s.monthly_cost_usd is None else round(s.monthly_cost_usd, 2)
         p.statuses[s.name] = s.status
@@ -115,61 +115,25 @@ def solve_case(workload_path: Path | None, overrides: list[str], profile, catalo
     return p
 
 
-def solve_point(workload_path: Path | None, overrides: list[str], profile, catalog, solver: str, mau: int,
-                strategies: list[str]) -> Point:
-    """One point of the sweep: the workload at `mau`."""
-    return solve_case(workload_path, list(overrides) + [f"users.mau={mau}"], profile, catalog, solver, strategies)
-
-
-_WORKER: dict = {}  # a worker process's profile and catalogs, set once by _init_worker
-
-
-def _init_worker(profile, catalog) -> None:
-    _WORKER.update(profile=profile, catalog=catalog)
-
-
-def _solve_in_worker(workload_path, overrides, solver, strategies) -> Point:
-    return solve_case(workload_path, overrides, _WORKER["profile"], _WORKER["catalog"], solver, strategies)
-
-
-def solve_cases(workload_path: Path | None, cases: list[tuple[list[str], list[str]]], profile, catalog, solver: str,
-                jobs: int, on_done: Callable[[int], None] | None = None) -> list[Point]:
-    """Solve every (overrides, strategies) case, in `jobs` worker processes when jobs > 1 (each loads the profile
-    and catalogs once), in the order given; the results in that order. Each case is the same deterministic solve
-    wherever it runs, so the results do not depend on `jobs`. `on_done(index)` after each case."""
-    results: list[Point | None] = [None] * len(cases)
-    if jobs <= 1 or len(cases) <= 1:
-        for i, (overrides, strategies) in enumerate(cases):
-            results[i] = solve_case(workload_path, overrides, profile, catalog, solver, strategies)
-            if on_done:
-                on_done(i)
-        return results
-    # spawn, not fork: the parent may run threads (the progress bar) that a fork would copy mid-lock
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(jobs, len(cases)), mp_context=context, initializer=_init_worker,
-                             initargs=(profile, catalog)) as pool:
-        futures = {pool.submit(_solve_in_worker, workload_path, overrides, solver, strategies): i
-                   for i, (overrides, strategies) in enumerate(cases)}
-        for future in as_completed(futures):
-            results[futures[future]] = future.result()
-            if on_done:
-                on_done(futures[future])
-    return results
+def solve_cases(cases: list[tuple[Workload, list[str]]], profile, catalog, solver: str, executor: Executor,
+                on_done: Callable[[int], None] | None = None) -> list[Point]:
+    """Solve every (workload, strategies) case on `executor`, which ships the profile and catalogs once per worker;
+    the results in the order given. Each case is the same deterministic solve wherever it runs, so the results do
+    not depend on the executor. `on_done(index)` after each case."""
+    return executor.map(solve_case, cases, (profile, catalog, solver), on_done)
 
 
 class Sweeper:
     """Solves the workload at a given MAU (only the strategies asked for), caching what it has solved; `prefetch`
-    solves several points at once in `jobs` worker processes."""
+    hands several points at once to the executor."""
 
     def __init__(self, workload_path: Path | None, overrides: list[str], profile, catalog, solver: str,
-                 on_solve: Callable[[int, list[str]], None] | None = None, jobs: int = 1):
-        from planner.workload import load_workload
-
+                 on_solve: Callable[[int, list[str]], None] | None = None, executor: Executor = LocalExecutor()):
         self.workload_path, self.overrides = workload_path, list(overrides)
         self.profile, self.catalog, self.solver = profile, catalog, solver
         self.on_solve = on_solve
-        self.jobs = jobs
-        self.base = load_workload(workload_path, self.overrides)  # validate once, before any solve
+        self.executor = executor
+        self.base = self.at(None)  # validate once, before any solve
         self.cache: dict[int, Point] = {}
         self.solves = 0
 
@@ -182,6 +146,12 @@ class Sweeper:
         self.solves += len(todo)
         return p
 
+    def at(self, mau: int | None) -> Workload:
+        """The workload with the sweep's overrides, at `mau` (None: the workload's own)."""
+        from planner.workload import load_workload
+
+        return load_workload(self.workload_path, self.overrides + ([] if mau is None else [f"users.mau={mau}"]))
+
     def _todo(self, mau: int, strategies: list[str]) -> list[str]:
         p = self.cache.get(mau)
         return [s for s in strategies if p is None or s not in p.costs]
@@ -192,14 +162,14 @@ class Sweeper:
             return self.cache[mau]
         if self.on_solve:
             self.on_solve(mau, todo)
-        solved = solve_point(self.workload_path, self.overrides, self.profile, self.catalog, self.solver, mau, todo)
-        return self._store(solved, todo)
+        return self._store(solve_case(self.at(mau), todo, self.profile, self.catalog, self.solver), todo)
 
     def prefetch(self, maus: list[int], strategies: list[str]) -> None:
-        """Solve every point of `maus` not solved yet, in parallel when jobs > 1 (largest MAU first)."""
+        """Solve every point of `maus` not solved yet, on the executor when it runs several at once (largest MAU
+        first)."""
         work = [(m, self._todo(m, strategies)) for m in sorted(set(maus), reverse=True)]
         work = [(m, todo) for m, todo in work if todo]
-        if self.jobs <= 1 or len(work) <= 1:
+        if not self.executor.parallel or len(work) <= 1:
             for m, _ in work:
                 self.point(m, strategies)
             return
@@ -208,9 +178,9 @@ class Sweeper:
             if self.on_solve:
                 self.on_solve(*work[i])
 
-        cases = [(self.overrides + [f"users.mau={m}"], todo) for m, todo in work]
-        for (m, todo), solved in zip(work, solve_cases(self.workload_path, cases, self.profile, self.catalog,
-                                                       self.solver, self.jobs, done)):
+        cases = [(self.at(m), todo) for m, todo in work]
+        for (m, todo), solved in zip(work, solve_cases(cases, self.profile, self.catalog, self.solver,
+                                                       self.executor, done)):
             self._store(solved, todo)
 
 

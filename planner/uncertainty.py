@@ -3,8 +3,9 @@ answer is (docs/uncertainty.md holds the JSON contract).
 
 * Sampling: a seeded Latin hypercube (planner.distributions.latin_hypercube) over every field given as a
   distribution, each mapped through its inverse CDF; integer fields (users.mau) are rounded. A sample is the
-  workload with `--set path=value` overrides, so it is solved by exactly the path `implan compare` and
-  `implan sweep` use (planner.sweep.solve_cases, with its worker processes for --jobs).
+  workload with `--set path=value` overrides, validated here before any solve and solved by exactly the path
+  `implan sweep` and `implan batch` use (planner.sweep.solve_cases, on the executor asked for: --jobs worker
+  processes or a Dask cluster).
 * Per strategy: P10 / P50 / P90 (linear interpolation between order statistics, numpy's default), mean, min and
   max of the monthly cost over the samples where the strategy is feasible, and the probability that it is the
   cheapest of the strategies compared (a tie splits the sample equally; a sample where none is feasible counts
@@ -25,6 +26,7 @@ from typing import Callable
 
 from planner.distributions import TORNADO_HIGH_Q, TORNADO_LOW_Q, Distribution, latin_hypercube
 from planner.errors import PlannerError, WorkloadError
+from planner.executor import Executor
 from planner.formats import usd_whole
 
 SCHEMA_VERSION = "1.0"
@@ -88,21 +90,25 @@ def _not_optimal(case: str, point, names: list[str]) -> list[dict]:
             for n in names if point.costs.get(n) is not None and point.statuses.get(n) != "optimal"]
 
 
-def _validate_samples(workload_path, overrides: list[str], sampled: list[dict], integer) -> None:
-    """Every sampled workload is valid before any solve (a lognormal tail may leave a field's range)."""
+def _workloads(workload_path, overrides: list[str], cases: list[tuple[str, list[str]]]) -> list:
+    """Each (label, extra overrides) case as a validated workload, every one before any solve (a lognormal tail
+    may leave a field's range)."""
     from planner.workload import load_workload
 
-    for i, values in enumerate(sampled):
+    loaded = []
+    for label, extra in cases:
         try:
-            load_workload(workload_path, overrides + [_override(p, v, integer(p)) for p, v in values.items()])
+            loaded.append(load_workload(workload_path, overrides + extra))
         except WorkloadError as exc:
-            raise WorkloadError(f"sample {i}: {exc} (narrow the distribution so every value is allowed)") from None
+            raise WorkloadError(f"{label}: {exc} (narrow the distribution so every value is allowed)") from None
+    return loaded
 
 
 def run_uncertainty(workload_path: Path | None, overrides: list[str], profile, catalog, solver: str,
-                    strategies: list[str] | None, samples: int, seed: int, jobs: int, tornado: bool = True,
-                    on_done: Callable[[int, int], None] | None = None) -> dict:
-    """Sample, solve and summarise (the JSON of docs/uncertainty.md). `on_done(solved, total)` after each solve."""
+                    strategies: list[str] | None, samples: int, seed: int, executor: Executor,
+                    tornado: bool = True, on_done: Callable[[int, int], None] | None = None) -> dict:
+    """Sample, solve on `executor` and summarise (the JSON of docs/uncertainty.md). `on_done(solved, total)` after
+    each solve."""
     from planner.price_change import check_price_change
     from planner.sweep import solve_cases
     from planner.workload import field_is_int, load_workload_with_distributions
@@ -120,15 +126,15 @@ def run_uncertainty(workload_path: Path | None, overrides: list[str], profile, c
     check_price_change(base.uncertainty.price_change, catalog)
     names = list(strategies or base.strategies)
     sampled = draw_samples(distributions, samples, seed, field_is_int)
-    _validate_samples(workload_path, overrides, sampled, field_is_int)
-
     ends = {path: (d.ppf(TORNADO_LOW_Q), d.ppf(TORNADO_HIGH_Q)) for path, d in distributions.items()} if tornado else {}
     ends = {p: tuple(int(round(v)) if field_is_int(p) else v for v in lh) for p, lh in ends.items()}
-    cases = [(overrides + [_override(p, v, field_is_int(p)) for p, v in values.items()], names) for values in sampled]
-    cases.append((overrides, names))  # the point values
+    labelled = [(f"sample {i}", [_override(p, v, field_is_int(p)) for p, v in values.items()])
+                for i, values in enumerate(sampled)]
+    labelled.append(("the point values", []))
     for path, (low, high) in ends.items():
-        cases.append((overrides + [_override(path, low, field_is_int(path))], names))
-        cases.append((overrides + [_override(path, high, field_is_int(path))], names))
+        labelled.append((f"tornado {path} low", [_override(path, low, field_is_int(path))]))
+        labelled.append((f"tornado {path} high", [_override(path, high, field_is_int(path))]))
+    cases = [(wl, names) for wl in _workloads(workload_path, overrides, labelled)]
     solved_count = [0]
 
     def done(_: int) -> None:
@@ -136,7 +142,7 @@ def run_uncertainty(workload_path: Path | None, overrides: list[str], profile, c
         if on_done:
             on_done(solved_count[0], len(cases))
 
-    points = solve_cases(workload_path, cases, profile, catalog, solver, jobs, done)
+    points = solve_cases(cases, profile, catalog, solver, executor, done)
     sample_points, base_point, end_points = points[:samples], points[samples], points[samples + 1:]
 
     not_optimal = _not_optimal("point", base_point, names)

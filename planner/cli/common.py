@@ -5,6 +5,7 @@ Command modules import the planner's heavy parts (solver, catalogs, renderers) i
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import os
@@ -12,7 +13,7 @@ import sys
 import tempfile
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -55,6 +56,21 @@ ProfileOpt = Annotated[Optional[Path], typer.Option("--profile", help="capacity 
 StrategyOpt = Annotated[Optional[list[str]], typer.Option("--strategy", "-s", help="public, private, hybrid or serverless")]
 SolverOpt = Annotated[str, typer.Option("--solver", help=f"MILP solver: {', '.join(SOLVERS)} (fallback cbc)")]
 OutFileOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="write the output to FILE (atomically)")]
+JobsOpt = Annotated[Optional[int], typer.Option(
+    "--jobs", "-j", help="local worker processes for the independent solves (default: one per core; 1: in this "
+                         "process)")]
+
+
+class ExecutorKind(str, Enum):
+    """--executor: where the independent solves of sweep, uncertainty and batch run (planner.executor)."""
+    local = "local"
+    dask = "dask"
+
+
+ExecutorOpt = Annotated[ExecutorKind, typer.Option(
+    "--executor", help="local: this machine (--jobs processes); dask: an existing Dask cluster (--address)")]
+AddressOpt = Annotated[Optional[str], typer.Option(
+    "--address", help="the Dask scheduler, tcp://HOST:PORT (with --executor dask)", show_default=False)]
 
 
 class TextFormat(str, Enum):
@@ -76,6 +92,29 @@ def console(file=None) -> Console:
 def stderr_line(text: str) -> None:
     """One status or error line on stderr, printed as itself (no markup, no highlighting)."""
     Console(stderr=True, highlight=False).print(text, markup=False, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def solve_progress(label: str, enabled: bool) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on stderr ("LABEL: solving", solved of total) while the block runs, when `enabled` and
+    stderr is a terminal; yields the on_done(solved, total) callback that moves it (a no-op without a bar)."""
+    err = Console(stderr=True)
+    if not (enabled and err.is_terminal):
+        yield lambda solved, total: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn(f"{label}: solving"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=err, transient=True)
+    task: list = []
+
+    def on_done(solved: int, total: int) -> None:
+        if not task:
+            task.append(bar.add_task("solve", total=total))
+        bar.update(task[0], completed=solved)
+
+    with bar:
+        yield on_done
 
 
 def render_rich(renderable) -> str:

@@ -14,6 +14,7 @@ from planner.cli import bundle  # noqa: F401
 from planner.cli import gates  # noqa: F401  (diff, check)
 from planner.cli import sweep  # noqa: F401  (sweep, claims)
 from planner.cli import uncertainty  # noqa: F401
+from planner.cli import batch  # noqa: F401
 from planner.cli import report  # noqa: F401
 from planner.cli import pricing  # noqa: F401  (the pricing group)
 from planner.cli import workload  # noqa: F401  (the workload group)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from enum import Enum
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 
-from planner.cli.common import (OutFileOpt, PricingOpt, ProfileOpt, SetOpt, SolverOpt, TextFormat, WorkloadArg, app,
-                                check_solver, check_strategies, emit, handles_errors)
-from planner.errors import PlannerError
+from planner.cli.common import (AddressOpt, ExecutorKind, ExecutorOpt, JobsOpt, OutFileOpt, PricingOpt, ProfileOpt,
+                                SetOpt, SolverOpt, TextFormat, WorkloadArg, app, check_solver, check_strategies, emit,
+                                handles_errors)
 
 
 class SweepFormat(str, Enum):
@@ -31,12 +30,15 @@ def sweep(workload: WorkloadArg = None,
               "--tolerance", help="bisect each break-even until HIGH/LOW - 1 <= this")] = 0.01,
           set_: SetOpt = None, pricing: PricingOpt = None, profile: ProfileOpt = None, solver: SolverOpt = "highs",
           format: Annotated[SweepFormat, typer.Option("--format", "-f", help="output format")] = SweepFormat.table,
-          out: OutFileOpt = None, jobs: JobsOpt = None) -> None:
+          out: OutFileOpt = None, jobs: JobsOpt = None, executor: ExecutorOpt = ExecutorKind.local,
+          address: AddressOpt = None) -> None:
     """Cost per strategy and of the cheapest SaaS across MAU sizes, with break-even points (real solves)."""
+    from planner.executor import executor_for
     from planner.sweep import sweep_csv, sweep_rich
 
+    runner = executor_for(executor.value, address, jobs)
     data = run_sweep_with_progress(workload, set_, pricing, profile, strategy, solver, mau, steps, tolerance,
-                                   progress=format is not SweepFormat.json, jobs=jobs)
+                                   progress=format is not SweepFormat.json, executor=runner)
     emit(data, format, out, table=sweep_rich, csv=sweep_csv)
 
 
@@ -71,29 +73,18 @@ def claims(workload: WorkloadArg = None,
     emit(data, format, out, table=claims_rich, markdown=claims_markdown)
 
 
-JobsOpt = Annotated[Optional[int], typer.Option(
-    "--jobs", "-j", help="worker processes for the grid points (default: one per core; 1: in this process)")]
-
-
-def check_jobs(jobs: int | None) -> int:
-    if jobs is None:
-        return os.cpu_count() or 1
-    if not 1 <= jobs <= 256:
-        raise PlannerError(f"--jobs {jobs}: expected a number of worker processes from 1 to 256")
-    return jobs
-
-
 def run_sweep_with_progress(workload, overrides, pricing, profile, strategies, solver, mau_range: str, steps: int,
-                            tolerance: float, progress: bool, jobs: int | None = None) -> dict:
-    """Validate everything, then sweep with a rich progress bar on stderr when it is a terminal; the grid in
-    `jobs` worker processes (default: one per core)."""
+                            tolerance: float, progress: bool, executor=None) -> dict:
+    """Validate everything, then sweep with a rich progress bar on stderr when it is a terminal; the grid on
+    `executor` (default: one local worker process per core)."""
     from planner.capacity import load_profile
     from planner.catalog.loader import load_catalog
+    from planner.executor import executor_for
     from planner.sweep import Sweeper, log_grid, parse_range, run_sweep
 
     lo, hi = parse_range(mau_range)
     grid = log_grid(lo, hi, steps)
-    jobs = check_jobs(jobs)
+    executor = executor or executor_for()
     check_strategies(strategies)
     check_solver(solver)
     prof, catalog = load_profile(profile), load_catalog(pricing)
@@ -122,7 +113,7 @@ def run_sweep_with_progress(workload, overrides, pricing, profile, strategies, s
             bar.update(state["grid"], completed=len(grid), description="sweep: grid solved")
             state["bisect"] = bar.add_task("break-even bisection", total=None)
 
-    sweeper = Sweeper(workload, overrides or [], prof, catalog, solver, on_solve, jobs)
+    sweeper = Sweeper(workload, overrides or [], prof, catalog, solver, on_solve, executor)
     names = list(strategies or sweeper.base.strategies)
     if bar is None:
         return run_sweep(sweeper, lo, hi, steps, names, tolerance, on_grid_done)

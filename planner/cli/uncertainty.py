@@ -6,11 +6,10 @@ from enum import Enum
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from planner.cli.common import (OutFileOpt, PricingOpt, ProfileOpt, SetOpt, SolverOpt, StrategyOpt, WorkloadArg, app,
-                                check_solver, check_strategies, emit, handles_errors, write_output)
-from planner.cli.sweep import JobsOpt, check_jobs
+from planner.cli.common import (AddressOpt, ExecutorKind, ExecutorOpt, JobsOpt, OutFileOpt, PricingOpt, ProfileOpt,
+                                SetOpt, SolverOpt, StrategyOpt, WorkloadArg, app, check_solver, check_strategies, emit,
+                                handles_errors, solve_progress, write_output)
 
 
 class UncertaintyFormat(str, Enum):
@@ -31,14 +30,16 @@ def uncertainty(workload: WorkloadArg = None,
                                                       help="one-at-a-time P10/P90 runs per input")] = True,
                 format: Annotated[UncertaintyFormat, typer.Option("--format", "-f", help="output format")
                                   ] = UncertaintyFormat.table,
-                out: OutFileOpt = None, jobs: JobsOpt = None) -> None:
+                out: OutFileOpt = None, jobs: JobsOpt = None, executor: ExecutorOpt = ExecutorKind.local,
+                address: AddressOpt = None) -> None:
     """Sample the workload's distributions, solve every sample per strategy: P10/P50/P90 cost, the probability
     each strategy is cheapest, and a tornado of the inputs that move cost and the choice most."""
     from planner.capacity import load_profile
     from planner.catalog.loader import load_catalog
+    from planner.executor import executor_for
     from planner.uncertainty import run_uncertainty, uncertainty_markdown, uncertainty_rich
 
-    jobs = check_jobs(jobs)
+    runner = executor_for(executor.value, address, jobs)
     check_strategies(strategy)
     check_solver(solver)
     if format is UncertaintyFormat.html:
@@ -46,30 +47,9 @@ def uncertainty(workload: WorkloadArg = None,
 
         require_charts()
     prof, catalog = load_profile(profile), load_catalog(pricing)
-    err = Console(stderr=True)
-    bar = None
-    if format is not UncertaintyFormat.json and err.is_terminal:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        bar = Progress(TextColumn("uncertainty: solving"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                       console=err, transient=True)
-    state: dict = {}
-
-    def on_done(solved: int, total: int) -> None:
-        if bar is not None:
-            if "task" not in state:
-                state["task"] = bar.add_task("solve", total=total)
-            bar.update(state["task"], completed=solved)
-
-    def run() -> dict:
-        return run_uncertainty(workload, list(set_ or []), prof, catalog, solver, strategy, samples, seed, jobs,
+    with solve_progress("uncertainty", format is not UncertaintyFormat.json) as on_done:
+        data = run_uncertainty(workload, list(set_ or []), prof, catalog, solver, strategy, samples, seed, runner,
                                tornado, on_done)
-
-    if bar is None:
-        data = run()
-    else:
-        with bar:
-            data = run()
     if format is UncertaintyFormat.html:
         from planner.uncertainty_html import render_uncertainty_html
 

@@ -173,9 +173,9 @@ def test_a_solve_not_proven_optimal_is_counted_and_shown(cli, tmp_path, monkeypa
 
     real = sweep.solve_case
 
-    def one_time_limited(workload_path, overrides, profile, catalog, solver, strategies):
-        point = real(workload_path, overrides, profile, catalog, solver, strategies)
-        if "users.mau=10000000" in overrides and point.statuses.get("private") == "optimal":
+    def one_time_limited(workload, strategies, profile, catalog, solver):
+        point = real(workload, strategies, profile, catalog, solver)
+        if workload.users.mau == 10_000_000 and point.statuses.get("private") == "optimal":
             point.statuses["private"], point.gaps["private"] = "feasible", 0.03
         return point
 
