@@ -106,6 +106,12 @@ def event_fields(event: str | None, target_seq: int | None) -> dict:
 
 # The message columns every backend selects for history_row, in this order.
 HISTORY_COLUMNS = "seq, sender, client_msg_id, body, media, ts, deleted_ts, event, target_seq, edited_ts"
+# The users who see ``user``'s presence: everyone sharing a conversation with them, except where either blocked the
+# other (nothing reaches a blocker from the user they blocked; a blocked user does not learn when the blocker is
+# online). ``:u`` is the user parameter (a named parameter on SQLite, $1 on PostgreSQL).
+CONTACTS_SQL = ("SELECT DISTINCT o.user_id FROM members m JOIN members o ON o.conv=m.conv"
+                " WHERE m.user_id=:u AND o.user_id<>:u AND NOT EXISTS (SELECT 1 FROM blocks b WHERE"
+                " (b.user_id=:u AND b.blocked=o.user_id) OR (b.user_id=o.user_id AND b.blocked=:u))")
 
 
 def history_row(conv: str, seq: int, sender: str, cmid: str, body: str, media, ts: int, deleted_ts,
@@ -353,7 +359,8 @@ class Store(ABC):
         """True when ``by`` blocked ``user`` (ephemeral 1:1 frames from ``user`` are not delivered to ``by``)."""
 
     @abstractmethod
-    async def contacts(self, user: str) -> list[str]: ...
+    async def contacts(self, user: str) -> list[str]:
+        """Who is told of ``user``'s presence (CONTACTS_SQL): sharing a conversation, neither blocking the other."""
 
     @abstractmethod
     async def can_read_media(self, user: str, key: str) -> bool:

@@ -11,8 +11,8 @@ import asyncio
 
 import asyncpg
 
-from .base import (HISTORY_COLUMNS, SCHEMA_VERSION, DeleteConversationResult, DeleteMessageResult, EraseResult,
-                   GroupCommitStore, GroupResult, ReceiptResult, SendResult, StoreError, WriteOp, blocked_add,
+from .base import (CONTACTS_SQL, HISTORY_COLUMNS, SCHEMA_VERSION, DeleteConversationResult, DeleteMessageResult,
+                   EraseResult, GroupCommitStore, GroupResult, ReceiptResult, SendResult, StoreError, WriteOp, blocked_add,
                    blocked_send, check_amendable, check_group, check_remove, check_role_change, history_row, inbox_row,
                    migration_steps, now_ms, receipt_plan, require_role, send_target)
 
@@ -582,9 +582,7 @@ class PostgresStore(GroupCommitStore):
 
     async def contacts(self, user):
         async with self._pool.acquire() as c:
-            return [r[0] for r in await c.fetch(
-                "SELECT DISTINCT o.user_id FROM members m JOIN members o ON o.conv=m.conv"
-                " WHERE m.user_id=$1 AND o.user_id<>$1", user)]
+            return [r[0] for r in await c.fetch(CONTACTS_SQL.replace(":u", "$1"), user)]
 
     async def is_blocked(self, user, by):
         async with self._pool.acquire() as c:

@@ -11,8 +11,8 @@ import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .base import (HISTORY_COLUMNS, SCHEMA_VERSION, DeleteConversationResult, DeleteMessageResult, EraseResult,
-                   GroupCommitStore, GroupResult, ReceiptResult, SendResult, StoreError, WriteOp, blocked_add,
+from .base import (CONTACTS_SQL, HISTORY_COLUMNS, SCHEMA_VERSION, DeleteConversationResult, DeleteMessageResult,
+                   EraseResult, GroupCommitStore, GroupResult, ReceiptResult, SendResult, StoreError, WriteOp, blocked_add,
                    blocked_send, check_amendable, check_group, check_remove, check_role_change, history_row, inbox_row,
                    migration_steps, now_ms, receipt_plan, require_role, send_target)
 
@@ -540,9 +540,7 @@ class SQLiteStore(GroupCommitStore):
 
     async def contacts(self, user):
         def run(c, user):
-            return [r[0] for r in c.execute(
-                "SELECT DISTINCT o.user_id FROM members m JOIN members o ON o.conv=m.conv"
-                " WHERE m.user_id=? AND o.user_id<>?", (user, user))]
+            return [r[0] for r in c.execute(CONTACTS_SQL, {"u": user})]
 
         return await self._read(run, user)
 

@@ -123,6 +123,33 @@ async def test_presence_to_contacts(node, client_factory):
     assert (p["user"], p["status"]) == ("bob", "offline")
 
 
+def _presence_of(client, user: str) -> list[str]:
+    """The presence statuses of `user` waiting in the client's push queue."""
+    return [f["status"] for f in list(client.pushed._queue) if f["type"] == "presence" and f["user"] == user]
+
+
+async def test_presence_is_not_shared_across_a_block(node, client_factory):
+    # alice, bob and carol share a group; alice blocked bob: neither learns the other's presence, carol both.
+    # carol receives each event in the same publish as the others, so her push is the barrier.
+    first = await client_factory(node, "alice")
+    await first.request({"type": "group_create", "name": "g", "members": ["bob", "carol"]})
+    await first.request({"type": "block", "user": "bob"})
+    await first.close()
+    bob, carol = await client_factory(node, "bob"), await client_factory(node, "carol")
+    alice = await client_factory(node, "alice")
+    got = await carol.next_push("presence")                          # bob came before carol: alice's
+    assert (got["user"], got["status"]) == ("alice", "online")
+    assert _presence_of(bob, "alice") == []                          # the blocked user does not see the blocker
+    await bob.close()
+    assert (await carol.next_push("presence"))["status"] == "offline"
+    assert _presence_of(alice, "bob") == []                          # nothing reaches the blocker from bob
+    await alice.request({"type": "unblock", "user": "bob"})
+    bob = await client_factory(node, "bob")
+    assert (await carol.next_push("presence"))["status"] == "online"
+    seen = await alice.next_push("presence")
+    assert (seen["user"], seen["status"]) == ("bob", "online")       # unblocked: shared again
+
+
 async def test_pipelined_duplicates_and_order_in_one_batch(node, client_factory):
     alice = await client_factory(node, "alice")
     frames = [{"type": "send", "client_msg_id": f"p-{i % 20}", "to": "bob", "body": f"b{i % 20}",
