@@ -149,8 +149,9 @@ class AdminApi:
 
     async def kick(self, body: dict) -> dict:
         user = protocol._str(body, "user", protocol.USER_RE, None)
-        if not await self.node.store.user_known(user) and user not in self.node.local:
-            raise AdminError("not_found", "no such user (nothing stored and not connected here)")
+        if (not await self.node.store.user_known(user) and user not in self.node.local
+                and not await self.node.fanout.online_anywhere(user)):
+            raise AdminError("not_found", "no such user (nothing stored and not connected to any node)")
         return {"user": user, "connections_closed_here": self.node.kick(user, "kicked by an administrator")}
 
     async def ban(self, body: dict) -> dict:

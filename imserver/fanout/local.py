@@ -19,6 +19,9 @@ class LocalFanout:
     async def presence_edge(self, user: str, online: bool) -> bool:
         return True      # this node sees every connection
 
+    async def online_anywhere(self, user: str) -> bool:
+        return False     # no other node: the caller looks at its own connections
+
     def publish(self, users, text: str, exclude=None) -> None:
         self.deliver_local(users, text, exclude)
 

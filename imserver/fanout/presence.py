@@ -47,6 +47,17 @@ class SharedPresence:
         except REDIS_ERRORS:
             pass
 
+    async def online_anywhere(self, user: str) -> bool:
+        """True when a live node holds a connection of ``user`` (False when Redis cannot tell)."""
+        try:
+            nodes = await self.client.hkeys("imserver:p:{" + user + "}")
+            for n in nodes:
+                if await self.client.exists(self.alive_key(n.decode() if isinstance(n, bytes) else n)):
+                    return True
+        except REDIS_ERRORS as exc:
+            log.info("presence check failed", extra={"error": type(exc).__name__})
+        return False
+
     async def edge(self, user: str, online: bool) -> bool:
         """Record this node gaining (or losing) its last connection of ``user``; True when that changes whether the
         user is online anywhere. Without Redis the node decides alone (True), as a single node does."""

@@ -114,6 +114,10 @@ class RedisFanout:
         """True when the user came online on the first node, or went offline from the last (see SharedPresence)."""
         return await self._presence.edge(user, online)
 
+    async def online_anywhere(self, user: str) -> bool:
+        """True when some live node holds a connection of the user (SharedPresence)."""
+        return await self._presence.online_anywhere(user)
+
     # ---- publish (best effort) -----------------------------------------------------------
     def publish(self, users, text: str, exclude=None) -> None:
         self.deliver_local(users, text, exclude)

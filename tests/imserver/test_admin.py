@@ -182,6 +182,20 @@ async def test_ban_refuses_tokens_and_unban_restores(admin_node, database_url, c
     assert (status, out["error"]) == (404, "not_found")
 
 
+async def test_kick_reaches_a_user_only_connected_to_another_node(admin_node, node_factory, client_factory,
+                                                                 pg_dsn, redis_url):
+    # dave has stored nothing and is connected to node b only: node a knows him from the shared presence
+    a = await admin_node(database_url=pg_dsn, redis_url=redis_url)
+    b = await node_factory(database_url=pg_dsn, redis_url=redis_url)
+    dave_b = await client_factory(b, "dave")
+    status, out = await call(a, "kick", {"user": "dave"})
+    assert (status, out) == (200, {"user": "dave", "connections_closed_here": 0})
+    assert await closed(dave_b) == (1008, "kicked by an administrator")
+    await asyncio.sleep(0.2)                     # his presence entry is gone once the connection closed
+    status, out = await call(a, "kick", {"user": "dave"})
+    assert (status, out["error"]) == (404, "not_found") and "not connected to any node" in out["message"]
+
+
 async def test_kick_and_ban_across_two_nodes_over_redis(admin_node, node_factory, client_factory, pg_dsn,
                                                         redis_url):
     a = await admin_node(database_url=pg_dsn, redis_url=redis_url)
