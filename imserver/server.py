@@ -553,9 +553,9 @@ class Node:
         await s.ws.send(dumps({"type": "ok", "ref": f["ref"], "for": "receipt", "conv": res.conv, "seq": res.seq}))
         if not res.moved:
             return
-        others = [m for m in res.members if m != s.user]
-        self.fanout.publish(others, dumps({"type": "receipt", "conv": res.conv, "user": s.user, "kind": res.kind,
-                                           "seq": res.seq}))
+        # every member, the sender's other devices included (their unread counts follow), not this connection
+        self.fanout.publish(res.members, dumps({"type": "receipt", "conv": res.conv, "user": s.user, "kind": res.kind,
+                                                "seq": res.seq}), exclude=s.ws)
 
     async def _h_typing(self, s, f, t0):
         members = await self.store.members(s.user, f["conv"])

@@ -197,6 +197,10 @@ async def test_device_markers_and_cursors(node, client_factory):
         await phone.request({"type": "receipt", "conv": "d:alice:bob", "seq": 3, "kind": "read"})
         push = await bob.next_push("receipt")
         assert (push["kind"], push["seq"], push["user"]) == ("read", 3, "alice")
+        # alice's other device hears of the phone's receipts (its unread count follows); the phone does not
+        mine = [await laptop.next_push("receipt") for _ in range(2)]
+        assert [(f["kind"], f["seq"], f["user"]) for f in mine] == [("delivered", 2, "alice"), ("read", 3, "alice")]
+        assert [f for f in drain(phone) if f["type"] == "receipt"] == []
         # The laptop is behind the user's marker: its own marker moves, nobody is told, nothing is refused.
         await laptop.request({"type": "receipt", "conv": "d:alice:bob", "seq": 1, "kind": "read"})
         repeat = await laptop.request({"type": "receipt", "conv": "d:alice:bob", "seq": 1, "kind": "delivered"})
