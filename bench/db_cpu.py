@@ -116,7 +116,8 @@ async def writes_phase(store: PostgresStore, convs, args, pid: int, rate: int) -
 
     cpu_s, wall_s = await measure(pid, open_loop if rate else closed_loop)
     return {"phase": "writes", "offered_per_s": rate or "closed loop", "acked_per_s": round(acked["n"] / wall_s),
-            "postgres_cpu_s": round(cpu_s, 2), "writes_per_postgres_cpu_s": round(acked["n"] / cpu_s) if cpu_s else None}
+            "postgres_cpu_s": round(cpu_s, 2),
+            "writes_per_postgres_cpu_s": round(acked["n"] / cpu_s) if cpu_s else None}
 
 
 async def reads_phase(name: str, store: PostgresStore, convs, args, pid: int, page: int = 0) -> dict:

@@ -47,21 +47,26 @@ class SharedPresence:
         except REDIS_ERRORS:
             pass
 
+    @staticmethod
+    def presence_key(user: str) -> str:
+        return "imserver:p:{" + user + "}"
+
+    async def _alive(self, nodes) -> list[bool]:
+        """Whether each of these nodes still refreshes its alive key."""
+        return [bool(await self.client.exists(self.alive_key(n))) for n in nodes]
+
     async def online_anywhere(self, user: str) -> bool:
         """True when a live node holds a connection of ``user`` (False when Redis cannot tell)."""
         try:
-            nodes = await self.client.hkeys("imserver:p:{" + user + "}")
-            for n in nodes:
-                if await self.client.exists(self.alive_key(n.decode() if isinstance(n, bytes) else n)):
-                    return True
+            return any(await self._alive(_names(await self.client.hkeys(self.presence_key(user)))))
         except REDIS_ERRORS as exc:
             log.info("presence check failed", extra={"error": type(exc).__name__})
-        return False
+            return False
 
     async def edge(self, user: str, online: bool) -> bool:
         """Record this node gaining (or losing) its last connection of ``user``; True when that changes whether the
         user is online anywhere. Without Redis the node decides alone (True), as a single node does."""
-        key = "imserver:p:{" + user + "}"
+        key = self.presence_key(user)
         try:
             pipe = self.client.pipeline(transaction=True)
             if online:
@@ -69,11 +74,10 @@ class SharedPresence:
             else:
                 pipe.hdel(key, self.node_id)
             pipe.hkeys(key)
-            others = [k.decode() if isinstance(k, bytes) else k for k in (await pipe.execute())[1]]
-            others = [n for n in others if n != self.node_id]
+            others = [n for n in _names((await pipe.execute())[1]) if n != self.node_id]
             if not others:
                 return True
-            alive = [bool(await self.client.exists(self.alive_key(n))) for n in others]
+            alive = await self._alive(others)
             dead = [n for n, ok in zip(others, alive) if not ok]
             if dead:
                 await self.client.hdel(key, *dead)
@@ -81,3 +85,8 @@ class SharedPresence:
         except REDIS_ERRORS as exc:
             log.info("presence check failed", extra={"error": type(exc).__name__})
             return True
+
+
+def _names(raw) -> list[str]:
+    """Hash field names as str (the client may return bytes)."""
+    return [k.decode() if isinstance(k, bytes) else k for k in raw]

@@ -12,9 +12,9 @@ import asyncio
 import asyncpg
 
 from .base import (CONTACTS_SQL, HISTORY_COLUMNS, SCHEMA_VERSION, DeleteConversationResult, DeleteMessageResult,
-                   EraseResult, GroupCommitStore, GroupResult, ReceiptResult, SendResult, StoreError, WriteOp, blocked_add,
-                   blocked_send, check_amendable, check_group, check_remove, check_role_change, history_row, inbox_row,
-                   migration_steps, now_ms, receipt_plan, require_role, send_target)
+                   EraseResult, GroupCommitStore, GroupResult, ReceiptResult, SendResult, StoreError, WriteOp,
+                   blocked_add, blocked_send, check_amendable, check_group, check_remove, check_role_change,
+                   history_row, inbox_row, migration_steps, now_ms, receipt_plan, require_role, send_target)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations(
@@ -71,6 +71,8 @@ _LSN_SQL = "SELECT pg_wal_lsn_diff({}, '0/0')::bigint"
 COMMIT_LSN_SQL = _LSN_SQL.format("pg_current_wal_lsn()")
 REPLAY_LSN_SQL = _LSN_SQL.format("pg_last_wal_replay_lsn()")
 
+
+_CONTACTS_SQL = CONTACTS_SQL.replace(":u", "$1")   # one positional parameter, used three times
 
 class PostgresStore(GroupCommitStore):
     def __init__(self, dsn: str, max_batch: int = 1024, track_lsn: bool = False):
@@ -582,7 +584,7 @@ class PostgresStore(GroupCommitStore):
 
     async def contacts(self, user):
         async with self._pool.acquire() as c:
-            return [r[0] for r in await c.fetch(CONTACTS_SQL.replace(":u", "$1"), user)]
+            return [r[0] for r in await c.fetch(_CONTACTS_SQL, user)]
 
     async def is_blocked(self, user, by):
         async with self._pool.acquire() as c:

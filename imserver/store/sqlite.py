@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .base import (CONTACTS_SQL, HISTORY_COLUMNS, SCHEMA_VERSION, DeleteConversationResult, DeleteMessageResult,
-                   EraseResult, GroupCommitStore, GroupResult, ReceiptResult, SendResult, StoreError, WriteOp, blocked_add,
-                   blocked_send, check_amendable, check_group, check_remove, check_role_change, history_row, inbox_row,
-                   migration_steps, now_ms, receipt_plan, require_role, send_target)
+                   EraseResult, GroupCommitStore, GroupResult, ReceiptResult, SendResult, StoreError, WriteOp,
+                   blocked_add, blocked_send, check_amendable, check_group, check_remove, check_role_change,
+                   history_row, inbox_row, migration_steps, now_ms, receipt_plan, require_role, send_target)
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS conversations(

@@ -98,9 +98,9 @@ def ansible_env(ansible_dir: Path) -> dict:
 def playbook(ansible_dir: Path, inventory: Path, log: Path, limit: str | None = None) -> tuple[int, str]:
     """Run site.yml against an inventory file (only on the hosts `limit` names, if given); the whole output
     goes to `log`."""
-    proc = subprocess.run(["ansible-playbook", "-i", str(inventory), "site.yml", *(["--limit", limit] if limit else [])],
-                          cwd=ansible_dir,
-                          env=ansible_env(ansible_dir), capture_output=True, text=True, timeout=PLAYBOOK_TIMEOUT_S)
+    argv = ["ansible-playbook", "-i", str(inventory), "site.yml", *(["--limit", limit] if limit else [])]
+    proc = subprocess.run(argv, cwd=ansible_dir, env=ansible_env(ansible_dir), capture_output=True, text=True,
+                          timeout=PLAYBOOK_TIMEOUT_S)
     log.write_text(proc.stdout + proc.stderr)
     return proc.returncode, proc.stdout
 
